@@ -1,0 +1,59 @@
+"""The ``archbench`` command line: thin typer commands over the library.
+
+Each ``_*.py`` module registers the commands of one subpackage on ``app``; ``main`` is the
+console-script entry point and enforces the error contract (one line on stderr, exit 2).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from archbench.cli._common import EXIT_USAGE, UserError
+
+app = typer.Typer(
+    name="archbench",
+    help="Architecture search and hardware benchmarks for small-image CNNs under a budget.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+from archbench.cli import _models  # noqa: E402,F401  (registers commands)
+
+
+def _register_optional() -> None:
+    """Commands of subpackages; each module registers itself when imported."""
+    import importlib
+
+    for module in ("_data", "_train", "_profile", "_search", "_results"):
+        try:
+            importlib.import_module(f"archbench.cli.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"archbench.cli.{module}":
+                raise
+
+
+_register_optional()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the CLI; bad input exits 2 with one line on stderr."""
+    try:
+        code = app(args=argv, prog_name="archbench", standalone_mode=False)
+    except UserError as exc:
+        print(f"archbench: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        print(f"archbench: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        print("archbench: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("archbench: interrupted; stored results are kept", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,48 @@
+"""What every command shares: consoles, JSON output, and the one-line error contract.
+
+Bad input exits 2 with one line on stderr naming the problem, never a traceback (DESIGN.md, CLI
+contract). Library code raises ``ValueError`` for bad input; ``user_errors`` turns it into that.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Bad input from the person at the keyboard: reported in one line, exit code 2."""
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Reports ``ValueError`` and ``FileNotFoundError`` from the library as bad input."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from None
+
+
+def print_json(document: Any) -> None:
+    """Prints exactly one JSON document on stdout, nothing else."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def exit_with(code: int) -> NoReturn:
+    raise typer.Exit(code)

@@ -1,0 +1,62 @@
+"""Model configs, the generator that builds them, presets, and exact counting.
+
+Configs, presets and ``count_params`` are pure Python; the torch-backed names (``build_model``,
+``count_flops``) load on first use so that spaces and budget checks never import torch.
+"""
+
+from typing import Any
+
+from archbench.models._config import (
+    BranchBlock,
+    BranchNetConfig,
+    ModelConfig,
+    ResNetConfig,
+    ResNetStage,
+    VGGConfig,
+    VGGStage,
+    config_from_dict,
+    load_config,
+    save_config,
+)
+from archbench.models._count import count_params
+from archbench.models._fit import fit_to_budget, scale_widths
+from archbench.models._presets import PRESETS, Preset, get_preset, list_presets
+from archbench.models._resolve import resolve_config
+
+__all__ = [
+    "BranchBlock",
+    "BranchNetConfig",
+    "FlopCount",
+    "ModelConfig",
+    "PRESETS",
+    "Preset",
+    "ResNetConfig",
+    "ResNetStage",
+    "VGGConfig",
+    "VGGStage",
+    "build_model",
+    "config_from_dict",
+    "count_flops",
+    "count_params",
+    "fit_to_budget",
+    "get_preset",
+    "list_presets",
+    "load_config",
+    "resolve_config",
+    "save_config",
+    "scale_widths",
+]
+
+_LAZY = {
+    "build_model": "archbench.models._builder",
+    "count_flops": "archbench.models._flops",
+    "FlopCount": "archbench.models._flops",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archbench.models' has no attribute {name!r}")

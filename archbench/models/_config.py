@@ -1,0 +1,287 @@
+"""Typed, frozen model configs for the three families (ResNet, VGG, BranchNet).
+
+A config is plain data: it round-trips through dicts, YAML and JSON, and it is everything the
+builder (``build_model``) and the analytic counter (``count_params``) need. This module imports
+no torch, so spaces and the budget check stay cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from archbench import _dataclass_io
+
+Activation = Literal["relu", "silu", "gelu", "hardswish", "leaky_relu"]
+PoolType = Literal["avg", "max"]
+KERNEL_SIZES = (1, 3, 5, 7)
+
+
+def _require(condition: bool, field_name: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{field_name}: {message}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _DataShape:
+    """Input and output shape shared by every family: the data set decides these."""
+
+    num_classes: int = 10
+    in_channels: int = 3
+    input_size: int = 32
+
+    def _check_shape(self) -> None:
+        _require(self.num_classes >= 2, "num_classes", f"must be >= 2, got {self.num_classes}")
+        _require(self.in_channels >= 1, "in_channels", f"must be >= 1, got {self.in_channels}")
+        _require(
+            8 <= self.input_size <= 512, "input_size", f"must be in [8, 512], got {self.input_size}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return _dataclass_io.to_dict(self)
+
+    def with_data(self, *, num_classes: int, in_channels: int, input_size: int) -> ModelConfig:
+        """The same architecture adapted to a data set's shape (stem and head change)."""
+        return dataclasses.replace(
+            self, num_classes=num_classes, in_channels=in_channels, input_size=input_size
+        )  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ResNetStage:
+    """One ResNet stage: ``depth`` residual blocks whose first block applies ``stride``."""
+
+    depth: int
+    channels: int
+    kernel_size: int = 3
+    stride: int = 1
+
+    def check(self, where: str) -> None:
+        _require(1 <= self.depth <= 8, f"{where}.depth", f"must be in [1, 8], got {self.depth}")
+        _require(
+            1 <= self.channels <= 4096, f"{where}.channels", f"must be in [1, 4096], got {self.channels}"
+        )
+        _require(
+            self.kernel_size in (3, 5, 7),
+            f"{where}.kernel_size",
+            f"must be 3, 5 or 7, got {self.kernel_size}",
+        )
+        _require(self.stride in (1, 2), f"{where}.stride", f"must be 1 or 2, got {self.stride}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResNetConfig(_DataShape):
+    """A CIFAR-style ResNet (He et al., 2016) with the knobs of a budgeted random search.
+
+    ``pool_kernel`` 0 means global pooling before the classifier; a positive kernel pools with that
+    kernel and stride (clipped to the feature map) and flattens what remains, so it changes the
+    classifier's width. ``se_ratio`` 0 disables squeeze-and-excitation (Hu et al., 2018).
+    """
+
+    family: Literal["resnet"] = "resnet"
+    stem_channels: int = 64
+    stem_kernel: int = 3
+    stages: tuple[ResNetStage, ...]
+    block: Literal["basic", "bottleneck"] = "basic"
+    skip_kernel: int = 1
+    always_project: bool = False
+    pool: PoolType = "avg"
+    pool_kernel: int = 0
+    se_ratio: float = 0.0
+    stochastic_depth: float = 0.0
+    activation: Activation = "relu"
+
+    def __post_init__(self) -> None:
+        self._check_shape()
+        _require(
+            1 <= self.stem_channels <= 4096,
+            "stem_channels",
+            f"must be in [1, 4096], got {self.stem_channels}",
+        )
+        _require(
+            self.stem_kernel in (3, 5, 7), "stem_kernel", f"must be 3, 5 or 7, got {self.stem_kernel}"
+        )
+        _require(1 <= len(self.stages) <= 5, "stages", f"needs 1 to 5 stages, got {len(self.stages)}")
+        for i, stage in enumerate(self.stages):
+            stage.check(f"stages[{i}]")
+            if self.block == "bottleneck":
+                _require(
+                    stage.channels % 4 == 0,
+                    f"stages[{i}].channels",
+                    f"must be a multiple of 4 for bottleneck blocks, got {stage.channels}",
+                )
+        _require(self.skip_kernel in (1, 3), "skip_kernel", f"must be 1 or 3, got {self.skip_kernel}")
+        _require(self.pool_kernel >= 0, "pool_kernel", f"must be >= 0 (0 = global), got {self.pool_kernel}")
+        _require(0.0 <= self.se_ratio <= 1.0, "se_ratio", f"must be in [0, 1], got {self.se_ratio}")
+        _require(
+            0.0 <= self.stochastic_depth < 1.0,
+            "stochastic_depth",
+            f"must be in [0, 1), got {self.stochastic_depth}",
+        )
+
+
+@dataclass(frozen=True)
+class VGGStage:
+    """One VGG stage: ``convs`` 'same' convolutions followed by a 2x2 pooling."""
+
+    convs: int
+    channels: int
+    kernel_size: int = 3
+
+    def check(self, where: str) -> None:
+        _require(1 <= self.convs <= 4, f"{where}.convs", f"must be in [1, 4], got {self.convs}")
+        _require(
+            1 <= self.channels <= 4096, f"{where}.channels", f"must be in [1, 4096], got {self.channels}"
+        )
+        _require(
+            self.kernel_size in (1, 3, 5, 7),
+            f"{where}.kernel_size",
+            f"must be 1, 3, 5 or 7, got {self.kernel_size}",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VGGConfig(_DataShape):
+    """A VGG-style plain network (Simonyan and Zisserman, 2015) with a CIFAR head."""
+
+    family: Literal["vgg"] = "vgg"
+    stages: tuple[VGGStage, ...]
+    batch_norm: bool = True
+    pool: PoolType = "max"
+    classifier: tuple[int, ...] = ()
+    dropout: float = 0.0
+    activation: Activation = "relu"
+
+    def __post_init__(self) -> None:
+        self._check_shape()
+        _require(1 <= len(self.stages) <= 6, "stages", f"needs 1 to 6 stages, got {len(self.stages)}")
+        for i, stage in enumerate(self.stages):
+            stage.check(f"stages[{i}]")
+        _require(len(self.classifier) <= 3, "classifier", "at most 3 hidden layers")
+        for i, width in enumerate(self.classifier):
+            _require(1 <= width <= 8192, f"classifier[{i}]", f"must be in [1, 8192], got {width}")
+        _require(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class BranchBlock:
+    """One parallel-branch block: a conv branch per kernel size, mixed by learned weights."""
+
+    channels: int
+    kernels: tuple[int, ...] = (1, 3, 5, 7)
+    stride: int = 1
+
+    def check(self, where: str) -> None:
+        _require(
+            1 <= self.channels <= 4096, f"{where}.channels", f"must be in [1, 4096], got {self.channels}"
+        )
+        _require(
+            1 <= len(self.kernels) <= 4,
+            f"{where}.kernels",
+            f"needs 1 to 4 branches, got {len(self.kernels)}",
+        )
+        for kernel in self.kernels:
+            _require(
+                kernel in KERNEL_SIZES,
+                f"{where}.kernels",
+                f"each kernel must be 1, 3, 5 or 7, got {kernel}",
+            )
+        _require(self.stride in (1, 2), f"{where}.stride", f"must be 1 or 2, got {self.stride}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BranchNetConfig(_DataShape):
+    """Blocks of parallel conv branches whose outputs are mixed by softmax weights.
+
+    The weights come from a small MLP (hidden width ``gate_hidden``) on the block input's
+    per-channel mean and standard deviation, so each image picks its own mix of receptive fields
+    (in the spirit of selective kernels, Li et al., 2019).
+    """
+
+    family: Literal["branchnet"] = "branchnet"
+    stem_channels: int = 32
+    blocks: tuple[BranchBlock, ...]
+    gate_hidden: int = 16
+    se_ratio: float = 0.25
+    stochastic_depth: float = 0.0
+    activation: Activation = "relu"
+
+    def __post_init__(self) -> None:
+        self._check_shape()
+        _require(
+            1 <= self.stem_channels <= 4096,
+            "stem_channels",
+            f"must be in [1, 4096], got {self.stem_channels}",
+        )
+        _require(1 <= len(self.blocks) <= 6, "blocks", f"needs 1 to 6 blocks, got {len(self.blocks)}")
+        for i, block in enumerate(self.blocks):
+            block.check(f"blocks[{i}]")
+        _require(1 <= self.gate_hidden <= 1024, "gate_hidden", f"must be in [1, 1024], got {self.gate_hidden}")
+        _require(0.0 <= self.se_ratio <= 1.0, "se_ratio", f"must be in [0, 1], got {self.se_ratio}")
+        _require(
+            0.0 <= self.stochastic_depth < 1.0,
+            "stochastic_depth",
+            f"must be in [0, 1), got {self.stochastic_depth}",
+        )
+
+
+ModelConfig = Union[ResNetConfig, VGGConfig, BranchNetConfig]
+CONFIG_CLASSES: dict[str, type[ResNetConfig] | type[VGGConfig] | type[BranchNetConfig]] = {
+    "resnet": ResNetConfig,
+    "vgg": VGGConfig,
+    "branchnet": BranchNetConfig,
+}
+
+
+def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
+    """Builds a config from a dict whose ``family`` key picks the class.
+
+    Raises:
+        ValueError: on a missing or unknown family, an unknown key, a wrong type or a bad value.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"model config: expected a mapping, got {type(data).__name__}")
+    family = data.get("family")
+    if family not in CONFIG_CLASSES:
+        raise ValueError(
+            f"family: {family!r} is not a model family; choose one of {', '.join(CONFIG_CLASSES)}"
+        )
+    return _dataclass_io.from_dict(CONFIG_CLASSES[family], data)
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Reads a model config from YAML or JSON.
+
+    An exported trial file (see ``archbench export``) holds the config under ``model``; it is
+    accepted as-is.
+    """
+    data = _dataclass_io.read_mapping(path)
+    if "model" in data and isinstance(data["model"], Mapping):
+        data = data["model"]
+    try:
+        return config_from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def save_config(config: ModelConfig, path: str | Path) -> Path:
+    """Writes a config as YAML, or JSON when the suffix is ``.json``."""
+    return _dataclass_io.write_mapping(config.to_dict(), path)
+
+
+__all__ = [
+    "BranchBlock",
+    "BranchNetConfig",
+    "CONFIG_CLASSES",
+    "ModelConfig",
+    "ResNetConfig",
+    "ResNetStage",
+    "VGGConfig",
+    "VGGStage",
+    "config_from_dict",
+    "load_config",
+    "save_config",
+]

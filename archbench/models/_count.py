@@ -1,0 +1,84 @@
+"""Exact analytic parameter count of a config, in pure Python.
+
+The formulas mirror the builder layer by layer, reading the same plans from ``_layout``:
+a conv has ``out * in * k * k`` weights plus a bias only when no norm follows (torchvision's
+``Conv2dNormActivation`` rule), BatchNorm ``2 * C`` (running stats are buffers), Linear
+``in * out + out``, SqueezeExcitation ``2 * C * S + S + C``; pooling and stochastic depth have none.
+``tests/models`` checks the count against built models for every preset and thousands of samples.
+"""
+
+from __future__ import annotations
+
+from archbench.models._config import BranchNetConfig, ModelConfig, ResNetConfig, VGGConfig
+from archbench.models._layout import (
+    branchnet_blocks,
+    resnet_blocks,
+    resnet_head_features,
+    squeeze_channels,
+)
+
+
+def _conv_bn(in_channels: int, out_channels: int, kernel_size: int) -> int:
+    return out_channels * in_channels * kernel_size * kernel_size + 2 * out_channels
+
+
+def _conv_bias(in_channels: int, out_channels: int, kernel_size: int) -> int:
+    return out_channels * in_channels * kernel_size * kernel_size + out_channels
+
+
+def _linear(in_features: int, out_features: int) -> int:
+    return in_features * out_features + out_features
+
+
+def _squeeze_excitation(channels: int, se_ratio: float) -> int:
+    squeeze = squeeze_channels(channels, se_ratio)
+    return 2 * channels * squeeze + squeeze + channels if squeeze else 0
+
+
+def _resnet(cfg: ResNetConfig) -> int:
+    total = _conv_bn(cfg.in_channels, cfg.stem_channels, cfg.stem_kernel)
+    for block in resnet_blocks(cfg):
+        cin, out, k = block.in_channels, block.out_channels, block.kernel_size
+        if cfg.block == "bottleneck":
+            mid = block.mid_channels
+            total += _conv_bn(cin, mid, 1) + _conv_bn(mid, mid, k) + _conv_bn(mid, out, 1)
+        else:
+            total += _conv_bn(cin, out, k) + _conv_bn(out, out, k)
+        total += _squeeze_excitation(out, cfg.se_ratio)
+        if block.project:
+            total += _conv_bn(cin, out, cfg.skip_kernel)
+    return total + _linear(resnet_head_features(cfg), cfg.num_classes)
+
+
+def _vgg(cfg: VGGConfig) -> int:
+    conv = _conv_bn if cfg.batch_norm else _conv_bias
+    total, in_channels = 0, cfg.in_channels
+    for stage in cfg.stages:
+        for _ in range(stage.convs):
+            total += conv(in_channels, stage.channels, stage.kernel_size)
+            in_channels = stage.channels
+    for width in cfg.classifier:
+        total += _linear(in_channels, width)
+        in_channels = width
+    return total + _linear(in_channels, cfg.num_classes)
+
+
+def _branchnet(cfg: BranchNetConfig) -> int:
+    total = _conv_bn(cfg.in_channels, cfg.stem_channels, 3)
+    for block in branchnet_blocks(cfg):
+        cin, out = block.in_channels, block.out_channels
+        for kernel in block.kernels:
+            total += _conv_bn(cin, out, kernel) + _squeeze_excitation(out, cfg.se_ratio)
+        total += _linear(2 * cin, cfg.gate_hidden) + _linear(cfg.gate_hidden, len(block.kernels))
+        if block.project:
+            total += _conv_bn(cin, out, 1)
+    return total + _linear(cfg.blocks[-1].channels, cfg.num_classes)
+
+
+def count_params(cfg: ModelConfig) -> int:
+    """The exact number of trainable parameters of ``build_model(cfg)``, without building it."""
+    if isinstance(cfg, ResNetConfig):
+        return _resnet(cfg)
+    if isinstance(cfg, VGGConfig):
+        return _vgg(cfg)
+    return _branchnet(cfg)

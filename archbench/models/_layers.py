@@ -1,0 +1,33 @@
+"""Layer factories that turn the plain strings of a config into torch modules."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from torch import nn
+
+_ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "gelu": lambda inplace=False: nn.GELU(),
+    "hardswish": nn.Hardswish,
+    "leaky_relu": partial(nn.LeakyReLU, 0.1),
+}
+
+
+def activation_layer(name: str) -> Callable[..., nn.Module]:
+    """The activation class (or factory) for ``name``; accepts ``inplace=`` like torch's."""
+    try:
+        return _ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"activation: {name!r} is unknown; choose one of {', '.join(_ACTIVATIONS)}"
+        ) from None
+
+
+def pool_layer(kind: str, kernel_size: int) -> nn.Module:
+    """A 'kernel = stride' pooling layer that keeps the last partial window (ceil mode)."""
+    if kind == "max":
+        return nn.MaxPool2d(kernel_size, kernel_size, ceil_mode=True)
+    return nn.AvgPool2d(kernel_size, kernel_size, ceil_mode=True)

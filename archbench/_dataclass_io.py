@@ -79,7 +79,9 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
                 return _convert(arg, value, path)
             except ValueError as exc:
                 errors.append(str(exc))
-        raise ValueError(errors[0] if len(errors) == 1 else f"{path}: {value!r} matches no allowed type")
+        raise ValueError(
+            errors[0] if len(errors) == 1 else f"{path}: {value!r} matches no allowed type"
+        )
     if origin is Literal:
         if value not in args or isinstance(value, bool) != isinstance(args[0], bool):
             allowed = ", ".join(repr(a) for a in args)
@@ -131,7 +133,9 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first_line = str(exc).strip().splitlines()[0]
-        raise ValueError(f"{file}: malformed {file.suffix.lstrip('.') or 'YAML'}: {first_line}") from None
+        raise ValueError(
+            f"{file}: malformed {file.suffix.lstrip('.') or 'YAML'}: {first_line}"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError(f"{file}: expected a mapping at the top level, got {type(data).__name__}")
     return data

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from archbench.cli._common import EXIT_USAGE, UserError
@@ -47,13 +46,14 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         print(f"archbench: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    except click.UsageError as exc:
-        print(f"archbench: error: {exc.format_message()}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        print("archbench: aborted", file=sys.stderr)
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         print("archbench: interrupted; stored results are kept", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:
+        # Usage errors of typer (and of the click it is built on in older releases) carry a
+        # message and an exit code; anything else is a bug and keeps its traceback.
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        print(f"archbench: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else 0)

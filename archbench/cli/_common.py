@@ -35,7 +35,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, FileNotFoundError) as exc:
-        raise UserError(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)) from None
+        raise UserError(
+            str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        ) from None
 
 
 def print_json(document: Any) -> None:

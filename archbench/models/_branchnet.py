@@ -8,7 +8,7 @@ Networks (Li et al., 2019). Stochastic depth (Huang et al., 2016) drops the mixe
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -80,10 +80,14 @@ class BranchNet(nn.Module):
     def __init__(self, cfg: BranchNetConfig) -> None:
         super().__init__()
         act = activation_layer(cfg.activation)
-        self.stem = Conv2dNormActivation(cfg.in_channels, cfg.stem_channels, 3, activation_layer=act)
+        self.stem = Conv2dNormActivation(
+            cfg.in_channels, cfg.stem_channels, 3, activation_layer=act
+        )
         self.blocks = nn.Sequential(
             *(
-                BranchBlock(plan, gate_hidden=cfg.gate_hidden, se_ratio=cfg.se_ratio, activation=act)
+                BranchBlock(
+                    plan, gate_hidden=cfg.gate_hidden, se_ratio=cfg.se_ratio, activation=act
+                )
                 for plan in branchnet_blocks(cfg)
             )
         )

@@ -62,7 +62,9 @@ class ResNetStage:
     def check(self, where: str) -> None:
         _require(1 <= self.depth <= 8, f"{where}.depth", f"must be in [1, 8], got {self.depth}")
         _require(
-            1 <= self.channels <= 4096, f"{where}.channels", f"must be in [1, 4096], got {self.channels}"
+            1 <= self.channels <= 4096,
+            f"{where}.channels",
+            f"must be in [1, 4096], got {self.channels}",
         )
         _require(
             self.kernel_size in (3, 5, 7),
@@ -102,9 +104,13 @@ class ResNetConfig(_DataShape):
             f"must be in [1, 4096], got {self.stem_channels}",
         )
         _require(
-            self.stem_kernel in (3, 5, 7), "stem_kernel", f"must be 3, 5 or 7, got {self.stem_kernel}"
+            self.stem_kernel in (3, 5, 7),
+            "stem_kernel",
+            f"must be 3, 5 or 7, got {self.stem_kernel}",
         )
-        _require(1 <= len(self.stages) <= 5, "stages", f"needs 1 to 5 stages, got {len(self.stages)}")
+        _require(
+            1 <= len(self.stages) <= 5, "stages", f"needs 1 to 5 stages, got {len(self.stages)}"
+        )
         for i, stage in enumerate(self.stages):
             stage.check(f"stages[{i}]")
             if self.block == "bottleneck":
@@ -113,8 +119,14 @@ class ResNetConfig(_DataShape):
                     f"stages[{i}].channels",
                     f"must be a multiple of 4 for bottleneck blocks, got {stage.channels}",
                 )
-        _require(self.skip_kernel in (1, 3), "skip_kernel", f"must be 1 or 3, got {self.skip_kernel}")
-        _require(self.pool_kernel >= 0, "pool_kernel", f"must be >= 0 (0 = global), got {self.pool_kernel}")
+        _require(
+            self.skip_kernel in (1, 3), "skip_kernel", f"must be 1 or 3, got {self.skip_kernel}"
+        )
+        _require(
+            self.pool_kernel >= 0,
+            "pool_kernel",
+            f"must be >= 0 (0 = global), got {self.pool_kernel}",
+        )
         _require(0.0 <= self.se_ratio <= 1.0, "se_ratio", f"must be in [0, 1], got {self.se_ratio}")
         _require(
             0.0 <= self.stochastic_depth < 1.0,
@@ -134,7 +146,9 @@ class VGGStage:
     def check(self, where: str) -> None:
         _require(1 <= self.convs <= 4, f"{where}.convs", f"must be in [1, 4], got {self.convs}")
         _require(
-            1 <= self.channels <= 4096, f"{where}.channels", f"must be in [1, 4096], got {self.channels}"
+            1 <= self.channels <= 4096,
+            f"{where}.channels",
+            f"must be in [1, 4096], got {self.channels}",
         )
         _require(
             self.kernel_size in (1, 3, 5, 7),
@@ -157,7 +171,9 @@ class VGGConfig(_DataShape):
 
     def __post_init__(self) -> None:
         self._check_shape()
-        _require(1 <= len(self.stages) <= 6, "stages", f"needs 1 to 6 stages, got {len(self.stages)}")
+        _require(
+            1 <= len(self.stages) <= 6, "stages", f"needs 1 to 6 stages, got {len(self.stages)}"
+        )
         for i, stage in enumerate(self.stages):
             stage.check(f"stages[{i}]")
         _require(len(self.classifier) <= 3, "classifier", "at most 3 hidden layers")
@@ -176,7 +192,9 @@ class BranchBlock:
 
     def check(self, where: str) -> None:
         _require(
-            1 <= self.channels <= 4096, f"{where}.channels", f"must be in [1, 4096], got {self.channels}"
+            1 <= self.channels <= 4096,
+            f"{where}.channels",
+            f"must be in [1, 4096], got {self.channels}",
         )
         _require(
             1 <= len(self.kernels) <= 4,
@@ -216,10 +234,16 @@ class BranchNetConfig(_DataShape):
             "stem_channels",
             f"must be in [1, 4096], got {self.stem_channels}",
         )
-        _require(1 <= len(self.blocks) <= 6, "blocks", f"needs 1 to 6 blocks, got {len(self.blocks)}")
+        _require(
+            1 <= len(self.blocks) <= 6, "blocks", f"needs 1 to 6 blocks, got {len(self.blocks)}"
+        )
         for i, block in enumerate(self.blocks):
             block.check(f"blocks[{i}]")
-        _require(1 <= self.gate_hidden <= 1024, "gate_hidden", f"must be in [1, 1024], got {self.gate_hidden}")
+        _require(
+            1 <= self.gate_hidden <= 1024,
+            "gate_hidden",
+            f"must be in [1, 1024], got {self.gate_hidden}",
+        )
         _require(0.0 <= self.se_ratio <= 1.0, "se_ratio", f"must be in [0, 1], got {self.se_ratio}")
         _require(
             0.0 <= self.stochastic_depth < 1.0,
@@ -228,7 +252,7 @@ class BranchNetConfig(_DataShape):
         )
 
 
-ModelConfig = Union[ResNetConfig, VGGConfig, BranchNetConfig]
+ModelConfig = ResNetConfig | VGGConfig | BranchNetConfig
 CONFIG_CLASSES: dict[str, type[ResNetConfig] | type[VGGConfig] | type[BranchNetConfig]] = {
     "resnet": ResNetConfig,
     "vgg": VGGConfig,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from archbench.models._config import BranchNetConfig, ModelConfig, ResNetConfig, VGGConfig
 from archbench.models._layout import (
+    BOTTLENECK_EXPANSION,
     branchnet_blocks,
-    resnet_blocks,
     resnet_head_features,
+    resnet_stages,
     squeeze_channels,
 )
 
@@ -35,18 +36,24 @@ def _squeeze_excitation(channels: int, se_ratio: float) -> int:
     return 2 * channels * squeeze + squeeze + channels if squeeze else 0
 
 
+def _residual_block(
+    cfg: ResNetConfig, in_channels: int, out: int, kernel: int, project: bool
+) -> int:
+    if cfg.block == "bottleneck":
+        mid = out // BOTTLENECK_EXPANSION
+        body = _conv_bn(in_channels, mid, 1) + _conv_bn(mid, mid, kernel) + _conv_bn(mid, out, 1)
+    else:
+        body = _conv_bn(in_channels, out, kernel) + _conv_bn(out, out, kernel)
+    skip = _conv_bn(in_channels, out, cfg.skip_kernel) if project else 0
+    return body + _squeeze_excitation(out, cfg.se_ratio) + skip
+
+
 def _resnet(cfg: ResNetConfig) -> int:
     total = _conv_bn(cfg.in_channels, cfg.stem_channels, cfg.stem_kernel)
-    for block in resnet_blocks(cfg):
-        cin, out, k = block.in_channels, block.out_channels, block.kernel_size
-        if cfg.block == "bottleneck":
-            mid = block.mid_channels
-            total += _conv_bn(cin, mid, 1) + _conv_bn(mid, mid, k) + _conv_bn(mid, out, 1)
-        else:
-            total += _conv_bn(cin, out, k) + _conv_bn(out, out, k)
-        total += _squeeze_excitation(out, cfg.se_ratio)
-        if block.project:
-            total += _conv_bn(cin, out, cfg.skip_kernel)
+    for stage in resnet_stages(cfg):
+        out, k = stage.out_channels, stage.kernel_size
+        total += _residual_block(cfg, stage.in_channels, out, k, stage.first_projects)
+        total += (stage.depth - 1) * _residual_block(cfg, out, out, k, stage.repeats_project)
     return total + _linear(resnet_head_features(cfg), cfg.num_classes)
 
 

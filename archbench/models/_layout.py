@@ -2,12 +2,13 @@
 
 Both ``build_model`` and ``count_params`` walk the plans made here, so there is one source of
 truth for widths, strides, projections and head sizes (timm's pure ``make_blocks`` idea).
-Pure Python: no torch import.
+Pure Python: no torch import. Plans are named tuples because the counter builds thousands of
+them per second.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from archbench.models._config import BranchNetConfig, ResNetConfig, VGGConfig
 
@@ -39,8 +40,7 @@ def stochastic_depth_rate(rate: float, index: int, total: int) -> float:
     return rate * index / (total - 1) if total > 1 else rate
 
 
-@dataclass(frozen=True)
-class ResidualBlockPlan:
+class ResidualBlockPlan(NamedTuple):
     in_channels: int
     out_channels: int
     kernel_size: int
@@ -54,32 +54,63 @@ class ResidualBlockPlan:
         return self.out_channels // BOTTLENECK_EXPANSION
 
 
-def resnet_blocks(cfg: ResNetConfig) -> list[ResidualBlockPlan]:
-    total = sum(stage.depth for stage in cfg.stages)
+class ResNetStagePlan(NamedTuple):
+    """A stage as the counter sees it: a first block that may project, then repeats."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int
+    depth: int
+    first_projects: bool
+    repeats_project: bool
+
+
+def resnet_stages(cfg: ResNetConfig) -> list[ResNetStagePlan]:
     plans = []
     in_channels = cfg.stem_channels
     for stage in cfg.stages:
+        plans.append(
+            ResNetStagePlan(
+                in_channels=in_channels,
+                out_channels=stage.channels,
+                kernel_size=stage.kernel_size,
+                stride=stage.stride,
+                depth=stage.depth,
+                first_projects=(
+                    cfg.always_project or stage.stride != 1 or in_channels != stage.channels
+                ),
+                repeats_project=cfg.always_project,
+            )
+        )
+        in_channels = stage.channels
+    return plans
+
+
+def resnet_blocks(cfg: ResNetConfig) -> list[ResidualBlockPlan]:
+    """Every residual block of the network, in order, with its stochastic-depth rate."""
+    total = sum(stage.depth for stage in cfg.stages)
+    plans: list[ResidualBlockPlan] = []
+    for stage in resnet_stages(cfg):
         for i in range(stage.depth):
-            stride = stage.stride if i == 0 else 1
-            project = cfg.always_project or stride != 1 or in_channels != stage.channels
+            first = i == 0
             plans.append(
                 ResidualBlockPlan(
-                    in_channels=in_channels,
-                    out_channels=stage.channels,
+                    in_channels=stage.in_channels if first else stage.out_channels,
+                    out_channels=stage.out_channels,
                     kernel_size=stage.kernel_size,
-                    stride=stride,
-                    project=project,
+                    stride=stage.stride if first else 1,
+                    project=stage.first_projects if first else stage.repeats_project,
                     drop_rate=stochastic_depth_rate(cfg.stochastic_depth, len(plans), total),
                 )
             )
-            in_channels = stage.channels
     return plans
 
 
 def resnet_feature_size(cfg: ResNetConfig) -> int:
     size = conv_output_size(cfg.input_size, cfg.stem_kernel, 1)
-    for block in resnet_blocks(cfg):
-        size = conv_output_size(size, block.kernel_size, block.stride)
+    for stage in cfg.stages:
+        size = conv_output_size(size, stage.kernel_size, stage.stride)
     return size
 
 
@@ -112,8 +143,7 @@ def vgg_pools(cfg: VGGConfig) -> list[bool]:
     return pools
 
 
-@dataclass(frozen=True)
-class BranchBlockPlan:
+class BranchBlockPlan(NamedTuple):
     in_channels: int
     out_channels: int
     kernels: tuple[int, ...]

@@ -6,7 +6,7 @@ and 32x32 inputs keep enough resolution for several stride-2 stages.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

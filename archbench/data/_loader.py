@@ -1,0 +1,182 @@
+"""A loader that keeps the whole data set on the training device and augments batches there.
+
+The airbench approach (Jordan, 2024, arXiv:2404.00498): uint8 images are moved to the device once;
+every batch is cropped, flipped, converted, normalized and cut out by a few tensor operations on
+the whole batch. No DataLoader workers, no PIL, no per-image Python.
+
+Random crops pad by reflection, not with zeros: a network cannot learn the black border as a cue,
+reflection commutes with per-channel normalization (so the order of the two does not matter), and
+digits, whose borders are already black, are unaffected. The crop and the flip are one pair of
+gathers with per-sample source indices, on uint8 pixels, before the float conversion.
+
+All randomness of an epoch is drawn up front from a CPU ``torch.Generator`` seeded by
+(seed, epoch): the batches depend on nothing else, not on the device and not on how many batches an
+earlier run consumed, so a run resumed at epoch e (``set_epoch(e)``) sees exactly the batches of an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from archbench.data._dataset import Dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Training augmentation, applied per batch on the device.
+
+    Attributes:
+        crop_padding: pixels of reflection padding on each side before a random crop back to the
+            original size, i.e. random shifts of up to this many pixels; 0 disables it.
+        flip: random horizontal flips with probability 1/2 (wrong for digits: a mirrored 3 is no
+            digit).
+        cutout: side of a square zeroed (set to the mean colour, after normalization) at a random
+            centre in every image (DeVries and Taylor, 2017, arXiv:1708.04552); 0 disables it.
+    """
+
+    crop_padding: int = 4
+    flip: bool = True
+    cutout: int = 0
+
+    def __post_init__(self) -> None:
+        if self.crop_padding < 0:
+            raise ValueError(f"crop_padding must be >= 0, got {self.crop_padding}")
+        if self.cutout < 0:
+            raise ValueError(f"cutout must be >= 0, got {self.cutout}")
+
+
+@dataclass(frozen=True)
+class _EpochPlan:
+    """Everything random about one epoch, one entry per position in the epoch's order."""
+
+    order: torch.Tensor  # (N,) data set indices in visiting order
+    shift_y: torch.Tensor  # (N,) top row of the crop in padded coordinates, in [0, 2 * padding]
+    shift_x: torch.Tensor  # (N,) left column of the crop in padded coordinates
+    flip: torch.Tensor  # (N,) bool
+    cutout_y: torch.Tensor  # (N,) cutout centre row, in [0, H)
+    cutout_x: torch.Tensor  # (N,) cutout centre column, in [0, W)
+
+
+class DeviceLoader:
+    """Iterates over ``(images, labels)`` batches of a data set held whole on ``device``.
+
+    Images come out float32 and normalized with the data set's mean and std, labels int64. A
+    training loader shuffles and augments, and drops the last incomplete batch when there is at
+    least one full one (every step has the same size and batch norm never sees a batch of one;
+    shuffling lets other images sit out each epoch). An evaluation loader visits every image once,
+    in order, without augmentation.
+
+    Args:
+        ds: the data set; its uint8 images are copied to ``device`` once, here.
+        batch_size: images per batch.
+        device: where the data and the batches live (``"cpu"``, ``"cuda"``, a torch.device).
+        train: shuffle and augment (True) or evaluate in order (False).
+        augment: training augmentation; None means ``default_augment(ds.name)``. Evaluation
+            loaders take none.
+        seed: with the epoch, fixes the order and the augmentation of every batch.
+        channels_last: return batches in channels-last memory format (faster convolutions with
+            tensor cores on CUDA).
+    """
+
+    def __init__(
+        self,
+        ds: Dataset,
+        batch_size: int,
+        *,
+        device: str | torch.device,
+        train: bool,
+        augment: Augment | None = None,
+        seed: int = 0,
+        channels_last: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        if not train and augment is not None:
+            raise ValueError("augment applies to training loaders only (train=True)")
+        if train and len(ds) == 0:
+            raise ValueError(f"{ds.name}: cannot train on an empty data set")
+        if train and augment is None:
+            from archbench.data._registry import default_augment
+
+            augment = default_augment(ds.name)
+        size = ds.input_size
+        if augment is not None and augment.crop_padding >= size:
+            raise ValueError(
+                f"crop_padding must be smaller than the image size {size}, "
+                f"got {augment.crop_padding}"
+            )
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.train = train
+        self.augment = augment
+        self.seed = seed
+        self.channels_last = channels_last
+        self._epoch = 0
+        self._images = ds.images.to(self.device).contiguous()
+        self._labels = ds.labels.to(self.device)
+        # (1, C, 1, 1) so that normalizing is one multiply-add: x * scale + shift.
+        std = torch.tensor(ds.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        mean = torch.tensor(ds.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self._scale = 1 / (255 * std)
+        self._shift = -mean / std
+        self._positions = torch.arange(size, device=self.device)
+        padding = augment.crop_padding if augment is not None else 0
+        # Source row (and column) of each padded coordinate: -1 -> 1, ..., size -> size - 2.
+        padded = (torch.arange(size + 2 * padding, device=self.device) - padding).abs()
+        self._reflect = torch.where(padded >= size, 2 * (size - 1) - padded, padded)
+
+    def __len__(self) -> int:
+        count = len(self._labels)
+        if self.train:
+            return max(1, count // self.batch_size)
+        return -(-count // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Makes the next pass epoch ``epoch``; passes otherwise count up from 0 by themselves."""
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
+        self._epoch = epoch
+
+    def __iter__(self) -> Iterator[Batch]:
+        if not self.train:
+            for start in range(0, len(self._labels), self.batch_size):
+                stop = start + self.batch_size
+                yield self._finish(self._images[start:stop]), self._labels[start:stop]
+            return
+        plan = self._plan(self._epoch)
+        self._epoch += 1
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            batch = slice(start, start + self.batch_size)
+            indices = plan.order[batch]
+            images = self._crop_and_flip(indices, plan.shift_y[batch], plan.shift_x[batch],
+                                         plan.flip[batch])
+            images = self._finish(images, plan.cutout_y[batch], plan.cutout_x[batch])
+            yield images, self._labels[indices]
+
+    def _plan(self, epoch: int) -> _EpochPlan:
+        """Draws the epoch's order and augmentation on the CPU, then moves them to the device."""
+        seed = np.random.SeedSequence([self.seed, epoch]).generate_state(1, np.uint64)[0]
+        generator = torch.Generator().manual_seed(int(seed))
+        assert self.augment is not None  # training loaders always have one
+        count, size = len(self._labels), self._images.shape[-1]
+        shifts = torch.randint(0, 2 * self.augment.crop_padding + 1, (2, count), generator=generator)
+        flip = torch.rand(count, generator=generator) < 0.5
+        centres = torch.randint(0, size, (2, count), generator=generator)
+        plan = _EpochPlan(
+            order=torch.randperm(count, generator=generator),
+            shift_y=shifts[0],
+            shift_x=shifts[1],
+            flip=flip & self.augment.flip,
+            cutout_y=centres[0],
+            cutout_x=centres[1],
+        )
+        return _EpochPlan(**{k: v.to(self.device) for k, v in vars(plan).items()})

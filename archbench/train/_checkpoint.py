@@ -1,0 +1,82 @@
+"""Checkpoints that resume a run exactly and load with ``torch.load(weights_only=True)``.
+
+A checkpoint holds everything the next epoch depends on: weights, optimizer and scheduler state,
+the gradient scaler, every random number generator, and the history. RNG states are stored as
+tensors and plain Python values so that the safe ``weights_only`` unpickler accepts the file:
+a checkpoint is data, never code. Files are written to a temporary name and renamed
+(``os.replace``), so an interrupted write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Writes ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(file.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, file)
+    return file
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Reads a checkpoint with the safe unpickler.
+
+    Raises:
+        ValueError: when the file is missing or is not an archbench checkpoint.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{file}: no such checkpoint")
+    try:
+        state = torch.load(file, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{file}: not a readable checkpoint ({first_line})") from None
+    if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
+        raise ValueError(f"{file}: not an archbench checkpoint (no model weights and epoch)")
+    return state
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """The state of every generator training draws from: python, numpy, torch (CPU and CUDA)."""
+    version, mt_state, gauss_next = random.getstate()
+    bit_generator, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    return {
+        "python": (version, mt_state, gauss_next),
+        "numpy": (
+            bit_generator,
+            torch.from_numpy(keys.astype(np.int64)),
+            int(position),
+            int(has_gauss),
+            float(cached_gaussian),
+        ),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Puts every generator back where ``capture_rng_state`` found it."""
+    random.setstate(state["python"])
+    bit_generator, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state(
+        (bit_generator, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian)
+    )
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

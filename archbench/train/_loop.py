@@ -1,0 +1,379 @@
+"""The training loop: one obvious path from a config and a recipe to a trained model.
+
+Data stay on the device and are augmented there per batch (``archbench.data.DeviceLoader``, the
+airbench approach), so the loop is a plain sequence of forward, backward and optimizer steps.
+It reports each epoch through a ``report(epoch, metrics)`` callable and asks ``should_stop()``
+afterwards; the search backends plug their pruners in there, so this module imports neither
+optuna nor ray (Syne Tune's reporter pattern).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from archbench.data import Augment, DeviceLoader, default_augment
+from archbench.models import build_model
+from archbench.train._checkpoint import (
+    CHECKPOINT_FILE,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from archbench.train._evaluate import evaluate_loader
+from archbench.train._recipe import TrainRecipe
+
+if TYPE_CHECKING:
+    from archbench.data import Dataset
+    from archbench.models import ModelConfig
+
+Report = Callable[[int, dict[str, float]], None]
+
+# Checking a loss for NaN reads it back to the host, which waits for the GPU; on CPU that costs
+# nothing, elsewhere the check runs every this many steps (and at the end of each epoch). The
+# failing step is still named exactly, because every step's loss is kept.
+_ACCELERATOR_CHECK_INTERVAL = 50
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite: the learning rate is usually too high.
+
+    Attributes:
+        epoch: the epoch (from 1) of the first non-finite loss.
+        step: the step (from 1) within that epoch.
+    """
+
+    def __init__(self, epoch: int, step: int, loss: float) -> None:
+        super().__init__(
+            f"training loss is {loss} at epoch {epoch}, step {step}; "
+            "lower the learning rate or set grad_clip"
+        )
+        self.epoch = epoch
+        self.step = step
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced.
+
+    Attributes:
+        model: the trained model (final weights), on the training device.
+        history: one metrics dict per epoch (``epoch``, ``train_loss``, ``train_accuracy``,
+            ``val_loss``, ``val_accuracy``, ``seconds``, ``images_per_second``).
+        epochs_trained: epochs completed, counting those before a resume.
+        best_val_accuracy: the highest validation accuracy of any epoch (fraction).
+        final_val_accuracy: the validation accuracy after the last epoch (fraction).
+        seconds: wall time of all epochs, training and validation, counting those before a resume.
+        stopped_early: ``should_stop()`` or the early-stopping patience ended the run.
+    """
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    epochs_trained: int
+    best_val_accuracy: float
+    final_val_accuracy: float
+    seconds: float
+    stopped_early: bool
+
+
+def train_model(
+    cfg: ModelConfig,
+    recipe: TrainRecipe,
+    *,
+    train_data: Dataset,
+    val_data: Dataset,
+    device: str | torch.device = "cpu",
+    report: Report | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Builds ``cfg`` and trains it with ``recipe``, validating after every epoch.
+
+    Args:
+        cfg: the architecture; its data shape must match ``train_data`` (``cfg.with_data``).
+        recipe: the hyperparameters; ``recipe.seed`` seeds everything.
+        train_data: the images to train on.
+        val_data: the held-out images scored after each epoch.
+        device: where to train, e.g. ``cpu`` or ``cuda``.
+        report: called after each epoch with the epoch (from 1) and its metrics.
+        should_stop: asked after each report; True ends the run (``stopped_early``).
+        out_dir: where ``checkpoint.pt`` is written after every epoch; None writes nothing.
+        resume: continue from ``out_dir/checkpoint.pt`` when it exists. On the same device the
+            result equals an uninterrupted run's; a finished or stopped run is returned as is.
+
+    Raises:
+        ValueError: the data do not fit the config, or the checkpoint belongs to another run.
+        NonFiniteLossError: the training loss became NaN or infinite.
+    """
+    device = torch.device(device)
+    _check_data(cfg, train_data, val_data)
+    if resume and out_dir is None:
+        raise ValueError("resume: needs out_dir, the folder holding checkpoint.pt")
+    checkpoint_file = Path(out_dir) / CHECKPOINT_FILE if out_dir is not None else None
+
+    _seed_everything(recipe.seed)
+    model = build_model(cfg).to(device)
+    augment = (
+        default_augment(train_data.name)
+        if recipe.augmentation == "auto"
+        else Augment(**recipe.augmentation.__dict__)
+    )
+    train_loader = DeviceLoader(
+        train_data,
+        recipe.batch_size,
+        device=device,
+        train=True,
+        augment=augment,
+        seed=recipe.seed,
+    )
+    # Evaluation at the training batch size: memory is known to fit, and the result is the same.
+    val_loader = DeviceLoader(val_data, recipe.batch_size, device=device, train=False)
+    optimizer = _make_optimizer(model, recipe)
+    scheduler = _make_scheduler(optimizer, recipe, steps_per_epoch=len(train_loader))
+    amp_dtype = _amp_dtype(recipe, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+
+    history: list[dict[str, float]] = []
+    stopped_early = False
+    if resume and checkpoint_file is not None and checkpoint_file.exists():
+        state = load_checkpoint(checkpoint_file, map_location=device)
+        _check_same_run(state, cfg, recipe, checkpoint_file)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"])
+        history = state["history"]
+        stopped_early = state["stopped_early"]
+
+    while len(history) < recipe.epochs and not stopped_early:
+        epoch = len(history) + 1
+        started = time.perf_counter()
+        train_loader.set_epoch(epoch - 1)
+        train_loss, train_accuracy, images = _train_epoch(
+            model,
+            train_loader,
+            optimizer,
+            scheduler,
+            scaler,
+            criterion,
+            recipe,
+            amp_dtype,
+            device,
+            epoch,
+        )
+        train_seconds = time.perf_counter() - started
+        val_loss, confusion = evaluate_loader(model, val_loader, cfg.num_classes)
+        metrics = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_accuracy,
+            "val_loss": val_loss,
+            "val_accuracy": confusion.trace().item() / confusion.sum().item(),
+            "seconds": time.perf_counter() - started,
+            "images_per_second": images / train_seconds,
+        }
+        history.append(metrics)
+        if report is not None:
+            report(epoch, metrics)
+        stopped_early = (should_stop is not None and should_stop()) or _patience_ran_out(
+            history, recipe.early_stopping
+        )
+        if checkpoint_file is not None:
+            save_checkpoint(
+                {
+                    "epoch": epoch,
+                    "config": cfg.to_dict(),
+                    "recipe": recipe.to_dict(),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": capture_rng_state(),
+                    "loader_epoch": epoch,
+                    "history": history,
+                    "stopped_early": stopped_early,
+                },
+                checkpoint_file,
+            )
+
+    return TrainResult(
+        model=model,
+        history=history,
+        epochs_trained=len(history),
+        best_val_accuracy=max(m["val_accuracy"] for m in history),
+        final_val_accuracy=history[-1]["val_accuracy"],
+        seconds=sum(m["seconds"] for m in history),
+        stopped_early=stopped_early,
+    )
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: DeviceLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    criterion: nn.Module,
+    recipe: TrainRecipe,
+    amp_dtype: torch.dtype | None,
+    device: torch.device,
+    epoch: int,
+) -> tuple[float, float, int]:
+    """One pass over the training data; returns mean loss, accuracy and the number of images.
+
+    Losses and correct counts stay on the device, one slot per step, and are read once at the end
+    (plus the periodic NaN check), so the GPU never waits for the host.
+    """
+    model.train()
+    steps = len(loader)
+    losses = torch.zeros(steps, device=device)
+    correct = torch.zeros(steps, dtype=torch.int64, device=device)
+    sizes: list[int] = []
+    check_interval = 1 if device.type == "cpu" else _ACCELERATOR_CHECK_INTERVAL
+    checked = 0
+    for step, (images, labels) in enumerate(loader):
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(images)
+            loss = criterion(logits, labels)
+        losses[step] = loss.detach()
+        correct[step] = (logits.argmax(1) == labels).sum()
+        sizes.append(labels.shape[0])
+        if step + 1 - checked >= check_interval:
+            _check_finite(losses, checked, step + 1, epoch)
+            checked = step + 1
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if recipe.grad_clip is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+    _check_finite(losses, checked, steps, epoch)
+    images = sum(sizes)
+    weights = torch.tensor(sizes, dtype=torch.float64)
+    mean_loss = (losses.cpu().double() * weights).sum().item() / images
+    return mean_loss, correct.sum().item() / images, images
+
+
+def _check_finite(losses: torch.Tensor, start: int, stop: int, epoch: int) -> None:
+    window = losses[start:stop]
+    bad = (~torch.isfinite(window)).nonzero()
+    if bad.numel():
+        index = start + int(bad[0].item())
+        raise NonFiniteLossError(epoch, index + 1, float(losses[index].item()))
+
+
+def _patience_ran_out(history: list[dict[str, float]], patience: int | None) -> bool:
+    if patience is None:
+        return False
+    accuracies = [m["val_accuracy"] for m in history]
+    best_epoch = accuracies.index(max(accuracies)) + 1
+    return len(history) - best_epoch >= patience
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _check_data(cfg: ModelConfig, train_data: Dataset, val_data: Dataset) -> None:
+    for split, data in (("train_data", train_data), ("val_data", val_data)):
+        shape = (data.num_classes, data.in_channels, data.input_size)
+        expected = (cfg.num_classes, cfg.in_channels, cfg.input_size)
+        if shape != expected:
+            raise ValueError(
+                f"{split}: {data.name} has (classes, channels, size) {shape} but the config "
+                f"expects {expected}; adapt it with cfg.with_data(...)"
+            )
+
+
+def _check_same_run(
+    state: dict[str, Any], cfg: ModelConfig, recipe: TrainRecipe, checkpoint_file: Path
+) -> None:
+    """Refuses to resume a checkpoint written for another config or recipe: the result would be
+    neither run."""
+    for what, saved, current in (
+        ("config", state["config"], cfg.to_dict()),
+        ("recipe", state["recipe"], recipe.to_dict()),
+    ):
+        for key in sorted(set(saved) | set(current)):
+            if saved.get(key) != current.get(key):
+                raise ValueError(
+                    f"{checkpoint_file}: written with a different {what} ({key} is "
+                    f"{saved.get(key)!r} there, {current.get(key)!r} here); use another out_dir "
+                    "or the same settings"
+                )
+
+
+def _amp_dtype(recipe: TrainRecipe, device: torch.device) -> torch.dtype | None:
+    if recipe.amp == "none":
+        return None
+    if device.type != "cuda":
+        warnings.warn(
+            f"amp {recipe.amp!r} is only used on CUDA; training in float32 on {device.type}",
+            stacklevel=3,
+        )
+        return None
+    return torch.bfloat16 if recipe.amp == "bf16" else torch.float16
+
+
+def _make_optimizer(model: nn.Module, recipe: TrainRecipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(
+            model.parameters(),
+            lr=recipe.lr,
+            betas=(recipe.momentum, 0.999),
+            weight_decay=recipe.weight_decay,
+        )
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        weight_decay=recipe.weight_decay,
+        nesterov=recipe.optimizer == "sgd_nesterov",
+    )
+
+
+def _make_scheduler(
+    optimizer: torch.optim.Optimizer, recipe: TrainRecipe, *, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """A scheduler that advances once per batch, whatever the schedule."""
+    total_steps = recipe.epochs * steps_per_epoch
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=recipe.lr,
+            total_steps=total_steps,
+            pct_start=0.25,
+            cycle_momentum=False,  # keep the recipe's momentum what it says
+        )
+    warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        if recipe.schedule == "cosine":
+            progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        if recipe.schedule == "step":
+            return recipe.gamma ** bisect.bisect_right(recipe.milestones, step // steps_per_epoch)
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -97,7 +97,10 @@ def read_cifar(root: Path, name: CifarName, split: Split) -> Dataset:
     expected = expected_files(name, split)
     missing = missing_files(root, name, split)
     if missing:
-        raise files_error(name, f"missing {', '.join(missing)}", expected, [folder])
+        problem = (
+            "files not found" if missing == list(expected) else f"missing {', '.join(missing)}"
+        )
+        raise files_error(name, problem, expected, [folder])
     try:
         classes = _class_names(folder, _META[name], _NAME_KEYS[name])
         images, labels = [], []

@@ -104,7 +104,7 @@ def check_split(split: str) -> Split:
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The data root: ``data_dir`` if given, else ``$ARCHBENCH_DATA``, else ``~/.cache/archbench/data``.
+    """The data root: ``data_dir``, else ``$ARCHBENCH_DATA``, else ``~/.cache/archbench/data``.
 
     One root for every data set mirrors torchvision's ``root`` argument, so that a folder filled by
     torchvision (``archbench data download``) is read as is.

@@ -68,6 +68,12 @@ def find_folder(root: Path, name: MnistName, split: Split | None = None) -> Path
     return None
 
 
+def locate(root: Path, name: MnistName) -> tuple[Path, bool]:
+    """The folder holding both splits, else torchvision's (where the download puts them); found?"""
+    folder = find_folder(root, name)
+    return (folder, True) if folder is not None else (root / FOLDERS[name][0], False)
+
+
 def read_mnist(root: Path, name: MnistName, split: Split) -> Dataset:
     """Reads one split of MNIST or Fashion-MNIST from ``root``.
 

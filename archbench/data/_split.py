@@ -26,7 +26,7 @@ def stratified_split(
     the 25% subset is part of the 50% subset for the same seed.
     """
     generator = torch.Generator().manual_seed(seed)
-    # Sort by class, random order within a class: argsort of random keys, then a stable sort by label.
+    # Grouped by class in random order within each: argsort random keys, then stable-sort labels.
     order = torch.argsort(torch.rand(len(labels), generator=generator))
     order = order[torch.sort(labels[order], stable=True).indices]
     sorted_labels = labels[order]

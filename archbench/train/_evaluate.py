@@ -63,7 +63,7 @@ class Evaluation:
 def confusion_matrix(
     predictions: torch.Tensor, labels: torch.Tensor, num_classes: int
 ) -> torch.Tensor:
-    """Counts of (true, predicted) pairs as a ``num_classes`` square int64 tensor on their device."""
+    """Counts of (true, predicted) pairs: a square int64 tensor on the inputs' device."""
     pairs = labels.to(torch.int64) * num_classes + predictions.to(torch.int64)
     return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
@@ -102,7 +102,7 @@ def predict(
     *,
     batch_size: int = 256,
 ) -> torch.Tensor:
-    """Class probabilities (N, num_classes) for every image of ``data``, in dataset order, on CPU."""
+    """Class probabilities (N, num_classes) of every image of ``data``, in order, on the CPU."""
     loader = DeviceLoader(data, batch_size, device=torch.device(device), train=False)
     return torch.cat([logits.softmax(1).cpu() for logits, _ in _logits(model, loader, tta)])
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from archbench.data import Augment, DeviceLoader, default_augment
+from archbench.data import DeviceLoader
 from archbench.models import build_model
 from archbench.train._checkpoint import (
     CHECKPOINT_FILE,
@@ -126,17 +126,12 @@ def train_model(
 
     _seed_everything(recipe.seed)
     model = build_model(cfg).to(device)
-    augment = (
-        default_augment(train_data.name)
-        if recipe.augmentation == "auto"
-        else Augment(**recipe.augmentation.__dict__)
-    )
     train_loader = DeviceLoader(
         train_data,
         recipe.batch_size,
         device=device,
         train=True,
-        augment=augment,
+        augment=None if recipe.augmentation == "auto" else recipe.augmentation,  # None: default
         seed=recipe.seed,
     )
     # Evaluation at the training batch size: memory is known to fit, and the result is the same.
@@ -203,8 +198,7 @@ def train_model(
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
-                    "rng": capture_rng_state(),
-                    "loader_epoch": epoch,
+                    "rng": capture_rng_state(),  # the loader's randomness is fixed by the epoch
                     "history": history,
                     "stopped_early": stopped_early,
                 },

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from archbench import _dataclass_io
+from archbench.data import Augment
 
 Optimizer = Literal["sgd", "sgd_nesterov", "adamw"]
 Schedule = Literal["onecycle", "cosine", "step", "none"]
@@ -26,29 +27,6 @@ Amp = Literal["none", "bf16", "fp16"]
 def _require(condition: bool, field_name: str, message: str) -> None:
     if not condition:
         raise ValueError(f"{field_name}: {message}")
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Batched on-device augmentation, mapped onto ``archbench.data.Augment``.
-
-    Attributes:
-        crop_padding: pixels of zero padding before a random crop back to the input size; 0 = none.
-        flip: random horizontal flips (wrong for digits, right for natural images).
-        cutout: side of the square erased at a random place (DeVries and Taylor, 2017); 0 = none.
-    """
-
-    crop_padding: int = 4
-    flip: bool = True
-    cutout: int = 0
-
-    def __post_init__(self) -> None:
-        _require(
-            0 <= self.crop_padding <= 16,
-            "augmentation.crop_padding",
-            f"must be in [0, 16], got {self.crop_padding}",
-        )
-        _require(0 <= self.cutout <= 64, "augmentation.cutout", f"must be in [0, 64], got {self.cutout}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,8 +50,9 @@ class TrainRecipe:
         warmup_epochs: linear warm-up from near 0 to ``lr``, in epochs (fractions allowed); not for
             ``onecycle``, which warms up by itself.
         label_smoothing: cross-entropy label smoothing (Szegedy et al., 2016) for training.
-        augmentation: the augmentation, or ``auto`` for the data set's default
-            (``archbench.data.default_augment``): no flips on digits, crop and flip on CIFAR.
+        augmentation: crop padding, flips and cutout (``archbench.data.Augment``), or ``auto``
+            for the data set's default (``default_augment``): no flips on digits, crop and flip
+            on CIFAR. ``auto`` rather than null, which would read as "no augmentation".
         amp: autocast precision on CUDA (``fp16`` adds a gradient scaler); ignored on CPU.
         grad_clip: maximum global gradient norm, or None for no clipping.
         early_stopping: stop after this many epochs without a better validation accuracy, or None.
@@ -94,7 +73,7 @@ class TrainRecipe:
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
-    augmentation: Augmentation | Literal["auto"] = "auto"
+    augmentation: Augment | Literal["auto"] = "auto"
     amp: Amp = "none"
     grad_clip: float | None = None
     early_stopping: int | None = None
@@ -103,7 +82,9 @@ class TrainRecipe:
 
     def __post_init__(self) -> None:
         _require(
-            math.isfinite(self.lr) and self.lr > 0, "lr", f"must be a positive number, got {self.lr}"
+            math.isfinite(self.lr) and self.lr > 0,
+            "lr",
+            f"must be a positive number, got {self.lr}",
         )
         _require(0.0 <= self.momentum < 1.0, "momentum", f"must be in [0, 1), got {self.momentum}")
         _require(
@@ -210,7 +191,7 @@ RECIPES: dict[str, TrainRecipe] = {
         milestones=(50, 75),
         gamma=0.1,
         label_smoothing=0.1,
-        augmentation=Augmentation(crop_padding=4, flip=True, cutout=16),
+        augmentation=Augment(crop_padding=4, flip=True, cutout=16),
     ),
     "adamw_onecycle": TrainRecipe(
         optimizer="adamw",
@@ -231,7 +212,7 @@ RECIPES: dict[str, TrainRecipe] = {
         batch_size=128,
         epochs=200,
         schedule="cosine",
-        augmentation=Augmentation(crop_padding=4, flip=True, cutout=16),
+        augmentation=Augment(crop_padding=4, flip=True, cutout=16),
     ),
 }
 

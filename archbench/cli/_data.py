@@ -1,0 +1,119 @@
+"""``archbench data list``, ``show`` and ``download``: which data sets there are; getting them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+from rich.table import Table
+
+from archbench.cli import app
+from archbench.cli._common import console, fail, print_json, user_errors
+from archbench.data import Dataset, dataset_info, download_dataset, list_datasets, load_dataset
+
+data_app = typer.Typer(
+    help="List the data sets, check that their files read, or download them.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+DATA_DIR_OPTION = typer.Option(
+    None, "--data-dir", help="Data root; default $ARCHBENCH_DATA, else ~/.cache/archbench/data."
+)
+
+
+@data_app.command("list")
+def data_list(data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
+    """List the data sets: shape, classes, sizes, and whether their files are present."""
+    rows = [dataset_info(name, data_dir).to_dict() for name in list_datasets()]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(title="Data sets")
+    for column in ("name", "shape", "classes", "train", "test", "present", "where"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            "x".join(str(size) for size in row["shape"]),
+            str(row["num_classes"]),
+            f"{row['train_size']:,}",
+            f"{row['test_size']:,}",
+            "yes" if row["present"] else "no",
+            "embedded" if row["embedded"] else row["location"],
+        )
+    console.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    name: str = typer.Argument(..., help="A data set name (see `archbench data list`)."),
+    data_dir: Path | None = DATA_DIR_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Read both splits of a data set: sizes, class balance, and the normalization it uses."""
+    with user_errors():
+        splits = {split: load_dataset(name, split, data_dir) for split in ("train", "test")}
+    rows = [_split_summary(split, ds) for split, ds in splits.items()]
+    train = splits["train"]
+    if json_output:
+        print_json(
+            {
+                "name": name,
+                "classes": list(train.classes),
+                "mean": list(train.mean),
+                "std": list(train.std),
+                "splits": rows,
+            }
+        )
+        return
+    table = Table(
+        title=f"{name}: {train.num_classes} classes, normalized with "
+        f"mean {_floats(train.mean)}, std {_floats(train.std)}"
+    )
+    for column in ("split", "images", "shape", "images per class"):
+        table.add_column(column)
+    for row in rows:
+        per_class = row["per_class"]
+        table.add_row(
+            row["split"],
+            f"{row['size']:,}",
+            "x".join(str(size) for size in row["shape"]),
+            f"{min(per_class):,} to {max(per_class):,}",
+        )
+    console.print(table)
+
+
+@data_app.command("download")
+def data_download(
+    name: str = typer.Argument(..., help="A file-backed data set: cifar10, cifar100, mnist, ..."),
+    data_dir: Path | None = DATA_DIR_OPTION,
+) -> None:
+    """Download a data set with torchvision (md5-checked) into the data root."""
+    with user_errors():
+        info = dataset_info(name, data_dir)
+    if info.embedded:
+        console.print(f"{name} ships with archbench's dependencies; nothing to download")
+        return
+    console.print(f"downloading {name} into {info.location} ...")
+    try:
+        download_dataset(name, data_dir)
+    except RuntimeError as exc:
+        fail(str(exc))
+    console.print(f"{name}: ready")
+
+
+def _split_summary(split: str, ds: Dataset) -> dict[str, Any]:
+    return {
+        "split": split,
+        "size": len(ds),
+        "shape": list(ds.images.shape[1:]),
+        "per_class": torch.bincount(ds.labels, minlength=ds.num_classes).tolist(),
+    }
+
+
+def _floats(values: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{value:.4f}" for value in values) + ")"

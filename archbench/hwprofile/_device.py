@@ -1,0 +1,116 @@
+"""Devices: choosing one, synchronizing it, naming it, and NVML for the GPU's own view of memory.
+
+CUDA work is asynchronous, so every clock read around GPU work needs a synchronize first
+(timm's ``benchmark.py`` syncs at the end of each step). NVML (the official ``nvidia-ml-py``,
+module ``pynvml``) is optional: the package may be missing, and on a machine without the NVIDIA
+driver ``nvmlInit`` raises ``NVMLError_LibraryNotFound``. Either way the profile carries on and
+names the NVML figures unavailable with that reason.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from archbench.hwprofile._result import Unavailable
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        ValueError: for anything else, or a CUDA device this machine does not have.
+    """
+    text = spec.strip().lower()
+    if text == "cpu" or (text == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    match = re.fullmatch(r"auto|cuda(?::(?P<index>[0-9]+))?", text)
+    if not match:
+        raise ValueError(f"device: {spec!r} is not a device; write auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"device: {spec!r} needs CUDA, but torch.cuda.is_available() is False on this "
+            "machine; use --device cpu (or auto)"
+        )
+    index = int(match["index"]) if match["index"] else torch.cuda.current_device()
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device: {spec!r} does not exist; this machine has {torch.cuda.device_count()} "
+            f"CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
+    return torch.device("cuda", index)
+
+
+def synchronize(device: torch.device) -> None:
+    """Waits for the device's queued work; a no-op on CPU, whose ops run synchronously."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's marketing name, or the CPU model from ``/proc/cpuinfo``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+class NvmlDevice:
+    """An NVML session for one CUDA device: device memory used, driver version and clocks.
+
+    The handle is looked up by the device's UUID, not its index, because CUDA and NVML number
+    devices differently when ``CUDA_VISIBLE_DEVICES`` reorders or hides some.
+
+    Raises:
+        Unavailable: when ``pynvml`` is not installed, NVML cannot start (no driver), or the
+            device is unknown to NVML; the message is the reason to record.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        try:
+            import pynvml
+        except ImportError:
+            raise Unavailable(
+                "NVML: nvidia-ml-py (module pynvml) is not installed; pip install nvidia-ml-py"
+            ) from None
+        try:
+            pynvml.nvmlInit()
+        except pynvml.NVMLError as exc:
+            raise Unavailable(f"NVML could not start: {exc}") from None
+        self._nvml = pynvml
+        try:
+            uuid = str(torch.cuda.get_device_properties(device).uuid)
+            self._handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+        except pynvml.NVMLError as exc:
+            pynvml.nvmlShutdown()
+            raise Unavailable(f"NVML does not know {device}: {exc}") from None
+
+    def used_bytes(self) -> int:
+        """Device memory in use by every process, as nvidia-smi shows it."""
+        return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used)
+
+    def stamp(self) -> dict[str, Any]:
+        """Driver version and SM clocks: boost, thermals and power caps move timings."""
+        nvml = self._nvml
+        return {
+            "driver": nvml.nvmlSystemGetDriverVersion(),
+            "sm_clock_mhz": nvml.nvmlDeviceGetClockInfo(self._handle, nvml.NVML_CLOCK_SM),
+            "max_sm_clock_mhz": nvml.nvmlDeviceGetMaxClockInfo(self._handle, nvml.NVML_CLOCK_SM),
+        }
+
+    def close(self) -> None:
+        self._nvml.nvmlShutdown()
+
+    def __enter__(self) -> NvmlDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,243 @@
+"""The largest training batch that fits: the search, and real probes on a CUDA device.
+
+The search (``search_max_batch``) only sees a monotone ``fits(batch_size) -> bool``, so the same
+code bisects over simulated memory (``_predict``) and over real training steps, and tests drive
+it with an injected limit. It follows Lightning's ``binsearch`` mode (double until the first
+failure, then bisect between the last fit and that failure), starting from the prediction rather
+than from 2, and it doubles at most twice before bisecting the rest of the range, which bounds
+it at ``ceil(log2(limit)) + 3`` probes whatever the start.
+
+Real probes run in a spawned child process (timm's ``bulk_runner`` isolation): an out-of-memory
+error is recovered from in the child, but any other CUDA error, such as an illegal memory
+access, leaves the CUDA context unusable, so the child reports it and exits and the search stops
+without retrying. Each probe runs at least two full training steps (Lightning runs three), so
+that the optimizer state and a second step's allocation pattern are included, and memory is
+released outside the ``except`` block: inside it the traceback still holds the failed step's
+frames and their tensors (PyTorch FAQ, "My out of memory exception handler can't allocate
+memory").
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import torch
+
+from archbench.hwprofile._workload import Workload
+from archbench.models import ModelConfig
+
+MAX_BATCH_LIMIT = 65536  # larger than any CIFAR-sized training set; huge grids hit CUDA limits
+SAFETY_MARGIN = 0.10  # binsearch finds sizes that "just barely fit" (Lightning #20447, #21154)
+
+
+@dataclass(frozen=True)
+class MaxBatchSearch:
+    """Outcome of a search: the largest fitting batch (0 if even 1 fails) and every probe."""
+
+    max_batch_size: int
+    probes: tuple[tuple[int, bool], ...]
+    limit: int
+
+    @property
+    def capped(self) -> bool:
+        """True when the limit itself fits, so the real maximum may be larger."""
+        return self.max_batch_size == self.limit
+
+
+def search_max_batch(
+    fits: Callable[[int], bool], *, start: int, limit: int = MAX_BATCH_LIMIT
+) -> MaxBatchSearch:
+    """The largest batch size in ``[1, limit]`` for which ``fits`` holds.
+
+    Args:
+        fits: whether a batch size fits; must be monotone (fits at b implies fits below b).
+        start: first probe, typically the prediction; doubled up to twice while it fits, or
+            halved up to twice while it fails, before bisecting what remains.
+        limit: the largest batch size considered.
+
+    Returns:
+        The result; at most ``ceil(log2(limit)) + 3`` probes, none repeated.
+    """
+    if limit < 1:
+        raise ValueError(f"limit: must be >= 1, got {limit}")
+    fitting, failing = 0, limit + 1  # largest known fit, smallest known failure
+    probes: list[tuple[int, bool]] = []
+
+    def probe(batch_size: int) -> bool:
+        nonlocal fitting, failing
+        fit = fits(batch_size)
+        probes.append((batch_size, fit))
+        if fit:
+            fitting = batch_size
+        else:
+            failing = batch_size
+        return fit
+
+    batch_size = min(max(start, 1), limit)
+    for _ in range(3):
+        following = min(2 * batch_size, limit) if probe(batch_size) else batch_size // 2
+        if not fitting < following < failing:
+            break
+        batch_size = following
+    while failing - fitting > 1:
+        probe((fitting + failing) // 2)
+    return MaxBatchSearch(max_batch_size=fitting, probes=tuple(probes), limit=limit)
+
+
+def safe_batch_size(max_batch_size: int, margin: float = SAFETY_MARGIN) -> int:
+    """``max_batch_size`` less ``margin`` (rounded down), at least 1 when anything fits."""
+    if max_batch_size < 1:
+        return 0
+    return max(1, int(max_batch_size * (1.0 - margin)))
+
+
+class ProbeFailed(RuntimeError):
+    """The probe process hit an error other than out-of-memory, or died."""
+
+
+class ProbeProcess:
+    """A child process that answers "does batch size B train?" with real steps on ``device``.
+
+    Use as a context manager; ``fits`` is the callable to give ``search_max_batch``.
+
+    Args:
+        cfg: the architecture.
+        device: the device the child trains on (``cuda:N``; ``cpu`` works too, for tests).
+        steps_per_probe: training steps run at each batch size.
+        workload_options: ``Workload`` keywords (optimizer, amp, channels_last).
+    """
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        device: torch.device | str,
+        *,
+        steps_per_probe: int = 2,
+        **workload_options: Any,
+    ) -> None:
+        if steps_per_probe < 2:
+            raise ValueError(f"steps_per_probe: must be >= 2, got {steps_per_probe}")
+        context = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable
+        self._connection, child_end = context.Pipe()
+        self._process = context.Process(
+            target=_probe_worker,
+            args=(child_end, cfg, str(device), steps_per_probe, workload_options),
+            daemon=True,
+        )
+        self._process.start()
+        child_end.close()
+
+    def fits(self, batch_size: int) -> bool:
+        """Runs the probe in the child.
+
+        Raises:
+            ProbeFailed: when the child reports a non-OOM error or dies; it is not restarted.
+        """
+        try:
+            self._connection.send(batch_size)
+            while not self._connection.poll(1.0):
+                if not self._process.is_alive() and not self._connection.poll(0):
+                    raise EOFError
+            kind, value = self._connection.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self._process.join(5)
+            raise ProbeFailed(
+                f"the probe process died at batch {batch_size} "
+                f"(exit code {self._process.exitcode}); not retried"
+            ) from None
+        if kind == "error":
+            raise ProbeFailed(f"probe at batch {batch_size} failed: {value}; not retried")
+        return bool(value)
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            try:
+                self._connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._connection.close()
+
+    def __enter__(self) -> ProbeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _probe_worker(
+    connection: Connection,
+    cfg: ModelConfig,
+    device: str,
+    steps_per_probe: int,
+    workload_options: dict[str, Any],
+) -> None:
+    """Child side: build once, then answer batch sizes until ``None`` or a fatal error."""
+    try:
+        workload = Workload(cfg, device, **workload_options)
+        while (batch_size := connection.recv()) is not None:
+            connection.send(("fit", _probe(workload, batch_size, steps_per_probe)))
+    except Exception as exc:  # anything but an OOM poisons the CUDA context: report it and exit
+        connection.send(("error", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"))
+    finally:
+        connection.close()
+
+
+def _train_steps(workload: Workload, batch_size: int, steps: int) -> None:
+    images, labels = workload.batch(batch_size)
+    for _ in range(steps):
+        workload.train_step(images, labels)
+    if workload.device.type == "cuda":
+        torch.cuda.synchronize(workload.device)
+
+
+def _probe(workload: Workload, batch_size: int, steps: int) -> bool:
+    try:
+        _train_steps(workload, batch_size, steps)
+        out_of_memory = False
+    except torch.cuda.OutOfMemoryError:  # the same class as torch.OutOfMemoryError
+        out_of_memory = True
+    workload.optimizer.zero_grad(set_to_none=True)
+    gc.collect()
+    if workload.device.type == "cuda":
+        torch.cuda.empty_cache()
+    return not out_of_memory
+
+
+def measure_max_batch_size(
+    cfg: ModelConfig,
+    device: torch.device | str,
+    *,
+    start: int,
+    limit: int = MAX_BATCH_LIMIT,
+    **workload_options: Any,
+) -> MaxBatchSearch:
+    """Measured largest training batch on a CUDA device, probed in a child process.
+
+    Args:
+        cfg: the architecture.
+        device: a CUDA device.
+        start: first probe, typically ``predict_max_batch_size`` for the device's memory.
+        limit: the largest batch size considered.
+        workload_options: ``Workload`` keywords (optimizer, amp, channels_last).
+
+    Raises:
+        ValueError: for a non-CUDA device: a CPU allocation failure usually gets the process
+            killed by the OOM killer instead of raising, so CPU RAM is never probed.
+        ProbeFailed: when a probe hits a non-OOM error (the search is not retried).
+    """
+    if torch.device(device).type != "cuda":
+        raise ValueError(
+            f"device: measuring the max batch size needs a CUDA device, got {device}; "
+            "use predict_max_batch_size for a memory size instead"
+        )
+    with ProbeProcess(cfg, device, **workload_options) as probe:
+        return search_max_batch(probe.fits, start=start, limit=limit)

@@ -1,0 +1,98 @@
+"""Timing: medians and spreads over repeated blocks, with the device synchronized at every read.
+
+Latency uses ``torch.utils.benchmark.Timer.blocked_autorange``: it sizes blocks so the clock's
+overhead is negligible, synchronizes the accelerator before each clock read, and runs with the
+thread count we give it. Its default of one thread made a CPU model look 1.8x slower in the
+research note (anchors-profiling section 4), so we pass ``torch.get_num_threads()``.
+
+Throughput uses a timed loop over whole training or inference steps (timm's ``benchmark.py``):
+steps of a CIFAR model on a GPU take milliseconds, so a block runs enough steps to last
+``min_block_seconds``, and the figure is the median over ``repeats`` blocks. A single run is never
+reported: the statistic is the median, with p90 and the interquartile range beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import timeit
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.benchmark import Timer
+
+from archbench.hwprofile._device import synchronize
+
+
+@dataclass(frozen=True)
+class TimingStats:
+    """Seconds per call: median, 90th percentile and interquartile range over ``runs`` blocks."""
+
+    median: float
+    p90: float
+    iqr: float
+    runs: int
+
+    @classmethod
+    def from_seconds(cls, seconds: Sequence[float]) -> TimingStats:
+        """Statistics of per-call times (one per block), with linear interpolation."""
+        if not seconds:
+            raise ValueError("timing: no runs to summarize")
+        q25, q50, q75, q90 = np.quantile(np.asarray(seconds, dtype=float), [0.25, 0.5, 0.75, 0.9])
+        return cls(median=float(q50), p90=float(q90), iqr=float(q75 - q25), runs=len(seconds))
+
+
+def time_latency(
+    fn: Callable[[], object], device: torch.device, *, min_run_time: float
+) -> TimingStats:
+    """Per-call time of ``fn`` from ``Timer.blocked_autorange`` (warm-up included in it).
+
+    On CPU the plain clock is passed explicitly: the default would synchronize an accelerator
+    that may be present but is not the one we measure.
+    """
+    timer = Timer(
+        stmt="fn()",
+        globals={"fn": fn},
+        num_threads=torch.get_num_threads(),
+        **({} if device.type == "cuda" else {"timer": timeit.default_timer}),
+    )
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    return TimingStats.from_seconds(measurement.times)
+
+
+def time_call(fn: Callable[[], object], device: torch.device) -> float:
+    """Wall seconds of one synchronized call."""
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def time_steps(
+    step: Callable[[], object],
+    device: torch.device,
+    *,
+    warmup: int,
+    repeats: int,
+    min_block_seconds: float,
+) -> TimingStats:
+    """Seconds per step over ``repeats`` synchronized blocks, after ``warmup`` untimed steps.
+
+    The last warm-up step sizes the blocks; without warm-up (the caller already ran the step
+    with these exact shapes) a block is one step, which suits CPU steps that take 0.1 s or more.
+    """
+    block = 1
+    for _ in range(warmup):
+        block = max(1, math.ceil(min_block_seconds / max(time_call(step, device), 1e-9)))
+    seconds = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(block):
+            step()
+        synchronize(device)
+        seconds.append((time.perf_counter() - start) / block)
+    return TimingStats.from_seconds(seconds)

@@ -1,0 +1,410 @@
+"""Running a search with Optuna: study set-up, the objective, workers, resume.
+
+The flow of one trial (DESIGN.md): suggest params, decode, count, reject over-budget configs
+before any build, profile, train with per-epoch reports for pruning, store everything as trial
+user attrs. ``--trials N`` counts trials that trained; rejections are recorded and bounded.
+Running the same command again resumes the study until N trials have trained in total.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+import archbench
+from archbench._units import format_count
+from archbench.models import get_preset
+from archbench.search._budget import Decision, decide, ensure_feasible
+from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
+from archbench.search._records import (
+    FAILED,
+    PRUNED,
+    REJECTED,
+    TRAINED,
+    is_trained,
+    trained_count,
+    trial_status,
+)
+from archbench.search._settings import SearchSettings
+from archbench.search._storage import open_storage
+from archbench.search._trial import LatencyRejection, TrialRunner, describe_failure
+from archbench.spaces import DataShape, SearchSpace, get_space
+
+WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
+
+
+class SearchAborted(RuntimeError):
+    """The search stopped before reaching its trials: too many rejections or failures."""
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    study: str
+    storage: str
+    trained: int
+    rejected: int
+    pruned: int
+    failed: int
+    seconds: float
+    best: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "trained": self.trained,
+            "rejected": self.rejected,
+            "pruned": self.pruned,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "best": self.best,
+        }
+
+
+def default_study_name(settings: SearchSettings) -> str:
+    space = settings.space.rsplit("/", 1)[-1].split(".")[0]
+    objectives = "" if settings.objectives == ("accuracy",) else "-" + "-".join(settings.objectives)
+    return f"{space}-{format_count(settings.budget.max_params)}-{settings.dataset}{objectives}"
+
+
+def data_shape(settings: SearchSettings) -> DataShape:
+    """The data set's shape, read from its metadata without training anything."""
+    from archbench.data import load_dataset
+
+    data = load_dataset(settings.dataset, "train", settings.data_dir)
+    return DataShape(data.num_classes, data.in_channels, data.input_size)
+
+
+def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
+    from archbench.train import resolve_recipe
+
+    recipe = resolve_recipe(settings.recipe)
+    if settings.epochs is not None:
+        recipe = replace(recipe, epochs=settings.epochs)
+    return {
+        "archbench_version": archbench.__version__,
+        "space": space.name,
+        "space_definition": space.to_dict(),
+        "family": space.family,
+        "max_params": settings.budget.max_params,
+        "max_flops": settings.budget.max_flops,
+        "objectives": list(settings.objectives),
+        "dataset": settings.dataset,
+        "subset": settings.subset,
+        "epochs": recipe.epochs,
+        "recipe": recipe.to_dict(),
+        "sampler": settings.sampler,
+        "pruner": settings.pruner,
+        "backend": settings.backend,
+    }
+
+
+_MUST_MATCH = ("space", "max_params", "objectives", "dataset")
+
+
+def prepare_study(settings: SearchSettings, *, fresh: bool = False) -> tuple[optuna.Study, str]:
+    """Creates the study, or loads it to resume after checking the settings match.
+
+    Raises:
+        ValueError: when the space cannot fit the budget, or a study of the same name was made
+            with other settings.
+    """
+    space = get_space(settings.space)
+    shape = data_shape(settings)
+    ensure_feasible(space, settings.budget, shape)
+    name = settings.study or default_study_name(settings)
+    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
+    if fresh:
+        try:
+            optuna.delete_study(study_name=name, storage=storage)
+        except KeyError:
+            pass
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        directions=settings.directions,
+        load_if_exists=True,
+        sampler=make_sampler(settings.sampler, settings.seed, len(settings.objectives)),
+    )
+    attrs = _study_attrs(settings, space)
+    existing = study.user_attrs
+    if existing:
+        for key in _MUST_MATCH:
+            if existing.get(key) != attrs[key]:
+                raise ValueError(
+                    f"study {name!r} exists with {key}={existing.get(key)!r}, not {attrs[key]!r}; "
+                    "pick another --study name or pass --fresh to start over"
+                )
+    else:
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+    _enqueue_baselines(study, settings.baselines)
+    return study, name
+
+
+def _enqueue_baselines(study: optuna.Study, baselines: tuple[str, ...]) -> None:
+    present = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
+    for preset in baselines:
+        get_preset(preset)  # fails early on a typo
+        if preset not in present:
+            study.enqueue_trial({}, user_attrs={"baseline": preset})
+
+
+class Objective:
+    """The Optuna objective of one worker: budget check, training, and the trial record."""
+
+    def __init__(self, settings: SearchSettings, runner: TrialRunner) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.space = get_space(settings.space)
+        self.shape = data_shape(settings)
+        self.rejections_in_a_row = 0
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        """Evaluates one trial; any failure is stored with its reason before Optuna sees it."""
+        try:
+            return self._evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            trial.set_user_attr("status", FAILED)
+            trial.set_user_attr("reason", describe_failure(exc))
+            raise
+
+    def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
+        baseline = trial.user_attrs.get("baseline")
+        if baseline:
+            sampled = get_preset(baseline).with_data(
+                num_classes=self.shape.num_classes,
+                in_channels=self.shape.in_channels,
+                input_size=self.shape.input_size,
+            )
+        else:
+            sampled = self.space.to_config(suggest(trial, self.space), self.shape)
+        decision = decide(sampled, self.settings.budget)
+        self._record_decision(trial, decision)
+        if decision.rejected:
+            return self._reject(trial, decision.reason or "rejected")
+        self.rejections_in_a_row = 0
+        try:
+            outcome = self.runner.run(
+                decision.config, self._reporter(trial), self._should_stop(trial)
+            )
+        except LatencyRejection as exc:
+            trial.set_user_attr("profile", exc.profile)
+            trial.set_constraint("max_latency_ms", exc.latency_ms - exc.limit_ms)
+            return self._reject(trial, str(exc))
+        trial.set_user_attr("metrics", outcome.metrics)
+        trial.set_user_attr("val_accuracy", outcome.val_accuracy)
+        trial.set_user_attr("epochs_trained", outcome.epochs_trained)
+        trial.set_user_attr("train_seconds", round(outcome.seconds, 3))
+        if outcome.profile is not None:
+            trial.set_user_attr("profile", outcome.profile)
+        if self.settings.budget.max_latency_ms is not None and outcome.profile:
+            latency = outcome.profile.get("latency_ms_median")
+            if latency is not None:
+                trial.set_constraint("max_latency_ms", latency - self.settings.budget.max_latency_ms)
+        if outcome.stopped_early:
+            trial.set_user_attr("status", PRUNED)
+            trial.set_user_attr(
+                "reason", f"pruned after epoch {outcome.epochs_trained} by {self.settings.pruner}"
+            )
+            raise optuna.TrialPruned()
+        trial.set_user_attr("status", TRAINED)
+        return self._values(decision, outcome.val_accuracy, outcome.profile)
+
+    def _record_decision(self, trial: optuna.Trial, decision: Decision) -> None:
+        for key, value in decision.constraints.items():
+            trial.set_constraint(key, value)
+        trial.set_user_attr("config", decision.config.to_dict())
+        trial.set_user_attr("n_params", decision.n_params)
+        if decision.sampled_config != decision.config:
+            trial.set_user_attr("sampled_config", decision.sampled_config.to_dict())
+        if not decision.rejected and self.settings.profile == "none":
+            from archbench.models import count_flops
+
+            flops = count_flops(decision.config)
+            trial.set_user_attr("flops", flops.flops)
+            trial.set_user_attr("macs", flops.macs)
+
+    def _reject(self, trial: optuna.Trial, reason: str) -> float | list[float]:
+        trial.set_user_attr("status", REJECTED)
+        trial.set_user_attr("reason", reason)
+        self.rejections_in_a_row += 1
+        if learns_only_from_complete(self.settings.sampler):
+            values = [WORST_VALUES[name] for name in self.settings.objectives]
+            return values[0] if len(values) == 1 else values
+        raise optuna.TrialPruned(reason)
+
+    def _values(
+        self, decision: Decision, accuracy: float, profile: dict[str, Any] | None
+    ) -> float | list[float]:
+        values = [accuracy]
+        for name in self.settings.objectives[1:]:
+            if name == "params":
+                values.append(float(decision.n_params))
+            elif name == "latency":
+                values.append(float((profile or {}).get("latency_ms_median") or WORST_VALUES[name]))
+            else:
+                values.append(float((profile or {}).get("infer_images_per_second") or 0.0))
+        return values[0] if len(values) == 1 else values
+
+    def _reporter(self, trial: optuna.Trial) -> Callable[[int, dict[str, float]], None]:
+        history: list[dict[str, float]] = []
+        single = len(self.settings.objectives) == 1
+
+        def report(epoch: int, metrics: dict[str, float]) -> None:
+            history.append(dict(metrics))
+            trial.set_user_attr("metrics", history)
+            if single:
+                trial.report(float(metrics["val_accuracy"]), epoch)
+
+        return report
+
+    def _should_stop(self, trial: optuna.Trial) -> Callable[[], bool]:
+        if len(self.settings.objectives) > 1:
+            return lambda: False
+        return trial.should_prune
+
+
+def run_worker(
+    settings: SearchSettings,
+    study_name: str,
+    quota: int,
+    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> None:
+    """Runs trials in this process until ``quota`` of them trained.
+
+    Raises:
+        SearchAborted: after too many rejections in a row, or too many failures.
+    """
+    if quota <= 0:
+        return
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("optuna").setLevel(logging.ERROR)
+    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=make_sampler(settings.sampler, settings.seed, len(settings.objectives)),
+        pruner=make_pruner(settings.pruner, len(settings.objectives)),
+    )
+    objective = Objective(settings, TrialRunner(settings))
+    state = {"trained": 0, "failed": 0}
+    failure_limit = max(3, settings.n_trials)
+    problems: list[str] = []
+
+    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        if is_trained(trial):
+            state["trained"] += 1
+        elif trial_status(trial) == FAILED:
+            state["failed"] += 1
+        if on_trial is not None:
+            on_trial(study, trial)
+        if state["trained"] >= quota:
+            study.stop()
+        elif objective.rejections_in_a_row >= settings.rejection_limit:
+            problems.append(
+                f"{objective.rejections_in_a_row} proposals in a row were rejected by the budget; "
+                "raise --max-params or narrow the space"
+            )
+            study.stop()
+        elif state["failed"] >= failure_limit:
+            problems.append(
+                f"{state['failed']} trials failed (last: {trial.user_attrs.get('reason')}); "
+                "see `archbench results --state failed`"
+            )
+            study.stop()
+
+    study.optimize(objective, catch=(Exception,), callbacks=[after_trial], gc_after_trial=True)
+    if problems:
+        raise SearchAborted(problems[0])
+
+
+def _worker_main(settings: SearchSettings, study_name: str, quota: int, errors: Any) -> None:
+    try:
+        run_worker(settings, study_name, quota)
+    except SearchAborted as exc:
+        errors.put(str(exc))
+
+
+def split_quota(remaining: int, workers: int) -> list[int]:
+    """Trials each worker trains so that together they train exactly ``remaining``."""
+    return [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+
+
+def run_search(
+    settings: SearchSettings,
+    *,
+    fresh: bool = False,
+    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    poll: Callable[[optuna.Study], None] | None = None,
+) -> SearchSummary:
+    """Runs (or resumes) a search until ``settings.n_trials`` trials have trained.
+
+    Args:
+        on_trial: called after each trial of a single-worker search (live display).
+        poll: called about once a second while worker processes run.
+    """
+    start = time.perf_counter()
+    study, name = prepare_study(settings, fresh=fresh)
+    remaining = settings.n_trials - trained_count(study)
+    if settings.workers == 1:
+        run_worker(settings, name, remaining, on_trial)
+    else:
+        context = multiprocessing.get_context("spawn")
+        errors = context.Queue()
+        processes = []
+        for index, quota in enumerate(split_quota(remaining, settings.workers)):
+            seed = None if settings.seed is None else settings.seed + index
+            worker_settings = replace(settings, seed=seed)
+            process = context.Process(
+                target=_worker_main, args=(worker_settings, name, quota, errors)
+            )
+            process.start()
+            processes.append(process)
+        while any(p.is_alive() for p in processes):
+            if poll is not None:
+                poll(study)
+            time.sleep(1.0)
+        for process in processes:
+            process.join()
+        if not errors.empty():
+            raise SearchAborted(errors.get())
+    return summarize(study, name, settings, time.perf_counter() - start)
+
+
+def summarize(
+    study: optuna.Study, name: str, settings: SearchSettings, seconds: float, top: int = 5
+) -> SearchSummary:
+    trials = study.get_trials(deepcopy=False)
+    statuses = [trial_status(t) for t in trials]
+    trained = [t for t in trials if trial_status(t) == TRAINED and t.state == TrialState.COMPLETE]
+    trained.sort(key=lambda t: -(t.values[0] if t.values else 0.0))
+    best = [
+        {
+            "trial": t.number,
+            "val_accuracy": t.values[0],
+            "n_params": t.user_attrs.get("n_params"),
+            "epochs": t.user_attrs.get("epochs_trained"),
+            "baseline": t.user_attrs.get("baseline"),
+        }
+        for t in trained[:top]
+    ]
+    return SearchSummary(
+        study=name,
+        storage=settings.storage or "sqlite:///results/archbench.db",
+        trained=statuses.count(TRAINED) + statuses.count(PRUNED),
+        rejected=statuses.count(REJECTED),
+        pruned=statuses.count(PRUNED),
+        failed=statuses.count(FAILED),
+        seconds=seconds,
+        best=best,
+    )

@@ -1,0 +1,83 @@
+"""Everything one search needs to know, as one frozen, picklable record.
+
+Worker processes and per-trial child processes receive this record and rebuild their own data,
+models and storage connections from it, so nothing unpicklable crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archbench.search._budget import Budget
+from archbench.search._records import OBJECTIVES
+
+SAMPLERS = ("tpe", "random", "gp", "qmc", "nsga2")
+PRUNERS = ("median", "hyperband", "none")
+PROFILE_LEVELS = ("none", "basic", "full")
+ISOLATION = ("auto", "inline", "process")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    space: str
+    budget: Budget
+    n_trials: int
+    objectives: tuple[str, ...] = ("accuracy",)
+    sampler: str = "tpe"
+    pruner: str = "median"
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    recipe: str = "proxy"
+    epochs: int | None = None
+    subset: float = 1.0
+    storage: str | None = None
+    study: str | None = None
+    seed: int | None = None
+    workers: int = 1
+    device: str = "auto"
+    profile: str = "basic"
+    isolation: str = "auto"
+    baselines: tuple[str, ...] = ()
+    max_rejections: int | None = None
+    heartbeat_seconds: int = 30
+    backend: str = "optuna"
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1:
+            raise ValueError(f"trials: must be >= 1, got {self.n_trials}")
+        if not self.objectives or any(o not in OBJECTIVES for o in self.objectives):
+            raise ValueError(
+                f"objective: {','.join(self.objectives)!r} is not allowed; use accuracy, "
+                "accuracy,params, accuracy,latency or accuracy,throughput"
+            )
+        if self.objectives[0] != "accuracy" or len(set(self.objectives)) != len(self.objectives):
+            raise ValueError("objective: the first objective must be accuracy, each at most once")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler: {self.sampler!r} is unknown; choose {', '.join(SAMPLERS)}")
+        if self.sampler == "nsga2" and len(self.objectives) < 2:
+            raise ValueError("sampler: nsga2 is for multi-objective searches, e.g. accuracy,params")
+        if self.pruner not in PRUNERS:
+            raise ValueError(f"pruner: {self.pruner!r} is unknown; choose {', '.join(PRUNERS)}")
+        if self.profile not in PROFILE_LEVELS:
+            raise ValueError(f"profile: choose {', '.join(PROFILE_LEVELS)}, got {self.profile!r}")
+        if self.isolation not in ISOLATION:
+            raise ValueError(f"isolation: choose {', '.join(ISOLATION)}, got {self.isolation!r}")
+        if not 0.0 < self.subset <= 1.0:
+            raise ValueError(f"subset: must be in (0, 1], got {self.subset}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs: must be >= 1, got {self.epochs}")
+        if self.workers < 1:
+            raise ValueError(f"workers: must be >= 1, got {self.workers}")
+        if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:
+            raise ValueError("profile: latency and throughput objectives need --profile basic or full")
+        if self.profile == "none" and self.budget.max_latency_ms is not None:
+            raise ValueError("profile: --max-latency-ms needs --profile basic or full")
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[name] for name in self.objectives]
+
+    @property
+    def rejection_limit(self) -> int:
+        """How many over-budget proposals in a row a run tolerates before giving up."""
+        return self.max_rejections if self.max_rejections is not None else max(50, 20 * self.n_trials)

@@ -1,0 +1,78 @@
+"""Opening an Optuna storage from what the user typed.
+
+SQLite by default (``results/archbench.db``, which optuna-dashboard opens as-is), any SQLAlchemy
+URL (PostgreSQL for several machines), or a journal file (``*.log``/``*.journal``), which Optuna
+recommends for several processes on one machine. RDB storages get a heartbeat, so a worker
+killed with SIGKILL leaves no trial RUNNING forever: the next search fails it and retries its
+config (``RetryHeartbeatStaleTrialCallback``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+DEFAULT_STORAGE = "sqlite:///results/archbench.db"
+JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+
+
+def normalize_storage_url(storage: str | None) -> str:
+    """A URL for ``storage``: a plain ``.db`` path becomes a SQLite URL."""
+    if not storage:
+        return DEFAULT_STORAGE
+    if "://" in storage or storage.endswith(JOURNAL_SUFFIXES):
+        return storage
+    if storage.endswith((".db", ".sqlite", ".sqlite3")):
+        return f"sqlite:///{storage}"
+    raise ValueError(
+        f"storage: cannot read {storage!r}; use sqlite:///path.db, another SQLAlchemy URL, "
+        "a path ending in .db, or a journal file ending in .log"
+    )
+
+
+def open_storage(
+    storage: str | None, *, heartbeat_seconds: int | None = 30, create: bool = True
+) -> optuna.storages.BaseStorage:
+    """Opens (and with ``create`` makes the folder of) the storage behind ``storage``.
+
+    Raises:
+        ValueError: for an unreadable URL, or a missing file when ``create`` is False.
+    """
+    url = normalize_storage_url(storage)
+    if url.endswith(JOURNAL_SUFFIXES) and "://" not in url:
+        path = Path(url)
+        if not create and not path.exists():
+            raise ValueError(f"storage: no journal file at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not create and not path.exists():
+            raise ValueError(f"storage: no database at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {}
+    if heartbeat_seconds:  # experimental in Optuna 5 but the only stale-trial detection there is
+        kwargs = {
+            "heartbeat_interval": heartbeat_seconds,
+            "grace_period": 2 * heartbeat_seconds,
+        }
+    engine_kwargs = {"connect_args": {"timeout": 60.0}} if url.startswith("sqlite") else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if heartbeat_seconds:
+                kwargs["heartbeat_stale_trial_callback"] = RetryHeartbeatStaleTrialCallback(
+                    max_retry=2
+                )
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+    except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open this URL"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"storage: cannot open {url}: {first_line}") from None
+
+
+def list_study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]

@@ -1,0 +1,243 @@
+"""Training and profiling one config for a search, in this process or in a child process.
+
+Backend-neutral: the caller passes ``report(epoch, metrics)`` and ``should_stop()`` (Optuna's
+``trial.report``/``should_prune`` or Ray's ``tune.report``). With ``isolation="process"`` every
+trial runs in a fresh spawned process that talks to the parent over a pipe, so a trial cannot
+leak GPU memory into the next one (a known pain with one long-lived Optuna process) and a crash
+takes down only its own trial. On a CPU the default runs inline and collects garbage after
+each trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import multiprocessing
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from archbench.models import ModelConfig, config_from_dict
+from archbench.search._settings import SearchSettings
+
+Report = Callable[[int, dict[str, float]], None]
+ShouldStop = Callable[[], bool]
+
+
+@dataclass
+class TrialOutcome:
+    """What a trained trial produced; ``stopped_early`` means the pruner/scheduler stopped it."""
+
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    val_accuracy: float = 0.0
+    epochs_trained: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+    profile: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class TrialError(RuntimeError):
+    """A trial failed; ``reason`` is the one line stored with it (OOM, non-finite loss, ...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def uses_child_process(settings: SearchSettings) -> bool:
+    if settings.isolation == "auto":
+        return resolve_device(settings.device).startswith("cuda")
+    return settings.isolation == "process"
+
+
+class TrialData:
+    """The data of a search, loaded once per process and shared by its trials."""
+
+    def __init__(self, settings: SearchSettings) -> None:
+        from archbench.data import load_dataset, split_train_val
+        from archbench.train import resolve_recipe
+
+        recipe = resolve_recipe(settings.recipe)
+        if settings.epochs is not None:
+            recipe = dataclasses.replace(recipe, epochs=settings.epochs)
+        self.recipe = recipe
+        full = load_dataset(settings.dataset, "train", settings.data_dir)
+        self.train, self.val = split_train_val(
+            full, val_fraction=recipe.val_fraction, seed=recipe.seed, subset=settings.subset
+        )
+        self.shape = (full.num_classes, full.in_channels, full.input_size)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line that says why a trial failed."""
+    import torch
+
+    from archbench.train import NonFiniteLossError
+
+    if isinstance(exc, TrialError):
+        return exc.reason
+    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
+        return "out of memory: " + str(exc).strip().splitlines()[0][:200]
+    if isinstance(exc, NonFiniteLossError):
+        return f"non-finite loss: {exc}"
+    message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def profile_config(cfg: ModelConfig, settings: SearchSettings, batch_size: int) -> dict[str, Any] | None:
+    if settings.profile == "none":
+        return None
+    from archbench.hwprofile import profile_model
+
+    device = resolve_device(settings.device)
+    result = profile_model(
+        cfg,
+        device=device,
+        batch_size=batch_size,
+        level=settings.profile,
+        max_batch=settings.profile == "full" and device.startswith("cuda"),
+    )
+    return result.to_dict()
+
+
+def train_config(
+    cfg: ModelConfig,
+    settings: SearchSettings,
+    data: TrialData,
+    report: Report,
+    should_stop: ShouldStop,
+) -> TrialOutcome:
+    """Profiles ``cfg`` (so a latency cap can reject it before training), then trains it."""
+    from archbench.train import train_model
+
+    profile = profile_config(cfg, settings, batch_size=min(data.recipe.batch_size, 64))
+    limit = settings.budget.max_latency_ms
+    if limit is not None and profile is not None:
+        latency = profile.get("latency_ms_median")
+        if latency is not None and latency > limit:
+            raise LatencyRejection(latency, limit, profile)
+    result = train_model(
+        cfg,
+        data.recipe,
+        train_data=data.train,
+        val_data=data.val,
+        device=resolve_device(settings.device),
+        report=report,
+        should_stop=should_stop,
+    )
+    return TrialOutcome(
+        metrics=list(result.history),
+        val_accuracy=float(result.best_val_accuracy),
+        epochs_trained=int(result.epochs_trained),
+        stopped_early=bool(result.stopped_early),
+        seconds=float(result.seconds),
+        profile=profile,
+    )
+
+
+class LatencyRejection(Exception):
+    """The measured latency is over ``--max-latency-ms``: the trial is rejected, not failed."""
+
+    def __init__(self, latency_ms: float, limit_ms: float, profile: dict[str, Any]) -> None:
+        super().__init__(f"latency {latency_ms:.2f} ms over the cap of {limit_ms:g} ms")
+        self.latency_ms = latency_ms
+        self.limit_ms = limit_ms
+        self.profile = profile
+
+
+class TrialRunner:
+    """Runs trials of one search, inline or each in a fresh child process."""
+
+    def __init__(self, settings: SearchSettings) -> None:
+        self.settings = settings
+        self.isolated = uses_child_process(settings)
+        self._data: TrialData | None = None
+
+    @property
+    def data(self) -> TrialData:
+        if self._data is None:
+            self._data = TrialData(self.settings)
+        return self._data
+
+    def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
+        """Trains ``cfg``; raises ``TrialError`` or ``LatencyRejection`` when it cannot."""
+        if self.isolated:
+            return self._run_in_child(cfg, report, should_stop)
+        try:
+            return train_config(cfg, self.settings, self.data, report, should_stop)
+        except LatencyRejection:
+            raise
+        except Exception as exc:
+            raise TrialError(describe_failure(exc)) from exc
+        finally:
+            gc.collect()
+
+    def _run_in_child(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=_child_main, args=(self.settings, cfg.to_dict(), child_end), daemon=True
+        )
+        process.start()
+        child_end.close()
+        try:
+            while True:
+                try:
+                    message = parent_end.recv()
+                except EOFError:
+                    process.join()
+                    raise TrialError(
+                        f"trial process died with exit code {process.exitcode}"
+                    ) from None
+                kind = message[0]
+                if kind == "epoch":
+                    report(message[1], message[2])
+                    parent_end.send(should_stop())
+                elif kind == "done":
+                    return TrialOutcome(**message[1])
+                elif kind == "latency":
+                    raise LatencyRejection(message[1], message[2], message[3])
+                else:
+                    raise TrialError(message[1])
+        finally:
+            parent_end.close()
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+
+
+def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any) -> None:
+    """Entry point of a per-trial child process: trains and sends results over ``conn``."""
+
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        conn.send(("epoch", epoch, dict(metrics)))
+        stop_requests.append(conn.recv())
+
+    stop_requests: list[bool] = []
+    try:
+        outcome = train_config(
+            config_from_dict(config),
+            settings,
+            TrialData(settings),
+            report,
+            lambda: bool(stop_requests and stop_requests[-1]),
+        )
+        conn.send(("done", outcome.to_dict()))
+    except LatencyRejection as exc:
+        conn.send(("latency", exc.latency_ms, exc.limit_ms, exc.profile))
+    except BaseException as exc:  # the parent records the reason; the traceback helps debugging
+        conn.send(("error", describe_failure(exc), traceback.format_exc()))
+    finally:
+        conn.close()

@@ -1,0 +1,45 @@
+"""A tiny space and settings that make real searches take seconds on a CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+TINY_SPACE = {
+    "name": "tiny",
+    "family": "resnet",
+    "description": "small ResNets for tests: 1-2 stages, 8-64 channels",
+    "params": {
+        "stem_channels": {"type": "choice", "choices": [8, 16]},
+        "num_stages": {"type": "int", "low": 1, "high": 2},
+        "stage1.depth": {"type": "int", "low": 1, "high": 2},
+        "stage1.channels": {"type": "choice", "choices": [8, 16, 32, 64]},
+        "stage2.depth": {
+            "type": "int", "low": 1, "high": 2, "active_if": {"param": "num_stages", "values": [2]},
+        },
+        "stage2.channels": {
+            "type": "choice", "choices": [16, 32, 64],
+            "active_if": {"param": "num_stages", "values": [2]},
+        },
+    },
+}  # fmt: skip
+
+# Under 30k params about half of the tiny space is over budget: trials get rejected in between.
+TINY_BUDGET = 30_000
+
+
+@pytest.fixture
+def tiny_space(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_SPACE))
+    return path
+
+
+def tiny_search_args(space: Path, storage: str, trials: int, *extra: str) -> list[str]:
+    return [
+        "search", "--space", str(space), "--max-params", "30k", "--trials", str(trials),
+        "--epochs", "1", "--subset", "0.05", "--profile", "none", "--storage", storage,
+        "--study", "tiny", "--seed", "0", "--quiet", *extra,
+    ]  # fmt: skip

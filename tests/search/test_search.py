@@ -1,0 +1,217 @@
+"""Real searches on real SQLite files with real (tiny) proxy training."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from archbench.search import (
+    Budget,
+    SearchSettings,
+    counts_by_status,
+    open_storage,
+    run_search,
+    split_quota,
+    trial_status,
+)
+from archbench.search import _trial
+from archbench.search._records import FAILED, REJECTED, TRAINED
+from archbench.spaces import get_space
+
+from tests.conftest import REPO, run_cli
+from tests.search.conftest import TINY_BUDGET, tiny_search_args
+
+
+def settings_for(space: Path, storage: str, trials: int, **overrides) -> SearchSettings:  # type: ignore[no-untyped-def]
+    values = dict(
+        space=str(space),
+        budget=Budget(max_params=TINY_BUDGET),
+        n_trials=trials,
+        epochs=1,
+        subset=0.05,
+        profile="none",
+        storage=storage,
+        study="tiny",
+        seed=0,
+    )
+    values.update(overrides)
+    return SearchSettings(**values)
+
+
+def load(storage: str) -> optuna.Study:
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None))
+
+
+def test_trains_exactly_n_with_rejections_and_nothing_over_budget(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    summary = run_search(settings_for(tiny_space, storage, 4))
+    study = load(storage)
+    counts = counts_by_status(study)
+    assert counts[TRAINED] == 4 == summary.trained
+    assert counts[REJECTED] >= 1, "the tiny budget should reject some proposals"
+    for trial in study.trials:
+        status = trial_status(trial)
+        assert trial.user_attrs["n_params"] == trial.user_attrs["n_params"]
+        if status == TRAINED:
+            assert trial.user_attrs["n_params"] <= TINY_BUDGET
+            assert trial.constraints["max_params"] <= 0
+            assert len(trial.user_attrs["metrics"]) == 1
+            assert 0.0 <= trial.values[0] <= 1.0
+        elif status == REJECTED:
+            assert trial.user_attrs["n_params"] > TINY_BUDGET
+            assert "over the budget" in trial.user_attrs["reason"]
+            assert "metrics" not in trial.user_attrs
+
+
+def test_rerunning_resumes_to_n_in_total(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(settings_for(tiny_space, storage, 2))
+    run_search(settings_for(tiny_space, storage, 3))
+    assert counts_by_status(load(storage))[TRAINED] == 3
+
+
+def test_failures_are_recorded_and_the_study_goes_on(
+    tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trial 1 diverges for real (a huge learning rate), trial 2 raises; both are recorded."""
+    import dataclasses
+
+    real_train_config = _trial.train_config
+    calls = {"n": 0}
+
+    def flaky_train_config(cfg, settings, data, report, should_stop):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            diverging = dataclasses.replace(
+                data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
+            )
+            data = dataclasses.replace(data, recipe=diverging) if dataclasses.is_dataclass(
+                data
+            ) else _with_recipe(data, diverging)
+        if calls["n"] == 2:
+            raise RuntimeError("injected failure")
+        return real_train_config(cfg, settings, data, report, should_stop)
+
+    monkeypatch.setattr(_trial, "train_config", flaky_train_config)
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(settings_for(tiny_space, storage, 2))
+    study = load(storage)
+    failed = [t for t in study.trials if trial_status(t) == FAILED]
+    reasons = sorted(t.user_attrs["reason"] for t in failed)
+    assert len(failed) == 2
+    assert any("non-finite loss" in r for r in reasons), reasons
+    assert any("injected failure" in r for r in reasons), reasons
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in failed)
+    assert counts_by_status(study)[TRAINED] == 2
+
+
+def _with_recipe(data, recipe):  # type: ignore[no-untyped-def]
+    clone = object.__new__(type(data))
+    clone.__dict__.update(data.__dict__)
+    clone.recipe = recipe
+    return clone
+
+
+def test_two_workers_reach_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(settings_for(tiny_space, storage, 4, workers=2))
+    study = load(storage)
+    assert counts_by_status(study)[TRAINED] == 4
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_split_quota_adds_up() -> None:
+    assert split_quota(5, 2) == [3, 2]
+    assert sum(split_quota(7, 3)) == 7
+    assert split_quota(0, 2) == [0, 0]
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_completes_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    args = tiny_search_args(tiny_space, storage, 4, "--heartbeat", "1", "--epochs", "3")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from archbench.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 240
+    killed_while_running = False
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(0.5)
+        try:
+            study = load(storage)
+        except (KeyError, ValueError, Exception):
+            continue
+        counts = counts_by_status(study)
+        if counts[TRAINED] >= 1 and any(
+            t.state == optuna.trial.TrialState.RUNNING and "config" in t.user_attrs
+            for t in study.trials
+        ):
+            process.send_signal(signal.SIGKILL)
+            killed_while_running = True
+            break
+    process.wait()
+    assert killed_while_running, "the search finished before it could be killed"
+    time.sleep(2.5)  # past the grace period of the heartbeat
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    study = load(storage)
+    assert counts_by_status(study)[TRAINED] == 4
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    stale = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert stale, "the killed trial must be marked failed"
+
+
+def test_infeasible_space_fails_before_the_first_trial(tiny_space: Path, tmp_path: Path) -> None:
+    minimum = get_space(str(tiny_space)).min_params(
+        __import__("archbench.spaces", fromlist=["DataShape"]).DataShape(10, 1, 28)
+    )
+    result = run_cli(
+        "search", "--space", str(tiny_space), "--max-params", "100", "--trials", "1",
+        "--storage", f"sqlite:///{tmp_path}/s.db", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"{minimum:,}" in result.stderr
+
+
+@pytest.mark.parametrize("budget", ["abc", "-5M", "0", "5MM", "1.5"])
+def test_bad_max_params_exit_2_with_one_line(budget: str, tmp_path: Path) -> None:
+    result = run_cli("search", "--max-params", budget, "--storage", f"sqlite:///{tmp_path}/s.db")
+    assert result.returncode == 2
+    assert result.stderr.startswith("archbench: error: max_params")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_study_with_other_settings_is_not_mixed(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(settings_for(tiny_space, storage, 1))
+    with pytest.raises(ValueError, match="exists with max_params"):
+        run_search(settings_for(tiny_space, storage, 1, budget=Budget(max_params=20_000)))
+
+
+def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(
+        settings_for(
+            tiny_space, storage, 2, baselines=("simple_cnn",), budget=Budget(max_params=200_000)
+        )
+    )
+    first = load(storage).trials[0]
+    assert first.user_attrs["baseline"] == "simple_cnn"
+    assert trial_status(first) == TRAINED
+    assert first.user_attrs["config"]["family"] == "vgg"

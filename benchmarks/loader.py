@@ -7,7 +7,10 @@ and ``Normalize`` per PIL image, collated by a ``DataLoader`` without workers. S
 data (the ``synthetic`` set: 10,000 CIFAR-shaped uint8 images), same batch size. Prints images per
 second of each (the median over the timed epochs) and the ratio (goal: 5x or more on 2 CPU cores).
 
-    python benchmarks/loader.py [--batch-size 256] [--epochs 5] [--device cpu]
+    python benchmarks/loader.py [--batch-size 256] [--epochs 5] [--device cpu] [--threads N]
+
+On a shared 2-core machine, pass ``--threads 1``: torch's two OpenMP threads stall whenever the
+other core is busy, which slows the many short tensor operations of both loaders.
 """
 
 from __future__ import annotations
@@ -56,7 +59,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs of our loader")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)  # the DataLoader's shuffle and the PIL transforms draw from it
     ds = load_dataset("synthetic", "train")

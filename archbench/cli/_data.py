@@ -11,7 +11,14 @@ from rich.table import Table
 
 from archbench.cli import app
 from archbench.cli._common import console, fail, print_json, user_errors
-from archbench.data import Dataset, dataset_info, download_dataset, list_datasets, load_dataset
+from archbench.data import (
+    Dataset,
+    dataset_info,
+    download_dataset,
+    list_datasets,
+    load_dataset,
+    resolve_data_dir,
+)
 
 data_app = typer.Typer(
     help="List the data sets, check that their files read, or download them.",
@@ -32,7 +39,7 @@ def data_list(data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_
     if json_output:
         print_json(rows)
         return
-    table = Table(title="Data sets")
+    table = Table(title=f"Data sets (data root {resolve_data_dir(data_dir)})")
     for column in ("name", "shape", "classes", "train", "test", "present", "where"):
         table.add_column(column, overflow="fold")
     for row in rows:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from archbench.data._dataset import SPLITS, Dataset, Split, files_error
+from archbench.data._dataset import SPLITS, CorruptFile, Dataset, Split, files_error
 
 CifarName = Literal["cifar10", "cifar100", "cifar100_coarse"]
 
@@ -68,13 +68,6 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-class _CorruptFile(Exception):
-    """A file that exists but does not hold what the format promises."""
-
-    def __init__(self, filename: str, reason: str) -> None:
-        super().__init__(f"{filename} is truncated or corrupt ({reason})")
-
-
 def expected_files(name: CifarName, split: Split | None = None) -> tuple[str, ...]:
     """Files one split needs (both splits when ``split`` is None), the metadata file included."""
     splits = (split,) if split else SPLITS
@@ -110,7 +103,7 @@ def read_cifar(root: Path, name: CifarName, split: Split) -> Dataset:
             )
             images.append(data)
             labels.append(batch_labels)
-    except _CorruptFile as exc:
+    except CorruptFile as exc:
         raise files_error(name, str(exc), expected, [folder]) from exc
     mean, std = _STATS[name]
     return Dataset(
@@ -130,16 +123,16 @@ def _load(folder: Path, filename: str) -> dict[str, Any]:
             content = _ArrayUnpickler(file, encoding="bytes").load()
     except Exception as exc:  # unpickling garbage can raise almost any exception type
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        raise _CorruptFile(filename, reason) from exc
+        raise CorruptFile(filename, reason) from exc
     if not isinstance(content, dict):
-        raise _CorruptFile(filename, f"a pickled {type(content).__name__}, not a dict")
+        raise CorruptFile(filename, f"a pickled {type(content).__name__}, not a dict")
     return {_text(key): value for key, value in content.items()}
 
 
 def _class_names(folder: Path, filename: str, key: str) -> tuple[str, ...]:
     names = _load(folder, filename).get(key)
     if not isinstance(names, list) or not names:
-        raise _CorruptFile(filename, f"no list of class names under {key!r}")
+        raise CorruptFile(filename, f"no list of class names under {key!r}")
     return tuple(_text(class_name) for class_name in names)
 
 
@@ -148,20 +141,20 @@ def _check_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The batch's pixels and labels, after checking shapes, dtype and label range."""
     if "data" not in batch or label_key not in batch:
-        raise _CorruptFile(filename, f"needs keys 'data' and {label_key!r}, has {sorted(batch)}")
+        raise CorruptFile(filename, f"needs keys 'data' and {label_key!r}, has {sorted(batch)}")
     data = batch["data"]
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2):
-        raise _CorruptFile(filename, "'data' is not a 2-D uint8 array")
+        raise CorruptFile(filename, "'data' is not a 2-D uint8 array")
     if data.shape[1] != _PIXELS:
-        raise _CorruptFile(filename, f"'data' rows have {data.shape[1]} values, not {_PIXELS}")
+        raise CorruptFile(filename, f"'data' rows have {data.shape[1]} values, not {_PIXELS}")
     try:
         labels = np.asarray(batch[label_key], dtype=np.int64)
     except (TypeError, ValueError) as exc:
-        raise _CorruptFile(filename, f"{label_key!r} are not integers") from exc
+        raise CorruptFile(filename, f"{label_key!r} are not integers") from exc
     if labels.shape != (data.shape[0],):
-        raise _CorruptFile(filename, f"{labels.size} labels for {data.shape[0]} images")
+        raise CorruptFile(filename, f"{labels.size} labels for {data.shape[0]} images")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise _CorruptFile(filename, f"labels outside [0, {num_classes - 1}]")
+        raise CorruptFile(filename, f"labels outside [0, {num_classes - 1}]")
     return data, labels
 
 

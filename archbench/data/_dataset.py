@@ -97,6 +97,13 @@ class Dataset:
         return self.images.shape[-1]
 
 
+class CorruptFile(Exception):
+    """A data file that exists but does not hold what its format promises."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        super().__init__(f"{filename} is truncated or corrupt ({reason})")
+
+
 def check_split(split: str) -> Split:
     if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")

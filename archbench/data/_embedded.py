@@ -57,7 +57,7 @@ def _digits_pool() -> Pool:
 
     digits = load_digits()
     small = torch.from_numpy(digits.images).float().unsqueeze(1) * (255 / 16)
-    large = F.interpolate(small, size=(32, 32), mode="nearest")
+    large = F.interpolate(small, size=(32, 32), mode="bilinear", align_corners=False)
     images = large.round().clamp(0, 255).to(torch.uint8)
     return images, torch.from_numpy(digits.target.astype(np.int64)), _DIGIT_CLASSES
 

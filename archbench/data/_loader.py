@@ -52,7 +52,7 @@ class Augment:
             raise ValueError(f"cutout must be >= 0, got {self.cutout}")
 
 
-NO_AUGMENT = Augment(crop_padding=0, flip=False, cutout=0)
+_NO_AUGMENT = Augment(crop_padding=0, flip=False, cutout=0)
 
 
 class DeviceLoader:
@@ -99,7 +99,7 @@ class DeviceLoader:
             from archbench.data._registry import default_augment
 
             augment = default_augment(ds.name)
-        self.augment = augment or NO_AUGMENT
+        self.augment = augment or _NO_AUGMENT
         size = ds.input_size
         if self.augment.crop_padding >= size:
             raise ValueError(
@@ -192,24 +192,24 @@ class DeviceLoader:
         return images.gather(3, columns[:, None, None, :].expand_as(images))
 
     def _normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 to float32, minus the mean, over the std; channels-last if asked."""
-        images = images.to(torch.float32).mul_(self._scale).add_(self._shift)
+        """uint8 to float32, minus the mean, over the std; channels-last if asked.
+
+        The layout changes on the uint8 batch, a quarter of the bytes of the float one; the
+        conversion and the in-place arithmetic keep it.
+        """
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return images
+        return images.to(torch.float32).mul_(self._scale).add_(self._shift)
 
     def _cut_out(
         self, images: torch.Tensor, centre_y: torch.Tensor, centre_x: torch.Tensor
     ) -> torch.Tensor:
         """Zeroes a ``cutout``-sided square per image, clipped at the borders as in the paper."""
-        start_y = centre_y - self.augment.cutout // 2
-        start_x = centre_x - self.augment.cutout // 2
-        in_rows = (self._positions >= start_y[:, None]) & (
-            self._positions < start_y[:, None] + self.augment.cutout
-        )
-        in_columns = (self._positions >= start_x[:, None]) & (
-            self._positions < start_x[:, None] + self.augment.cutout
-        )
+        side = self.augment.cutout
+        from_top = self._positions - (centre_y[:, None] - side // 2)  # (B, H)
+        from_left = self._positions - (centre_x[:, None] - side // 2)  # (B, W)
+        in_rows = (from_top >= 0) & (from_top < side)
+        in_columns = (from_left >= 0) & (from_left < side)
         return images.masked_fill_(in_rows[:, None, :, None] & in_columns[:, None, None, :], 0.0)
 
 

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from archbench.data._dataset import SPLITS, Dataset, Split, files_error
+from archbench.data._dataset import SPLITS, CorruptFile, Dataset, Split, files_error
 
 MnistName = Literal["mnist", "fashion_mnist"]
 
@@ -47,16 +47,9 @@ _IMAGES_MAGIC = 0x0803  # uint8, 3 dimensions
 _LABELS_MAGIC = 0x0801  # uint8, 1 dimension
 
 
-class _CorruptFile(Exception):
-    """A file that exists but does not hold what the IDX format promises."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path.name} is truncated or corrupt ({reason})")
-
-
-def expected_files(split: Split | None = None) -> tuple[str, ...]:
-    """IDX file names one split needs (both splits when ``split`` is None), each raw or ``.gz``."""
-    return tuple(f"{f}[.gz]" for s in ((split,) if split else SPLITS) for f in _FILES[s])
+def expected_files(split: Split) -> tuple[str, ...]:
+    """IDX file names one split needs, each raw or gzipped."""
+    return tuple(f"{filename}[.gz]" for filename in _FILES[split])
 
 
 def find_folder(root: Path, name: MnistName, split: Split | None = None) -> Path | None:
@@ -90,10 +83,10 @@ def read_mnist(root: Path, name: MnistName, split: Split) -> Dataset:
         images = _read_idx(images_path, _IMAGES_MAGIC)
         labels = _read_idx(labels_path, _LABELS_MAGIC)
         if len(images) != len(labels):
-            raise _CorruptFile(labels_path, f"{len(labels)} labels for {len(images)} images")
+            raise CorruptFile(labels_path.name, f"{len(labels)} labels for {len(images)} images")
         if labels.size and labels.max() >= len(_CLASSES[name]):
-            raise _CorruptFile(labels_path, f"labels outside [0, {len(_CLASSES[name]) - 1}]")
-    except _CorruptFile as exc:
+            raise CorruptFile(labels_path.name, f"labels outside [0, {len(_CLASSES[name]) - 1}]")
+    except CorruptFile as exc:
         raise files_error(name, str(exc), expected_files(split), [folder]) from exc
     mean, std = _STATS[name]
     return Dataset(
@@ -117,16 +110,16 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     try:
         content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
-        raise _CorruptFile(path, f"cannot decompress: {exc}") from exc
+        raise CorruptFile(path.name, f"cannot decompress: {exc}") from exc
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(content) < header:
-        raise _CorruptFile(path, f"{len(content)} bytes, shorter than the {header}-byte header")
+        raise CorruptFile(path.name, f"{len(content)} bytes, shorter than the {header}-byte header")
     found = int.from_bytes(content[:4], "big")
     if found != magic:
-        raise _CorruptFile(path, f"magic number {found:#010x}, expected {magic:#010x}")
+        raise CorruptFile(path.name, f"magic number {found:#010x}, expected {magic:#010x}")
     shape = tuple(int(size) for size in np.frombuffer(content, ">i4", count=ndim, offset=4))
     expected = header + int(np.prod(shape))
     if len(content) != expected:
-        raise _CorruptFile(path, f"{len(content)} bytes, the header promises {expected}")
+        raise CorruptFile(path.name, f"{len(content)} bytes, the header promises {expected}")
     return np.frombuffer(content, np.uint8, offset=header).reshape(shape).copy()

@@ -26,8 +26,9 @@ def stratified_split(
     the 25% subset is part of the 50% subset for the same seed.
     """
     generator = torch.Generator().manual_seed(seed)
-    # Grouped by class in random order within each: argsort random keys, then stable-sort labels.
-    order = torch.argsort(torch.rand(len(labels), generator=generator))
+    # Grouped by class, in random order within each: a random permutation, then a stable sort by
+    # label (a permutation has no ties, unlike sorting random keys, so the result is exact).
+    order = torch.randperm(len(labels), generator=generator)
     order = order[torch.sort(labels[order], stable=True).indices]
     sorted_labels = labels[order]
     counts = torch.bincount(labels, minlength=1)

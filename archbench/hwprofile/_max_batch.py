@@ -19,6 +19,7 @@ memory").
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 from collections.abc import Callable
@@ -156,10 +157,8 @@ class ProbeProcess:
 
     def close(self) -> None:
         if self._process.is_alive():
-            try:
+            with contextlib.suppress(OSError):  # the child may be gone already
                 self._connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
             self._process.join(30)
         if self._process.is_alive():
             self._process.kill()

@@ -104,7 +104,6 @@ class StorageTracker(TorchDispatchMode):
         return out
 
     def __enter__(self) -> StorageTracker:
-        gc.collect()
         self._gc_was_enabled = gc.isenabled()
         gc.disable()
         return super().__enter__()  # type: ignore[no-any-return]

@@ -11,9 +11,10 @@ simulated with CPU autocast, whose lower-precision op list (convolutions, matmul
 CUDA's for these models; meta tensors ignore autocast.
 
 For the maximum batch size, tensor sizes in a CNN are affine in the batch size and the ops are
-the same at every batch size, so three traces (at 8 and 16 to fit, 12 to check) give every
-allocation as ``a + b * batch``, and the peak at any batch size is a replay of the events: the
-search then costs milliseconds per probe. If the check fails the search simulates each probe.
+the same at every batch size, so two traces (at 8 and 16) give every allocation as
+``a + b * batch``. Checked against a third trace (the profile's own batch size, or 12), the
+peak at any batch size is then a replay of the events, and the search costs milliseconds per
+probe. If the check fails, the search simulates every probe instead.
 
 A GPU needs memory the tensors do not show (section 6 of the research note): the CUDA context
 and library modules, cuDNN and cuBLAS workspaces, and the caching allocator's rounding and
@@ -67,8 +68,8 @@ def _gpu_key(name: str) -> str:
     return re.sub(r"[-_ ]", "", name.lower())
 
 
-def parse_memory(text: str) -> int:
-    """A memory size (``24GiB``, ``12GB``) or a GPU name from ``GPU_MEMORY`` (``rtx4090``), in bytes.
+def resolve_memory(text: str) -> int:
+    """Bytes from a memory size (``24GiB``, ``12GB``) or a GPU name of ``GPU_MEMORY`` (``rtx4090``).
 
     Raises:
         ValueError: for anything else, listing the GPU names.
@@ -107,20 +108,20 @@ class _AffineTrace:
 
     @classmethod
     def fit(cls, traces: dict[int, list[Event]]) -> _AffineTrace | None:
-        """Fits the traces at ``_FIT_BATCHES``; None unless they and the check trace agree."""
+        """Fits the traces at ``_FIT_BATCHES`` and checks all others; None if any disagrees."""
         low, high = _FIT_BATCHES
-        base, top, check = traces[low], traces[high], traces[_CHECK_BATCH]
-        if not len(base) == len(top) == len(check):
+        base, top = traces[low], traces[high]
+        checks = [batch for batch in traces if batch not in _FIT_BATCHES]
+        if len(base) != len(top) or not checks:
             return None
         slopes = []
-        for a, b, c in zip(base, top, check):
-            if not a._replace(nbytes=0) == b._replace(nbytes=0) == c._replace(nbytes=0):
-                return None
+        for a, b in zip(base, top):
             slope, remainder = divmod(b.nbytes - a.nbytes, high - low)
-            if remainder or a.nbytes + slope * (_CHECK_BATCH - low) != c.nbytes:
+            if remainder or a._replace(nbytes=0) != b._replace(nbytes=0):
                 return None
             slopes.append(slope)
-        return cls(base, low, slopes)
+        affine = cls(base, low, slopes)
+        return affine if all(affine.at(batch) == traces[batch] for batch in checks) else None
 
 
 class TrainStepSimulation:
@@ -146,12 +147,15 @@ class TrainStepSimulation:
             self._workload = Workload(
                 cfg, "cpu", optimizer=optimizer, amp=amp, channels_last=channels_last
             )
+        self._traces: dict[int, list[Event]] = {}
 
     def trace(self, batch_size: int) -> list[Event]:
-        """Storage events of one steady-state training step at ``batch_size``."""
-        with self._mode:
-            images, labels = self._workload.batch(batch_size)
-            return trace_train_step(self._workload, images, labels)
+        """Storage events of one steady-state training step at ``batch_size`` (kept for reuse)."""
+        if batch_size not in self._traces:
+            with self._mode:
+                images, labels = self._workload.batch(batch_size)
+                self._traces[batch_size] = trace_train_step(self._workload, images, labels)
+        return self._traces[batch_size]
 
     def predict(self, batch_size: int) -> MemoryPrediction:
         """Peak live tensor bytes of a training step at ``batch_size``, by category."""
@@ -160,20 +164,23 @@ class TrainStepSimulation:
         return replay(self.trace(batch_size))
 
     def max_batch_size(self, memory_bytes: int, *, limit: int = MAX_BATCH_LIMIT) -> MaxBatchSearch:
-        """The largest batch whose predicted peak fits in a GPU of ``memory_bytes``."""
+        """The largest batch whose predicted peak fits in a GPU of ``memory_bytes``.
+
+        The search starts from a straight line through the peaks at the two fitted batch sizes.
+        """
         budget = usable_gpu_bytes(memory_bytes)
-        traces = {batch: self.trace(batch) for batch in (*_FIT_BATCHES, _CHECK_BATCH)}
-        affine = _AffineTrace.fit(traces)
+        low, high = (replay(self.trace(batch)).total for batch in _FIT_BATCHES)
+        if len(self._traces) == len(_FIT_BATCHES):
+            self.trace(_CHECK_BATCH)
+        affine = _AffineTrace.fit(self._traces)
 
         def fits(batch_size: int) -> bool:
             events = affine.at(batch_size) if affine else self.trace(batch_size)
             return replay(events).total <= budget
 
-        low, high = _FIT_BATCHES
-        low_peak, high_peak = replay(traces[low]).total, replay(traces[high]).total
-        per_image = max(1, (high_peak - low_peak) // (high - low))
-        start = low + (budget - low_peak) // per_image
-        return search_max_batch(fits, start=start, limit=limit)
+        small, large = _FIT_BATCHES
+        per_image = max(1, (high - low) // (large - small))
+        return search_max_batch(fits, start=small + (budget - low) // per_image, limit=limit)
 
 
 def predict_peak_memory(

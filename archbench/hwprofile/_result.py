@@ -46,7 +46,7 @@ class ProfileResult:
 
     Attributes:
         n_params: exact parameter count (analytic, ``count_params``).
-        model_bytes_fp32: parameters and buffers stored in fp32 (4 bytes each).
+        model_bytes_fp32: size of the parameters in fp32 (4 bytes each).
         model_bytes_fp16: the same in fp16 or bf16 (2 bytes each).
         flops: forward FLOPs per image (``FlopCounterMode`` on the meta device: 2 per
             multiply-add, convolutions and matmuls only).
@@ -68,7 +68,8 @@ class ProfileResult:
         peak_train_reserved_bytes: CUDA ``max_memory_reserved`` during training (allocated plus
             the caching allocator's cache and fragmentation).
         peak_train_device_used_bytes: NVML device memory used after the training steps minus a
-            baseline taken before the model was built (includes a CUDA context created since).
+            baseline taken before the model was built, as nvidia-smi sees it (the caching
+            allocator keeps its peak reservation, and other processes add noise).
         peak_train_rss_bytes: peak resident set of the whole process during the timed training
             steps (CPU runs, Linux): a process footprint, not a tensor figure.
         predicted_train_memory_bytes: predicted peak tensor memory of a training step at
@@ -115,7 +116,7 @@ class ProfileResult:
     def __post_init__(self) -> None:
         for name in self.unavailable:
             if getattr(self, name, None) is not None:
-                raise ValueError(f"unavailable: {name!r} has a value; only None figures have a reason")
+                raise ValueError(f"unavailable: {name!r} has a value; only a None has a reason")
 
     def to_dict(self) -> dict[str, Any]:
         return _dataclass_io.to_dict(self)

@@ -1,9 +1,10 @@
 """Timing: medians and spreads over repeated blocks, with the device synchronized at every read.
 
-Latency uses ``torch.utils.benchmark.Timer.blocked_autorange``: it sizes blocks so the clock's
-overhead is negligible, synchronizes the accelerator before each clock read, and runs with the
-thread count we give it. Its default of one thread made a CPU model look 1.8x slower in the
-research note (anchors-profiling section 4), so we pass ``torch.get_num_threads()``.
+Latency uses ``torch.utils.benchmark.Timer.adaptive_autorange``: it sizes blocks so the
+clock's overhead is negligible, synchronizes the accelerator before each clock read, repeats
+until the spread is small, and runs with the thread count we give it. Its default of one
+thread made a CPU model look 1.8x slower in the research note (anchors-profiling section 4),
+so we pass ``torch.get_num_threads()``.
 
 Throughput uses a timed loop over whole training or inference steps (timm's ``benchmark.py``):
 steps of a CIFAR model on a GPU take milliseconds, so a block runs enough steps to last
@@ -13,6 +14,7 @@ reported: the statistic is the median, with p90 and the interquartile range besi
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import timeit
@@ -21,9 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.benchmark import Timer
 
 from archbench.hwprofile._device import synchronize
+
+# Importing the benchmark utilities imports torch.utils.cpp_extension, which logs "No CUDA
+# runtime is found" on every CPU-only machine with a CUDA build of torch; it is not our concern.
+_cpp_extension_log = logging.getLogger("torch.utils.cpp_extension")
+_level = _cpp_extension_log.level
+_cpp_extension_log.setLevel(logging.ERROR)
+from torch.utils.benchmark import Timer  # noqa: E402
+
+_cpp_extension_log.setLevel(_level)
 
 
 @dataclass(frozen=True)
@@ -45,10 +55,12 @@ class TimingStats:
 
 
 def time_latency(
-    fn: Callable[[], object], device: torch.device, *, min_run_time: float
+    fn: Callable[[], object], device: torch.device, *, min_run_time: float, max_run_time: float
 ) -> TimingStats:
-    """Per-call time of ``fn`` from ``Timer.blocked_autorange`` (warm-up included in it).
+    """Per-call time of ``fn`` from ``Timer.adaptive_autorange``.
 
+    It warms up while sizing its blocks, then times blocks until there are more than 3 and
+    their IQR is within 10% of the median after ``min_run_time``, or until ``max_run_time``.
     On CPU the plain clock is passed explicitly: the default would synchronize an accelerator
     that may be present but is not the one we measure.
     """
@@ -58,7 +70,7 @@ def time_latency(
         num_threads=torch.get_num_threads(),
         **({} if device.type == "cuda" else {"timer": timeit.default_timer}),
     )
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    measurement = timer.adaptive_autorange(min_run_time=min_run_time, max_run_time=max_run_time)
     return TimingStats.from_seconds(measurement.times)
 
 

@@ -78,6 +78,7 @@ class Workload:
                     param.data = param.data.contiguous(memory_format=torch.channels_last)
         self.optimizer = make_optimizer(optimizer, self.model.parameters())
         self._amp_dtype = AMP_DTYPES[amp] if amp else None
+        self.compiled = compile
         self._forward = torch.compile(self.model) if compile else self.model
         for param in self.model.parameters():
             param.grad = torch.zeros_like(param)

@@ -227,12 +227,6 @@ class Objective:
         trial.set_user_attr("n_params", decision.n_params)
         if decision.sampled_config != decision.config:
             trial.set_user_attr("sampled_config", decision.sampled_config.to_dict())
-        if not decision.rejected and self.settings.profile == "none":
-            from archbench.models import count_flops
-
-            flops = count_flops(decision.config)
-            trial.set_user_attr("flops", flops.flops)
-            trial.set_user_attr("macs", flops.macs)
 
     def _reject(self, trial: optuna.Trial, reason: str) -> float | list[float]:
         trial.set_user_attr("status", REJECTED)
@@ -257,12 +251,9 @@ class Objective:
         return values[0] if len(values) == 1 else values
 
     def _reporter(self, trial: optuna.Trial) -> Callable[[int, dict[str, float]], None]:
-        history: list[dict[str, float]] = []
-        single = len(self.settings.objectives) == 1
+        single = len(self.settings.objectives) == 1  # Optuna cannot prune multi-objective trials
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
-            history.append(dict(metrics))
-            trial.set_user_attr("metrics", history)
             if single:
                 trial.report(float(metrics["val_accuracy"]), epoch)
 
@@ -323,7 +314,7 @@ def run_worker(
             )
             study.stop()
 
-    study.optimize(objective, catch=(Exception,), callbacks=[after_trial], gc_after_trial=True)
+    study.optimize(objective, catch=(Exception,), callbacks=[after_trial])
     if problems:
         raise SearchAborted(problems[0])
 

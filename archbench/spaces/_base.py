@@ -245,5 +245,37 @@ class SearchSpace:
             name=str(data["name"]),
             family=str(data["family"]),
             description=str(data.get("description", "")),
-            params=params,
+            params=_parents_first(str(data["name"]), params),
         )
+
+
+def _parents_first(space: str, params: dict[str, Param]) -> dict[str, Param]:
+    """Orders params so each comes after the param it is ``active_if`` (stable otherwise).
+
+    A file may list params in any order (YAML dumpers often sort keys); a search needs parents
+    first.
+    """
+    ordered: dict[str, Param] = {}
+    visiting: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise ValueError(f"space {space!r}: the active_if conditions of {name!r} form a cycle")
+        visiting.add(name)
+        condition = params[name].active_if
+        if condition is not None:
+            if condition.param not in params:
+                raise ValueError(
+                    f"space {space!r}: param {name!r} is active_if {condition.param!r}, "
+                    "which is not defined"
+                )
+            place(condition.param)
+        ordered[name] = params[name]
+
+    for name in params:
+        place(name)
+    return ordered
+
+

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,10 @@ import pytest
 from archbench.cli import main
 from archbench.data import list_datasets
 
+RunCli = Callable[..., subprocess.CompletedProcess[str]]  # the ``cli`` fixture of tests/conftest.py
 
-def test_list_json_is_one_document(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+
+def test_list_json_is_one_document(cli: RunCli, tmp_path: Path) -> None:
     result = cli("data", "list", "--json", "--data-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -49,7 +53,7 @@ def test_show_reads_files_given_with_data_dir(
     assert document["splits"][1]["per_class"] == [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
 
 
-def test_missing_dataset_exits_2_with_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_dataset_exits_2_with_one_line(cli: RunCli, tmp_path: Path) -> None:
     result = cli("data", "show", "cifar10", "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stdout == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -76,3 +78,12 @@ def test_normalization_statistics_are_the_training_splits(name: str) -> None:
     assert train.mean == pytest.approx(pixels.mean(1).tolist(), abs=1e-9)
     assert train.std == pytest.approx(pixels.std(1, correction=0).tolist(), abs=1e-9)
     assert (test.mean, test.std) == (train.mean, train.std)
+
+
+@pytest.mark.parametrize(
+    ("name", "digest"), [("mnist5k", "944ba4ca51f727cd"), ("digits", "968c4ec8f9893baf")]
+)
+def test_held_out_test_splits_never_change(name: str, digest: str) -> None:
+    """Stored results were scored on these images; a new split would silently mix test sets."""
+    images = load_dataset(name, "test").images
+    assert hashlib.sha256(images.numpy().tobytes()).hexdigest()[:16] == digest

@@ -140,6 +140,21 @@ def test_same_seed_and_epoch_give_the_same_batches() -> None:
     assert same(batches(resumed), first[0])
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_equal_cpu_batches() -> None:
+    ds = unique_images()
+    augment = Augment(crop_padding=2, flip=True, cutout=4)
+    on_cpu = DeviceLoader(ds, 32, device="cpu", train=True, augment=augment, seed=3)
+    on_cuda = DeviceLoader(
+        ds, 32, device="cuda", train=True, augment=augment, seed=3, channels_last=True
+    )
+    for (x_cpu, y_cpu), (x_cuda, y_cuda) in zip(on_cpu, on_cuda):
+        assert x_cuda.is_cuda and x_cuda.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(y_cpu, y_cuda.cpu())
+        assert torch.allclose(x_cpu, x_cuda.cpu(), atol=1e-6)
+
+
 def test_normalized_training_split_has_zero_mean_and_unit_std() -> None:
     ds = load_dataset("mnist5k", "train")
     images = torch.cat([x for x, _ in DeviceLoader(ds, 1000, device="cpu", train=False)])

@@ -237,7 +237,6 @@ def test_idx_file_longer_than_its_header_says(tmp_path: Path) -> None:
     write_mnist(folder, gz=False)
     path = folder / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes() + bytes(784))
-    assert "3936 bytes, the header promises 3936" not in _one_line_error("mnist", tmp_path, "test")
     assert "4720 bytes, the header promises 3936" in _one_line_error("mnist", tmp_path, "test")
 
 

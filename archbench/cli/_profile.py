@@ -1,0 +1,223 @@
+"""``archbench profile``: what a preset or config costs on hardware (``archbench.hwprofile``).
+
+The library returns a ``ProfileResult`` or a ``SweepResult``; this module formats it as a rich
+table or one JSON document, and writes result files named by their environment (timm's
+``results/`` convention) when ``--out`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.table import Table
+
+from archbench._dataclass_io import write_mapping
+from archbench._units import format_bytes, format_count
+from archbench.cli import app
+from archbench.cli._common import console, err_console, fail, print_json, user_errors
+from archbench.models import PRESETS, resolve_config
+
+if TYPE_CHECKING:
+    from archbench.hwprofile import ProfileResult, SweepResult
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _milliseconds(value: float) -> str:
+    return f"{value:.2f} ms"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _integer(value: int) -> str:
+    return f"{value:,}"
+
+
+_ROWS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("params", "n_params", _integer),
+    ("model size (fp32)", "model_bytes_fp32", format_bytes),
+    ("model size (fp16)", "model_bytes_fp16", format_bytes),
+    ("FLOPs (forward, 1 image)", "flops", format_count),
+    ("MACs (forward, 1 image)", "macs", format_count),
+    ("FLOPs (train step, 1 image)", "train_step_flops", format_count),
+    ("fvcore MACs (cross-check)", "fvcore_macs", format_count),
+    ("latency, batch 1 (median)", "latency_ms_median", _milliseconds),
+    ("latency, batch 1 (p90)", "latency_ms_p90", _milliseconds),
+    ("latency, batch 1 (IQR)", "latency_ms_iqr", _milliseconds),
+    ("inference images/s", "infer_images_per_second", _rate),
+    ("training images/s", "train_images_per_second", _rate),
+    ("compile time", "compile_seconds", _seconds),
+    ("peak train memory (tensors)", "peak_train_memory_bytes", format_bytes),
+    ("peak inference memory (tensors)", "peak_infer_memory_bytes", format_bytes),
+    ("peak train memory reserved", "peak_train_reserved_bytes", format_bytes),
+    ("device memory used (NVML)", "peak_train_device_used_bytes", format_bytes),
+    ("process peak RSS (training)", "peak_train_rss_bytes", format_bytes),
+    ("predicted train memory", "predicted_train_memory_bytes", format_bytes),
+    ("predicted max batch", "predicted_max_batch_size", _integer),
+    ("max batch (measured)", "max_batch_size", _integer),
+    ("max batch (safe, -10%)", "max_batch_size_safe", _integer),
+)
+
+
+def _profile_table(title: str, result: ProfileResult) -> Table:
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("note", overflow="fold", style="dim")
+    for label, name, fmt in _ROWS:
+        value = getattr(result, name)
+        note = result.notes.get(name, "")
+        if name == "predicted_train_memory_bytes" and result.predicted_train_memory:
+            split = result.predicted_train_memory
+            note = (
+                f"params {format_bytes(split.params)}, gradients {format_bytes(split.gradients)}, "
+                f"optimizer {format_bytes(split.optimizer_state)}, "
+                f"activations {format_bytes(split.activations)}"
+            )
+        if name == "predicted_max_batch_size" and result.predicted_for_memory_bytes:
+            note = f"for {format_bytes(result.predicted_for_memory_bytes)} of GPU memory"
+        if value is None:
+            table.add_row(label, "n/a", result.unavailable.get(name, ""))
+        else:
+            table.add_row(label, fmt(value), note)
+    return table
+
+
+def _sweep_table(title: str, result: SweepResult) -> Table:
+    columns = (
+        ("train images/s", "train_images_per_second", _rate),
+        ("inference images/s", "infer_images_per_second", _rate),
+        ("peak train memory", "peak_train_memory_bytes", format_bytes),
+        ("predicted train memory", "predicted_train_memory_bytes", format_bytes),
+        ("peak inference memory", "peak_infer_memory_bytes", format_bytes),
+    )
+    table = Table(title=title)
+    table.add_column("batch", justify="right")
+    for heading, _, _ in columns:
+        table.add_column(heading, justify="right")
+    for point in result.points:
+        cells = [str(point.batch_size)]
+        for _, name, fmt in columns:
+            value = getattr(point, name)
+            cells.append("n/a" if value is None else fmt(value))
+        table.add_row(*cells)
+    return table
+
+
+def _batch_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"sweep: cannot read {text!r}; write batch sizes like 16,32,64") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"sweep: {text!r} needs at least one batch size, all >= 1")
+    return sizes
+
+
+OUT_OPTION = typer.Option(
+    None, help="Folder for result files named by environment (the sweep plot goes to . else)."
+)
+
+
+@app.command("profile")
+def profile(
+    config: str = typer.Argument(..., help="A preset name or a config / exported YAML file."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(128, help="Batch size of the throughput and memory figures."),
+    max_batch: bool = typer.Option(
+        False, "--max-batch", help="Measure the largest training batch on the CUDA device."
+    ),
+    memory: str | None = typer.Option(
+        None,
+        help="Predict the largest training batch for this GPU memory: a size (24GiB) or a GPU "
+        "name (rtx3060, rtx4090, a100-40gb, a100-80gb, h100-80gb, ...).",
+    ),
+    sweep: str | None = typer.Option(
+        None, help="Batch sizes to sweep instead, e.g. 16,32,64,128: a table and a PNG plot."
+    ),
+    amp: str | None = typer.Option(None, help="Mixed precision: bf16 or fp16 (default fp32)."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format."),
+    compile: bool = typer.Option(
+        False, "--compile", help="torch.compile the model; compile time is reported apart."
+    ),
+    level: str = typer.Option("full", help="full, or basic (the cheap profile of a search)."),
+    optimizer: str = typer.Option("sgd", help="Optimizer of the training step: sgd or adamw."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON document and nothing else."
+    ),
+    out: Path | None = OUT_OPTION,
+) -> None:
+    """Hardware profile: params, FLOPs, latency, throughput, memory, max batch (or a sweep)."""
+    from archbench.hwprofile import (
+        plot_sweep,
+        profile_model,
+        resolve_memory,
+        result_filename,
+        sweep_batch_sizes,
+    )
+
+    with user_errors():
+        cfg = resolve_config(config)
+        memory_bytes = resolve_memory(memory) if memory is not None else None
+        sizes = _batch_sizes(sweep) if sweep is not None else None
+    if sizes and (max_batch or memory_bytes):
+        fail("--sweep measures its own batch sizes; run --max-batch or --memory without it")
+    model = config if config in PRESETS else Path(config).stem
+    options: dict[str, Any] = {
+        "device": device,
+        "amp": amp,
+        "channels_last": channels_last,
+        "compile": compile,
+        "optimizer": optimizer,
+    }
+    document: dict[str, Any] = {"model": model, "config": cfg.to_dict()}
+    status = f"profiling {model} ({'sweep ' + sweep if sizes else level})"
+    spinner = contextlib.nullcontext() if json_output else err_console.status(status)
+    with user_errors(), spinner:
+        if sizes:
+            result: Any = sweep_batch_sizes(cfg, sizes, **options)
+            document["sweep"] = result.to_dict()
+        else:
+            result = profile_model(
+                cfg,
+                batch_size=batch_size,
+                level=level,  # type: ignore[arg-type]
+                memory=memory_bytes,
+                max_batch=max_batch,
+                **options,
+            )
+            document["profile"] = result.to_dict()
+    kind = "sweep" if sizes else "profile"
+    files: list[Path] = []
+    if sizes:
+        plot = (out or Path(".")) / result_filename(result.env, model, kind=kind, suffix=".png")
+        title = f"{model} on {result.env['device_name']} ({result.env['precision']})"
+        files.append(plot_sweep(result, plot, title=title))
+    if out is not None:
+        files.append(out / result_filename(result.env, model, kind=kind))
+    document["files"] = [str(file) for file in files]
+    if out is not None:
+        write_mapping(document, files[-1])
+    if json_output:
+        print_json(document)
+        return
+    env = result.env
+    title = (
+        f"{model} on {env['device_name']} ({env['device']}), {env['precision']}, "
+        f"{env['memory_format']}"
+    )
+    if sizes:
+        console.print(_sweep_table(title, result))
+    else:
+        console.print(_profile_table(f"{title}, batch {env['batch_size']}", result))
+    for file in files:
+        console.print(f"wrote {file}")
+

@@ -1,0 +1,188 @@
+"""``archbench results``, ``export`` and ``report``: what a search found, and the next step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from archbench._units import format_count
+from archbench.cli import app
+from archbench.cli._common import console, print_json, user_errors
+from archbench.results import (
+    COLUMNS,
+    DEFAULT_EXPORT_RECIPE,
+    SORT_FIELDS,
+    STATUSES,
+    Leaderboard,
+    StudyOverview,
+    export_trials,
+    format_value,
+    leaderboard,
+    list_studies,
+    load_study,
+    write_csv,
+    write_report,
+)
+from archbench.search import normalize_storage_url
+
+STORAGE_OPTION = typer.Option(
+    None,
+    help="sqlite:///file.db, a SQLAlchemy URL or a .log journal [sqlite:///results/archbench.db].",
+)
+STUDY_OPTION = typer.Option(None, help="Study name (default: the only study of the storage).")
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+CSV_OPTION = typer.Option(None, help="Also write the lines to this CSV file.")
+EXPORT_OUT_OPTION = typer.Option(None, help="Output folder [results/export/STUDY].")
+REPORT_OUT_OPTION = typer.Option(None, help="Output folder [results/report/STUDY].")
+
+
+def _overview_table(url: str, overviews: list[StudyOverview]) -> Table:
+    table = Table(title=f"Studies in {url}")
+    headers = ("study", "objectives", "space", "dataset", "budget", *STATUSES)
+    for header in (*headers, "best trial", "best val accuracy", "best params"):
+        table.add_column(header, justify="left" if header in headers[:4] else "right")
+    for item in overviews:
+        best = item.best
+        table.add_row(
+            item.name,
+            ",".join(item.objectives),
+            item.space or "-",
+            item.dataset or "-",
+            format_count(item.max_params) if item.max_params else "-",
+            *(str(item.counts.get(status, 0)) for status in STATUSES),
+            str(best.number) if best else "-",
+            format_value("val_accuracy", best.val_accuracy if best else None),
+            format_value("n_params", best.n_params if best else None),
+        )
+    return table
+
+
+def _leaderboard_table(board: Leaderboard) -> Table:
+    counts = ", ".join(f"{board.counts[s]} {s}" for s in STATUSES if board.counts[s])
+    budget = f", budget {format_count(board.max_params)}" if board.max_params else ""
+    shown = board.measured_columns()
+    hidden = [header for header in COLUMNS if header not in shown and header != "reason"]
+    notes = ["* = feasible Pareto set, listed first"] if board.multi_objective else []
+    if hidden:
+        notes.append(f"not measured: {', '.join(hidden)}")
+    table = Table(
+        title=f"{board.study}: {', '.join(board.objectives)}{budget} ({counts})",
+        caption="; ".join(notes) or None,
+    )
+    for header in shown:
+        if header in ("state", "reason"):
+            table.add_column(header, overflow="fold")
+        else:
+            table.add_column(header, justify="right", no_wrap=True)
+    for entry in board.entries:
+        cells = entry.cells(mark_pareto=board.multi_objective)
+        table.add_row(*(cells[header] for header in shown))
+    return table
+
+
+@app.command("results")
+def results(
+    storage: str = STORAGE_OPTION,
+    study: str = typer.Option(None, help="Study name (default: list the studies)."),
+    top: int = typer.Option(20, help="Lines to show."),
+    sort: str = typer.Option(
+        None, help=f"{', '.join(SORT_FIELDS)} [accuracy; multi-objective: Pareto set first]."
+    ),
+    state: str = typer.Option(None, help=f"Only trials in this state: {', '.join(STATUSES)}."),
+    json_output: bool = JSON_OPTION,
+    csv: Path = CSV_OPTION,
+) -> None:
+    """The leaderboard of a study, or the studies of a storage with their counts."""
+    with user_errors():
+        url = normalize_storage_url(storage)
+        if study is None:
+            overviews = list_studies(storage)
+            if csv is not None:
+                write_csv([item.to_dict() for item in overviews], csv)
+            if json_output:
+                print_json({"storage": url, "studies": [item.to_dict() for item in overviews]})
+            elif overviews:
+                console.print(_overview_table(url, overviews))
+            else:
+                console.print(f"no studies in {url}; run `archbench search` first", markup=False)
+            return
+        board = leaderboard(load_study(storage, study), top=top, sort=sort, state=state)
+    if csv is not None:
+        write_csv([entry.summary() for entry in board.entries], csv)
+    if json_output:
+        print_json({"storage": url, **board.to_dict()})
+        return
+    console.print(_leaderboard_table(board))
+
+
+@app.command("export")
+def export(
+    storage: str = STORAGE_OPTION,
+    study: str = STUDY_OPTION,
+    top: int = typer.Option(None, help="Export the first K trained trials [3]."),
+    pareto: bool = typer.Option(False, help="Export the feasible Pareto set."),
+    trial: int = typer.Option(None, help="Export this trial number."),
+    recipe: str = typer.Option(
+        DEFAULT_EXPORT_RECIPE, help="Full-training recipe written into the files (name or file)."
+    ),
+    out: Path = EXPORT_OUT_OPTION,
+    force: bool = typer.Option(False, help="Overwrite existing files."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Write the best configs as YAML files with their card, ready for `archbench train`."""
+    with user_errors():
+        loaded = load_study(storage, study)
+        exported = export_trials(
+            loaded,
+            storage_url=normalize_storage_url(storage),
+            out_dir=out or Path("results") / "export" / loaded.study_name,
+            top=top,
+            pareto=pareto,
+            trial=trial,
+            recipe=recipe,
+            force=force,
+        )
+    if json_output:
+        print_json([item.to_dict() for item in exported])
+        return
+    for item in exported:
+        console.print(
+            f"wrote {item.path} (trial {item.trial}, {item.n_params:,} params, "
+            f"val accuracy {format_value('val_accuracy', item.val_accuracy)})",
+            markup=False,
+            highlight=False,
+        )
+        console.print(f"  train: {item.command}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("report")
+def report(
+    storage: str = STORAGE_OPTION,
+    study: str = STUDY_OPTION,
+    out: Path = REPORT_OUT_OPTION,
+    top: int = typer.Option(5, help="Trials in the table and the per-epoch curves."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Write PNG plots, report.md and a self-contained report.html for a study."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # Optuna's plots go through pyplot; a report needs no display
+    with user_errors():
+        loaded = load_study(storage, study)
+        written = write_report(
+            loaded,
+            out or Path("results") / "report" / loaded.study_name,
+            storage_url=normalize_storage_url(storage),
+            top=top,
+        )
+    if json_output:
+        print_json(written.to_dict())
+        return
+    for figure in written.figures:
+        if figure.path is not None:
+            console.print(f"wrote {figure.path}", markup=False, highlight=False)
+        else:
+            console.print(f"skipped {figure.name}: {figure.note}", style="dim", markup=False)
+    console.print(f"report: {written.markdown} and {written.html}", markup=False, highlight=False)

@@ -1,0 +1,285 @@
+"""``archbench train`` and ``predict``: train a config with a recipe, then use its checkpoint.
+
+A run folder holds everything needed to read, repeat and reuse the run: ``config.yaml`` (the
+adapted model config and the recipe, in the exported-config layout that ``train``, ``count`` and
+``predict`` accept), ``checkpoint.pt``, ``metrics.csv``, ``summary.json`` and two PNG plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from archbench.cli import app
+from archbench.cli._common import console, fail, print_json, user_errors
+from archbench.cli._models import JSON_OPTION
+
+if TYPE_CHECKING:
+    import torch
+
+    from archbench.data import Dataset
+    from archbench.models import ModelConfig
+    from archbench.train import TrainRecipe
+
+Report = Callable[[int, dict[str, float]], None]
+
+DEFAULT_RECIPE = "proxy"
+RUNS_DIR = Path("runs")
+RUN_FILES = (
+    "config.yaml",
+    "checkpoint.pt",
+    "metrics.csv",
+    "summary.json",
+    "curves.png",
+    "confusion.png",
+)
+
+DATASET_OPTION = typer.Option("mnist5k", "--dataset", help="A data set name (archbench data list).")
+DATA_DIR_OPTION = typer.Option(
+    None, "--data-dir", help="Folder with the data files (default: $ARCHBENCH_DATA, else cache)."
+)
+RUN_DIR_OPTION = typer.Option(None, "--out", help="Run folder (default: runs/<config>-<dataset>).")
+CHECKPOINT_OPTION = typer.Option(..., "--checkpoint", help="A checkpoint.pt from a run.")
+PREDICTIONS_OPTION = typer.Option(Path("predictions.csv"), "--out", help="CSV file to write.")
+DEVICE_OPTION = typer.Option(
+    "auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."
+)
+
+
+@app.command("train")
+def train(
+    config: str = typer.Argument(
+        ..., help="A preset name, or a config / exported YAML file (its recipe is used)."
+    ),
+    recipe_spec: str | None = typer.Option(
+        None,
+        "--recipe",
+        help="A recipe (proxy, sgd_step, adamw_onecycle, sgd_cosine) or a recipe YAML/JSON file; "
+        f"default: the config file's recipe, else {DEFAULT_RECIPE}.",
+    ),
+    dataset: str = DATASET_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Override the batch size."),
+    lr: float | None = typer.Option(None, "--lr", help="Override the learning rate."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the recipe's seed."),
+    device: str = DEVICE_OPTION,
+    out: Path | None = RUN_DIR_OPTION,
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out from its checkpoint."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Train a config on a data set; writes checkpoint, metrics, summary and plots to a folder."""
+    import torch
+
+    from archbench._dataclass_io import write_mapping
+    from archbench.data import load_dataset, split_train_val
+    from archbench.models import count_params, resolve_config
+    from archbench.train import (
+        CHECKPOINT_FILE,
+        NonFiniteLossError,
+        evaluate,
+        plot_confusion,
+        plot_history,
+        train_model,
+    )
+
+    with user_errors():
+        cfg = resolve_config(config)
+        recipe = _resolve_recipe(config, recipe_spec)
+        overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+        recipe = dataclasses.replace(
+            recipe, **{k: v for k, v in overrides.items() if v is not None}
+        )
+        train_split = load_dataset(dataset, "train", data_dir)
+        test_data = load_dataset(dataset, "test", data_dir)
+        cfg = _with_data(cfg, train_split)
+        train_data, val_data = split_train_val(train_split, recipe.val_fraction, recipe.seed)
+    run_device = _resolve_device(device)
+    out_dir = out if out is not None else RUNS_DIR / f"{Path(config).stem}-{dataset}"
+    if (out_dir / CHECKPOINT_FILE).exists() and not resume:
+        fail(f"{out_dir} holds a run already; pass --resume to continue it, or another --out")
+    with _epoch_progress(json_output, recipe.epochs, f"{Path(config).stem} on {dataset}") as report:
+        try:
+            with user_errors():
+                result = train_model(
+                    cfg,
+                    recipe,
+                    train_data=train_data,
+                    val_data=val_data,
+                    device=run_device,
+                    report=report,
+                    out_dir=out_dir,
+                    resume=resume,
+                )
+        except NonFiniteLossError as exc:
+            fail(str(exc))
+    test = evaluate(result.model, test_data, run_device)
+
+    write_mapping({"model": cfg.to_dict(), "recipe": recipe.to_dict()}, out_dir / "config.yaml")
+    _write_metrics(result.history, out_dir / "metrics.csv")
+    plot_history(result.history, out_dir / "curves.png")
+    plot_confusion(test.confusion, test.classes, out_dir / "confusion.png")
+    best = max(result.history, key=lambda m: m["val_accuracy"])
+    summary = {
+        "config": config,
+        "dataset": dataset,
+        "device": str(run_device),
+        "params": count_params(cfg),
+        "epochs_trained": result.epochs_trained,
+        "stopped_early": result.stopped_early,
+        "final_val_accuracy": result.final_val_accuracy,
+        "best_val_accuracy": result.best_val_accuracy,
+        "best_epoch": best["epoch"],
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "test_per_class_accuracy": test.per_class_accuracy,
+        "seconds": result.seconds,
+        "torch": torch.__version__,
+        "out_dir": str(out_dir),
+        "model": cfg.to_dict(),
+        "recipe": recipe.to_dict(),
+    }
+    write_mapping(summary, out_dir / "summary.json")
+    if json_output:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['config']} on {dataset}: test accuracy {test.accuracy:.2%}, "
+        f"final val {result.final_val_accuracy:.2%}, best val {result.best_val_accuracy:.2%} "
+        f"(epoch {best['epoch']}), {result.seconds:.1f} s, {summary['params']:,} params"
+        + (" (stopped early)" if result.stopped_early else "")
+    )
+    console.print(f"wrote {out_dir}/: {', '.join(RUN_FILES)}")
+
+
+@app.command("predict")
+def predict(
+    config: str = typer.Argument(..., help="A preset name or a config file (a run's config.yaml)."),
+    checkpoint: Path = CHECKPOINT_OPTION,
+    dataset: str = DATASET_OPTION,
+    data_dir: Path | None = DATA_DIR_OPTION,
+    split: str = typer.Option("test", "--split", help="train or test."),
+    device: str = DEVICE_OPTION,
+    out: Path = PREDICTIONS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Predict every image of a split with a trained checkpoint; writes one CSV row per image."""
+    from archbench.data import load_dataset
+    from archbench.models import build_model, resolve_config
+    from archbench.train import load_checkpoint
+    from archbench.train import predict as predict_probabilities
+
+    with user_errors():
+        cfg = resolve_config(config)
+        data = load_dataset(dataset, split, data_dir)
+        cfg = _with_data(cfg, data)
+        state = load_checkpoint(checkpoint)
+    run_device = _resolve_device(device)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        fail(f"{checkpoint}: its weights do not fit {config} on {dataset} ({_first_line(exc)})")
+    probabilities = predict_probabilities(model.to(run_device), data, run_device)
+    confidence, predictions = probabilities.max(1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "label", "prediction", "class", "confidence"])
+        for index, (label, guess, score) in enumerate(
+            zip(data.labels.tolist(), predictions.tolist(), confidence.tolist())
+        ):
+            writer.writerow([index, label, guess, data.classes[guess], f"{score:.6f}"])
+    accuracy = (predictions == data.labels).double().mean().item()
+    if json_output:
+        print_json({"out": str(out), "images": len(data), "accuracy": accuracy})
+        return
+    console.print(f"wrote {len(data)} predictions to {out}; accuracy {accuracy:.2%}")
+
+
+def _resolve_recipe(config: str, recipe_spec: str | None) -> TrainRecipe:
+    """``--recipe``, else the recipe an exported config file carries, else the default."""
+    from archbench._dataclass_io import read_mapping
+    from archbench.models import PRESETS
+    from archbench.train import load_recipe, resolve_recipe
+
+    if recipe_spec is not None:
+        return resolve_recipe(recipe_spec)
+    if config not in PRESETS and "recipe" in read_mapping(config):
+        return load_recipe(config)
+    return resolve_recipe(DEFAULT_RECIPE)
+
+
+def _with_data(cfg: ModelConfig, data: Dataset) -> ModelConfig:
+    return cfg.with_data(
+        num_classes=data.num_classes, in_channels=data.in_channels, input_size=data.input_size
+    )
+
+
+def _resolve_device(device: str) -> torch.device:
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        fail(f"--device: {device!r} is not a device; use auto, cpu, cuda or cuda:N")
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device: {device!r} asked for, but torch sees no CUDA device here")
+    return chosen
+
+
+def _write_metrics(history: list[dict[str, float]], path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextmanager
+def _epoch_progress(quiet: bool, epochs: int, title: str) -> Iterator[Report]:
+    """A rich progress bar over epochs that also prints each epoch's metrics; silent if quiet.
+
+    Yields:
+        the ``report`` callback for ``train_model``.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        console=console,
+        disable=quiet,
+    )
+    task = progress.add_task(title, total=epochs, metrics="")
+
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        line = (
+            f"loss {metrics['train_loss']:.4f}  acc {metrics['train_accuracy']:.2%}  "
+            f"val loss {metrics['val_loss']:.4f}  val acc {metrics['val_accuracy']:.2%}"
+        )
+        progress.update(task, completed=epoch, metrics=line)
+        if not quiet:
+            progress.console.print(
+                f"epoch {epoch:>3}  {line}  {metrics['seconds']:.1f} s  "
+                f"{metrics['images_per_second']:,.0f} img/s"
+            )
+
+    with progress:
+        yield report

@@ -1,0 +1,424 @@
+"""``profile_model``: what one config costs on one device, as a ``ProfileResult``.
+
+The method follows the research note (anchors-profiling section 8): a static pass on the meta
+device (exact params, FLOPs and MACs), a simulated training step on fake tensors (predicted
+memory and max batch size), then measurements on the device with synthetic inputs: warm-up with
+the exact shapes, peak statistics reset after the warm-up, synchronized timing, medians over
+repeated blocks. On CUDA the memory figures are the caching allocator's peaks and NVML's device
+memory; on a CPU they are the tracked tensor peak (the same tracker as the prediction, on real
+tensors) and the process's peak RSS. Whatever cannot be measured is None with a reason.
+
+``level="basic"`` runs once per search trial and must stay cheap: a short latency budget, two
+timed blocks, and on CPU a batch of at most 32. ``level="full"`` times longer, at the requested
+batch size, and adds fvcore's count as a cross-check of the FLOPs.
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from archbench.hwprofile._device import NvmlDevice, resolve_device
+from archbench.hwprofile._env import environment_stamp
+from archbench.hwprofile._max_batch import (
+    ProbeFailed,
+    measure_max_batch_size,
+    safe_batch_size,
+)
+from archbench.hwprofile._memory import (
+    peak_rss_bytes,
+    replay,
+    reset_peak_rss,
+    trace_infer_step,
+    trace_train_step,
+)
+from archbench.hwprofile._predict import TrainStepSimulation
+from archbench.hwprofile._result import ProfileResult, Unavailable
+from archbench.hwprofile._timing import time_call, time_latency, time_steps
+from archbench.hwprofile._workload import OPTIMIZERS, Workload, check_amp
+from archbench.models import ModelConfig, build_model, count_flops, count_params
+
+
+@dataclass(frozen=True)
+class Level:
+    """How thorough a profile is.
+
+    Attributes:
+        latency_seconds: ``Timer.adaptive_autorange`` budget for the batch-1 latency: it stops
+            after a tenth of this once the spread is small, and at this in any case.
+        warmup: untimed steps before the timed blocks on CUDA (autotuning, allocator growth);
+            on CPU the first call and the tracked step are the warm-up.
+        repeats: timed blocks; throughput is their median.
+        min_block_seconds: a CUDA block runs steps for at least this long.
+        cpu_batch_size: largest batch measured on a CPU (None: the requested one).
+        fvcore: run fvcore's FLOP count as a cross-check.
+    """
+
+    latency_seconds: float
+    warmup: int
+    repeats: int
+    min_block_seconds: float
+    cpu_batch_size: int | None
+    fvcore: bool
+
+
+LEVELS = {
+    "basic": Level(
+        latency_seconds=0.5,
+        warmup=2,
+        repeats=2,
+        min_block_seconds=0.05,
+        cpu_batch_size=32,
+        fvcore=False,
+    ),
+    "full": Level(
+        latency_seconds=5.0,
+        warmup=5,
+        repeats=5,
+        min_block_seconds=0.2,
+        cpu_batch_size=None,
+        fvcore=True,
+    ),
+}
+
+
+def _cuda_only(field: str, device: torch.device) -> str:
+    return f"{field} is a CUDA figure; this profile ran on {device}"
+
+
+def measure_infer(workload: Workload, batch_size: int, level: Level) -> dict[str, Any]:
+    """Inference figures at ``batch_size``: throughput and peak tensor memory.
+
+    Returns:
+        Figure name -> value, plus ``unavailable`` (name -> reason) and
+        ``first_call_seconds`` (the first call, which includes compilation).
+    """
+    device = workload.device
+    images, _ = workload.batch(batch_size)
+    figures: dict[str, Any] = {"unavailable": {}}
+    figures["first_call_seconds"] = time_call(lambda: workload.infer_step(images), device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    elif workload.compiled:
+        figures["unavailable"]["peak_infer_memory_bytes"] = _COMPILED_TRACKING
+    else:
+        peak = replay(trace_infer_step(workload, images))
+        figures["peak_infer_memory_bytes"] = peak.total
+    stats = time_steps(
+        lambda: workload.infer_step(images),
+        device,
+        warmup=level.warmup if device.type == "cuda" else 0,
+        repeats=level.repeats,
+        min_block_seconds=level.min_block_seconds,
+    )
+    figures["infer_images_per_second"] = batch_size / stats.median
+    if device.type == "cuda":
+        figures["peak_infer_memory_bytes"] = torch.cuda.max_memory_allocated(device)
+    return figures
+
+
+_COMPILED_TRACKING = (
+    "the tensor tracker follows eager dispatch and cannot see inside compiled graphs; "
+    "profile without compile for this figure"
+)
+
+
+def measure_train(
+    workload: Workload,
+    batch_size: int,
+    level: Level,
+    *,
+    nvml: NvmlDevice | None = None,
+    nvml_baseline: int = 0,
+) -> dict[str, Any]:
+    """Training figures at ``batch_size``: throughput, peak tensor memory, and the device's or
+    the process's view of memory.
+
+    Returns:
+        Figure name -> value, plus ``unavailable`` and ``first_call_seconds`` as in
+        ``measure_infer``.
+    """
+    device = workload.device
+    images, labels = workload.batch(batch_size)
+    figures: dict[str, Any] = {"unavailable": {}}
+    missing = figures["unavailable"]
+
+    def step() -> None:
+        workload.train_step(images, labels)
+
+    figures["first_call_seconds"] = time_call(step, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        if workload.compiled:
+            missing["peak_train_memory_bytes"] = _COMPILED_TRACKING
+        else:
+            peak = replay(trace_train_step(workload, images, labels))
+            figures["peak_train_memory_bytes"] = peak.total
+        try:
+            reset_peak_rss()
+        except Unavailable as exc:
+            missing["peak_train_rss_bytes"] = str(exc)
+    stats = time_steps(
+        step,
+        device,
+        warmup=level.warmup if device.type == "cuda" else 0,
+        repeats=level.repeats,
+        min_block_seconds=level.min_block_seconds,
+    )
+    figures["train_images_per_second"] = batch_size / stats.median
+    if device.type == "cuda":
+        figures["peak_train_memory_bytes"] = torch.cuda.max_memory_allocated(device)
+        figures["peak_train_reserved_bytes"] = torch.cuda.max_memory_reserved(device)
+        if nvml is not None:
+            figures["peak_train_device_used_bytes"] = nvml.used_bytes() - nvml_baseline
+        missing["peak_train_rss_bytes"] = (
+            "process RSS is reported for CPU runs, where it holds the tensors"
+        )
+    else:
+        if "peak_train_rss_bytes" not in missing:
+            figures["peak_train_rss_bytes"] = peak_rss_bytes()
+        missing["peak_train_reserved_bytes"] = _cuda_only("the allocator's reserved peak", device)
+        missing["peak_train_device_used_bytes"] = _cuda_only("NVML device memory", device)
+    return figures
+
+
+def _fvcore_macs(cfg: ModelConfig) -> int:
+    """fvcore's MAC count of one forward (it adds batch norm and pooling to convs and matmuls).
+
+    Raises:
+        Unavailable: when fvcore is not installed or cannot trace the model.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fvcore imports torch.jit.script, deprecated in torch 2.13
+        try:
+            from fvcore.nn import FlopCountAnalysis
+        except ImportError:
+            raise Unavailable(
+                "fvcore is not installed; pip install 'archbench[fvcore]' for the cross-check"
+            ) from None
+        model = build_model(cfg).eval()
+        images = torch.zeros(1, cfg.in_channels, cfg.input_size, cfg.input_size)
+        analysis = FlopCountAnalysis(model, images)
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        try:
+            return int(analysis.total())
+        except Exception as exc:  # fvcore traces through TorchScript; any failure is its own
+            raise Unavailable(f"fvcore could not count this model: {exc}") from None
+
+
+def _static_figures(cfg: ModelConfig, level: Level) -> tuple[dict[str, Any], dict[str, str]]:
+    """Counts that need no device: exact params, FLOPs and MACs on meta, fvcore's cross-check."""
+    n_params = count_params(cfg)
+    flop_count = count_flops(cfg)
+    figures: dict[str, Any] = {
+        "n_params": n_params,
+        "model_bytes_fp32": 4 * n_params,
+        "model_bytes_fp16": 2 * n_params,
+        "flops": flop_count.flops,
+        "macs": flop_count.macs,
+        "train_step_flops": flop_count.train_step_flops,
+    }
+    unavailable: dict[str, str] = {}
+    if not level.fvcore:
+        unavailable["fvcore_macs"] = "the fvcore cross-check runs at level full"
+        return figures, unavailable
+    try:
+        figures["fvcore_macs"] = _fvcore_macs(cfg)
+    except Unavailable as exc:
+        unavailable["fvcore_macs"] = str(exc)
+    return figures, unavailable
+
+
+def _measured_figures(
+    cfg: ModelConfig,
+    device: torch.device,
+    batch_size: int,
+    level: Level,
+    *,
+    compile: bool,
+    nvml: NvmlDevice | None,
+    workload_options: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Latency at batch 1, then inference and training at ``batch_size``, on the device."""
+    nvml_baseline = nvml.used_bytes() if nvml else 0  # before the model exists
+    workload = Workload(cfg, device, compile=compile, **workload_options)
+    single, _ = workload.batch(1)
+    first_calls = time_call(lambda: workload.infer_step(single), device)
+    latency = time_latency(
+        lambda: workload.infer_step(single),
+        device,
+        min_run_time=level.latency_seconds / 10,
+        max_run_time=level.latency_seconds,
+    )
+    figures: dict[str, Any] = {
+        "latency_ms_median": 1e3 * latency.median,
+        "latency_ms_p90": 1e3 * latency.p90,
+        "latency_ms_iqr": 1e3 * latency.iqr,
+    }
+    unavailable: dict[str, str] = {}
+    for measured in (
+        measure_infer(workload, batch_size, level),
+        measure_train(workload, batch_size, level, nvml=nvml, nvml_baseline=nvml_baseline),
+    ):
+        first_calls += measured.pop("first_call_seconds")
+        unavailable.update(measured.pop("unavailable"))
+        figures.update(measured)
+    if compile:
+        figures["compile_seconds"] = first_calls
+    else:
+        unavailable["compile_seconds"] = "compile not requested"
+    return figures, unavailable
+
+
+def _max_batch_figures(
+    cfg: ModelConfig,
+    device: torch.device,
+    *,
+    requested: bool,
+    start: int,
+    workload_options: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The measured max batch size on CUDA, or why there is none. Returns figures,
+    unavailable reasons and notes."""
+    names = ("max_batch_size", "max_batch_size_safe")
+    if device.type != "cuda":
+        reason = (
+            "measured only on a CUDA device (a CPU out-of-memory kills the process instead of "
+            "raising); see predicted_max_batch_size"
+        )
+        return {}, dict.fromkeys(names, reason), {}
+    if not requested:
+        return {}, dict.fromkeys(names, "not requested (max_batch=True, --max-batch)"), {}
+    gc.collect()
+    torch.cuda.empty_cache()  # the profile's own model is gone; give its memory back
+    try:
+        search = measure_max_batch_size(cfg, device, start=start, **workload_options)
+    except ProbeFailed as exc:
+        return {}, dict.fromkeys(names, str(exc)), {}
+    figures = {
+        "max_batch_size": search.max_batch_size,
+        "max_batch_size_safe": safe_batch_size(search.max_batch_size),
+    }
+    notes = {"max_batch_size": f"reached the search limit {search.limit}"} if search.capped else {}
+    return figures, {}, notes
+
+
+def profile_model(
+    cfg: ModelConfig,
+    *,
+    device: str = "auto",
+    batch_size: int = 128,
+    level: Literal["basic", "full"] = "basic",
+    amp: str | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
+    memory: int | None = None,
+    max_batch: bool = False,
+    optimizer: str = "sgd",
+) -> ProfileResult:
+    """Profiles one config: counts, predicted memory, and measurements on ``device``.
+
+    Args:
+        cfg: the architecture.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        batch_size: batch of the throughput and memory figures (on CPU, level basic measures
+            at most 32; ``env["batch_size"]`` says which was used).
+        level: ``basic`` (cheap, for every search trial) or ``full``.
+        amp: ``bf16`` or ``fp16`` autocast, or None for fp32.
+        channels_last: NHWC memory format.
+        compile: ``torch.compile`` the model; compilation time is reported apart.
+        memory: GPU memory size in bytes to predict the max batch size for; on CUDA the
+            device's own memory when None.
+        max_batch: measure the max batch size on the CUDA device (probes in a child process).
+        optimizer: ``sgd`` or ``adamw``, the optimizer of the training step.
+
+    Raises:
+        ValueError: for a bad argument or a device this machine does not have.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level: {level!r} is unknown; choose basic or full")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    if memory is not None and memory <= 0:
+        raise ValueError(f"memory: must be a positive number of bytes, got {memory}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer: {optimizer!r} is unknown; choose {' or '.join(OPTIMIZERS)}")
+    check_amp(amp)
+    settings = LEVELS[level]
+    dev = resolve_device(device)
+    options: dict[str, Any] = {"optimizer": optimizer, "amp": amp, "channels_last": channels_last}
+    notes: dict[str, str] = {}
+    measured_batch = batch_size
+    if dev.type == "cpu" and settings.cpu_batch_size and batch_size > settings.cpu_batch_size:
+        measured_batch = settings.cpu_batch_size
+        notes["batch_size"] = (
+            f"level {level} measures CPU figures at batch {measured_batch} instead of "
+            f"{batch_size} to stay cheap; level full uses the requested batch size"
+        )
+
+    figures, unavailable = _static_figures(cfg, settings)
+
+    simulation = TrainStepSimulation(cfg, **options)
+    prediction = simulation.predict(measured_batch)
+    figures.update(predicted_train_memory_bytes=prediction.total, predicted_train_memory=prediction)
+    if compile:
+        notes["predicted_train_memory_bytes"] = (
+            "simulated for the eager model; torch.compile changes the memory profile"
+        )
+    target = memory
+    if target is None and dev.type == "cuda":
+        target = torch.cuda.get_device_properties(dev).total_memory
+    if target is None:
+        reason = "no GPU memory size to predict for; pass memory (--memory 24GiB or a GPU name)"
+        unavailable.update(predicted_max_batch_size=reason, predicted_for_memory_bytes=reason)
+    else:
+        search = simulation.max_batch_size(target)
+        figures.update(
+            predicted_max_batch_size=search.max_batch_size, predicted_for_memory_bytes=target
+        )
+        if search.capped:
+            notes["predicted_max_batch_size"] = f"reached the search limit {search.limit}"
+
+    env = environment_stamp(
+        dev,
+        batch_size=measured_batch,
+        amp=amp,
+        channels_last=channels_last,
+        compile=compile,
+        optimizer=optimizer,
+        level=level,
+    )
+    nvml: NvmlDevice | None = None
+    if dev.type == "cuda":
+        try:
+            nvml = NvmlDevice(dev)
+        except Unavailable as exc:
+            unavailable.update({"peak_train_device_used_bytes": str(exc), "env.driver": str(exc)})
+        else:
+            env.update(nvml.stamp())
+    try:
+        measured, missing = _measured_figures(
+            cfg, dev, measured_batch, settings, compile=compile, nvml=nvml, workload_options=options
+        )
+    finally:
+        if nvml is not None:
+            nvml.close()
+    figures.update(measured)
+    unavailable.update(missing)
+
+    measured, missing, max_batch_notes = _max_batch_figures(
+        cfg,
+        dev,
+        requested=max_batch,
+        start=figures.get("predicted_max_batch_size") or batch_size,
+        workload_options=options,
+    )
+    figures.update(measured)
+    unavailable.update(missing)
+    notes.update(max_batch_notes)
+    return ProfileResult(**figures, env=env, unavailable=unavailable, notes=notes)

@@ -1,0 +1,151 @@
+"""Per-trial overhead of an archbench search outside training, against bare Optuna.
+
+Both loops run in this process against fresh SQLite files with the default sampler (TPE) and
+the ``resnet`` space, report the same number of epochs per trial and do no training. Ours
+adds the budget decision, the trial record and the bookkeeping; the difference is our tax.
+Prints the median seconds per trial at trials 1-50 and at the last 50, the ratio, the cost of
+the budget decision itself (decode + exact count), and how often TPE proposed an over-budget
+config early and late in the study.
+
+    python benchmarks/search_overhead.py [--trials 500] [--epochs 3] [--sampler tpe]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+from archbench.models import count_params
+from archbench.search import Budget, SearchSettings, prepare_study, run_worker, suggest
+from archbench.search import _search
+from archbench.search._trial import TrialOutcome
+from archbench.spaces import DataShape, get_space
+
+SHAPE = DataShape(10, 1, 28)  # mnist5k
+
+
+class NoTraining:
+    """A trial runner that reports ``epochs`` fake epochs and trains nothing."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def run(self, cfg, report, should_stop):  # type: ignore[no-untyped-def]
+        metrics = []
+        for epoch in range(1, self.epochs + 1):
+            row = {"epoch": epoch, "val_accuracy": 0.5 + 0.01 * epoch, "train_loss": 1.0}
+            metrics.append(row)
+            report(epoch, row)
+            if should_stop():
+                return TrialOutcome(metrics, 0.5, epoch, stopped_early=True)
+        return TrialOutcome(metrics, 0.5 + 0.01 * self.epochs, self.epochs)
+
+
+def timed_bare_optuna(storage: str, trials: int, epochs: int, sampler: str) -> list[float]:
+    space = get_space("resnet")
+    study = optuna.create_study(
+        storage=storage,
+        study_name="bare",
+        direction="maximize",
+        sampler=_search.make_sampler(sampler, 0, 1),
+        pruner=_search.make_pruner("median", 1),
+    )
+    times: list[float] = []
+    last = [time.perf_counter()]
+
+    def objective(trial: optuna.Trial) -> float:
+        suggest(trial, space)
+        for epoch in range(1, epochs + 1):
+            trial.report(0.5 + 0.01 * epoch, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return 0.5 + 0.01 * epochs
+
+    def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        now = time.perf_counter()
+        times.append(now - last[0])
+        last[0] = now
+
+    study.optimize(objective, n_trials=trials, callbacks=[tick])
+    return times
+
+
+def timed_archbench(storage: str, trials: int, epochs: int, sampler: str) -> tuple[list[float], list[str]]:
+    settings = SearchSettings(
+        space="resnet",
+        budget=Budget(max_params=5_000_000),
+        n_trials=trials,
+        sampler=sampler,
+        profile="none",
+        storage=storage,
+        study="ours",
+        seed=0,
+        epochs=epochs,
+        max_rejections=10**6,
+    )
+    prepare_study(settings)
+    times: list[float] = []
+    statuses: list[str] = []
+    last = [time.perf_counter()]
+
+    def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        now = time.perf_counter()
+        times.append(now - last[0])
+        statuses.append(str(trial.user_attrs.get("status")))
+        last[0] = now
+
+    original = _search.TrialRunner
+    _search.TrialRunner = lambda settings: NoTraining(epochs)  # type: ignore[assignment,misc]
+    try:
+        run_worker(settings, "ours", trials, on_trial=tick)
+    finally:
+        _search.TrialRunner = original  # type: ignore[misc]
+    return times, statuses
+
+
+def decision_microseconds(samples: int = 2000) -> float:
+    space = get_space("resnet")
+    points = [space.sample(seed) for seed in range(samples)]
+    start = time.perf_counter()
+    for params in points:
+        count_params(space.to_config(params, SHAPE))
+    return (time.perf_counter() - start) / samples * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trials", type=int, default=500)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--sampler", default="tpe")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    window = min(50, args.trials // 2)
+    with tempfile.TemporaryDirectory() as folder:
+        bare = timed_bare_optuna(f"sqlite:///{Path(folder)}/bare.db", args.trials, args.epochs, args.sampler)
+        ours, statuses = timed_archbench(
+            f"sqlite:///{Path(folder)}/ours.db", args.trials, args.epochs, args.sampler
+        )
+    # ours counts trials that trained; compare the same number of trials (trained + rejected)
+    ours = ours[: len(bare)] if len(ours) >= len(bare) else ours
+    print(f"{args.sampler} on SQLite, resnet space, {args.epochs} reported epochs, no training")
+    print(f"{'window':<14} {'bare optuna ms':>15} {'archbench ms':>13} {'ratio':>7}")
+    for label, part in (("first", slice(0, window)), ("last", slice(-window, None))):
+        bare_ms = statistics.median(bare[part]) * 1e3
+        ours_ms = statistics.median(ours[part]) * 1e3
+        print(f"{label + f' {window}':<14} {bare_ms:>15.1f} {ours_ms:>13.1f} {ours_ms / bare_ms:>6.2f}x")
+    print(f"budget decision (decode + exact count): {decision_microseconds():.1f} us per config")
+    rejected = [s == "rejected" for s in statuses]
+    early, late = rejected[:window], rejected[-window:]
+    print(
+        f"over-budget proposals ({args.sampler}, 5M cap): first {window}: {sum(early) / len(early):.0%}, "
+        f"last {window}: {sum(late) / len(late):.0%}"
+    )
+
+
+if __name__ == "__main__":
+    main()

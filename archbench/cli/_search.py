@@ -24,6 +24,7 @@ from archbench.search import (
     run_search,
 )
 from archbench.search._records import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
+from archbench.search._settings import RaySettings
 
 GPU_MEMORY_HINT = "A size (12GiB) or a GPU name (rtx3060, a100-40gb, ...)."
 
@@ -137,6 +138,16 @@ def search(
     memory: str = typer.Option(None, help="Memory for --min-batch. " + GPU_MEMORY_HINT),
     max_rejections: int = typer.Option(None, help="Rejections in a row before giving up."),
     heartbeat: int = typer.Option(30, help="Seconds between trial heartbeats (RDB storages)."),
+    scheduler: str = typer.Option("asha", help="Ray: asha (stops weak trials early) or fifo."),
+    grace_period: int = typer.Option(1, help="Ray ASHA: epochs every trial trains before a stop."),
+    reduction_factor: int = typer.Option(4, help="Ray ASHA: 1/N of the trials go on at each rung."),
+    cpus_per_trial: float = typer.Option(1.0, help="Ray: CPUs reserved for each trial."),
+    gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per trial; 0.25 packs 4 on a card."),
+    ray_address: str = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray."),
+    ray_storage: str = typer.Option(
+        None, help="Ray: experiment folder, shared on a cluster (default: next to the database)."
+    ),
+    max_failures: int = typer.Option(0, help="Ray: retries of a trial whose worker died."),
     fresh: bool = typer.Option(False, help="Delete the study of this name first."),
     quiet: bool = typer.Option(False, help="No live view; one summary line."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -178,6 +189,18 @@ def search(
             max_rejections=max_rejections,
             heartbeat_seconds=heartbeat,
             backend=backend,
+            ray=RaySettings(
+                address=ray_address,
+                scheduler=scheduler,
+                grace_period=grace_period,
+                reduction_factor=reduction_factor,
+                cpus_per_trial=cpus_per_trial,
+                gpus_per_trial=gpus_per_trial,
+                max_failures=max_failures,
+                storage_path=ray_storage,
+            )
+            if backend == "ray"
+            else None,
         )
     if backend not in ("optuna", "ray"):
         fail(f"backend: {backend!r} is unknown; choose optuna or ray")

@@ -138,6 +138,8 @@ def replay(events: Iterable[Event]) -> MemoryPrediction:
             current[category] -= size
             current[event.category] += size
             live[event.slot] = (size, event.category)
+            if total == peak_total:  # still at the peak: a gradient is labelled after its op
+                peak = dict(current)
     return MemoryPrediction(**peak, total=peak_total)
 
 

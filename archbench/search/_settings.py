@@ -15,6 +15,40 @@ SAMPLERS = ("tpe", "random", "gp", "qmc", "nsga2")
 PRUNERS = ("median", "hyperband", "none")
 PROFILE_LEVELS = ("none", "basic", "full")
 ISOLATION = ("auto", "inline", "process")
+SCHEDULERS = ("asha", "fifo")
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """How ``--backend ray`` runs trials: where, on what resources, and how it stops them early.
+
+    ``address=None`` starts a local Ray runtime; ``"auto"`` joins the cluster of ``ray start``.
+    ``storage_path`` is where Ray keeps its experiment state (shared storage on a cluster);
+    ``None`` puts it next to the archbench database.
+    """
+
+    address: str | None = None
+    scheduler: str = "asha"
+    grace_period: int = 1
+    reduction_factor: int = 4
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 0
+    storage_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler: choose {', '.join(SCHEDULERS)}, got {self.scheduler!r}")
+        if self.grace_period < 1:
+            raise ValueError(f"grace_period: must be >= 1 epoch, got {self.grace_period}")
+        if self.reduction_factor < 2:
+            raise ValueError(f"reduction_factor: must be >= 2, got {self.reduction_factor}")
+        if self.cpus_per_trial <= 0:
+            raise ValueError(f"cpus_per_trial: must be > 0, got {self.cpus_per_trial}")
+        if self.gpus_per_trial < 0:
+            raise ValueError(f"gpus_per_trial: must be >= 0, got {self.gpus_per_trial}")
+        if self.max_failures < -1:
+            raise ValueError(f"max_failures: must be >= 0 (-1: no limit), got {self.max_failures}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +75,7 @@ class SearchSettings:
     max_rejections: int | None = None
     heartbeat_seconds: int = 30
     backend: str = "optuna"
+    ray: RaySettings | None = None
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:

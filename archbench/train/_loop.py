@@ -131,7 +131,7 @@ def train_model(
         recipe.batch_size,
         device=device,
         train=True,
-        augment=None if recipe.augmentation == "auto" else recipe.augmentation,  # None: default
+        augment=recipe.augmentation,
         seed=recipe.seed,
     )
     # Evaluation at the training batch size: memory is known to fit, and the result is the same.

@@ -1,0 +1,718 @@
+"""Running a search on Ray Tune: the same space, budget check and trial records as with Optuna.
+
+For searches that outgrow one machine. Ray's ``OptunaSearch`` proposes configs with the same
+define-by-run ``suggest`` the Optuna backend uses, ASHA (Li et al., "A System for Massively
+Parallel Hyperparameter Tuning", MLSys 2020) stops weak trials at epoch rungs, and Ray places
+trials on the CPUs and (fractional) GPUs of a cluster.
+
+Three driver-side pieces keep the archbench contract:
+
+- ``BudgetedSpace`` decides the budget inside the define-by-run function, from the analytic count.
+- ``BudgetedSearcher`` wraps ``OptunaSearch``: an over-budget proposal never becomes a Ray trial
+  (never scheduled, never built); it is recorded as rejected and the searcher proposes again, up
+  to ``--max-rejections`` in a row. It stops proposing once ``--trials`` trials have trained, so
+  ``--trials N`` means what it means with Optuna: N trials that trained, rejections not counted.
+- ``RecordTrials``, a Tune callback, writes every finished Ray trial into archbench's Optuna
+  storage (the one source of truth) with the Optuna backend's user attrs, once per Ray trial id.
+
+Rerunning the same command after the driver was killed restores the Ray experiment
+(``Tuner.restore``) instead of starting over. Only this module imports ray (DESIGN.md, decision 1):
+its reporting API has moved between releases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+import ray
+from optuna.distributions import distribution_to_json, json_to_distribution
+from optuna.trial import TrialState
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from archbench.models import config_from_dict
+from archbench.search._budget import decide
+from archbench.search._optuna import make_sampler, suggest
+from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED, trained_count
+from archbench.search._search import (
+    SearchAborted,
+    SearchSummary,
+    data_shape,
+    prepare_study,
+    summarize,
+)
+from archbench.search._settings import RaySettings, SearchSettings
+from archbench.search._storage import normalize_storage_url, open_storage
+from archbench.search._trial import (
+    LatencyRejection,
+    TrialData,
+    describe_failure,
+    profile_config,
+    resolve_device,
+)
+from archbench.spaces import DataShape, SearchSpace, get_space
+from archbench.train import RECIPES, resolve_recipe, train_model
+
+METRIC = "val_accuracy"
+PROPOSAL_KEY = "archbench"  # in a Ray trial's config: the budget decision of the driver
+RESULT_KEY = "archbench"  # in a Ray result: the epoch metrics, the profile, or why it ended
+RUNS_ATTR = "ray_runs"  # study user attr: the Ray experiments of the study and their state
+RAY_SAMPLERS = ("tpe", "random")
+
+
+def check_settings(settings: SearchSettings) -> RaySettings:
+    """The Ray settings of ``settings``, after checking the search can run on Ray.
+
+    Raises:
+        ValueError: for options the Ray backend does not support, saying what to use instead.
+    """
+    if settings.ray is None:
+        raise ValueError("backend: the ray backend needs RaySettings (settings.ray)")
+    if settings.objectives != ("accuracy",):
+        raise ValueError(
+            "objective: --backend ray optimizes accuracy only (ASHA stops trials on one metric); "
+            "use --backend optuna for multi-objective searches"
+        )
+    if settings.sampler not in RAY_SAMPLERS:
+        raise ValueError(f"sampler: --backend ray supports {' and '.join(RAY_SAMPLERS)}")
+    if settings.workers != 1:
+        raise ValueError(
+            "workers: Ray runs as many trials at once as --cpus-per-trial and --gpus-per-trial "
+            "allow; drop --workers"
+        )
+    if settings.baselines:
+        raise ValueError("baseline: not supported by --backend ray; use --backend optuna")
+    if resolve_device(settings.device).startswith("cuda") and settings.ray.gpus_per_trial == 0:
+        raise ValueError("device: a CUDA search on Ray needs --gpus-per-trial, e.g. 1 or 0.5")
+    epochs = recipe_epochs(settings)
+    if settings.ray.scheduler == "asha" and settings.ray.grace_period > epochs:
+        raise ValueError(
+            f"grace_period: {settings.ray.grace_period} is more than the {epochs} epochs of a trial"
+        )
+    return settings.ray
+
+
+def recipe_epochs(settings: SearchSettings) -> int:
+    return (
+        settings.epochs if settings.epochs is not None else resolve_recipe(settings.recipe).epochs
+    )
+
+
+def with_absolute_paths(settings: SearchSettings) -> SearchSettings:
+    """Settings whose data folder and recipe file still resolve inside a Ray worker.
+
+    Ray runs each trial in its own working directory (and, on a cluster, on another machine), so
+    a relative path typed by the user must become absolute before it travels.
+    """
+    data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None
+    recipe = settings.recipe
+    if recipe not in RECIPES and Path(recipe).exists():
+        recipe = str(Path(recipe).resolve())
+    return replace(settings, data_dir=data_dir, recipe=recipe)
+
+
+def experiment_root(settings: SearchSettings, study_name: str) -> str:
+    """Where Ray keeps the experiments of a study: ``--ray-storage``, else next to the database."""
+    configured = settings.ray.storage_path if settings.ray else None
+    if configured:
+        root = configured if "://" in configured else str(Path(configured).resolve())
+    else:
+        url = normalize_storage_url(settings.storage)
+        if url.startswith("sqlite:///"):
+            folder = Path(url.removeprefix("sqlite:///")).parent
+        elif "://" not in url:  # a journal file
+            folder = Path(url).parent
+        else:  # a database server: no folder of its own
+            folder = Path("results")
+        root = str((folder / "ray").resolve())
+    return f"{root.rstrip('/')}/{study_name}"
+
+
+class BudgetedSpace:
+    """The define-by-run space of ``OptunaSearch``: suggest, decode, check the budget.
+
+    Returns the decision as constants, which Ray merges into the trial's config, so the trainable
+    gets the effective config without the space file and the driver can record the trial without
+    decoding again. It is picklable (Ray saves it with the searcher state).
+    """
+
+    def __init__(self, settings: SearchSettings, shape: DataShape) -> None:
+        self.settings = settings
+        self.shape = shape
+        self.space: SearchSpace = get_space(settings.space)
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        sampled = self.space.to_config(suggest(trial, self.space), self.shape)
+        decision = decide(sampled, self.settings.budget)
+        for key, value in decision.constraints.items():
+            trial.set_constraint(key, value)
+        proposal = {
+            "config": decision.config.to_dict(),
+            "n_params": decision.n_params,
+            "constraints": decision.constraints,
+            "reason": decision.reason,
+            "params": dict(trial.params),
+            "distributions": {
+                name: distribution_to_json(dist) for name, dist in trial.distributions.items()
+            },
+        }
+        if decision.sampled_config != decision.config:
+            proposal["sampled_config"] = decision.sampled_config.to_dict()
+        return {PROPOSAL_KEY: proposal}
+
+
+class Recorder:
+    """Writes finished trials into archbench's study, once per Ray trial id, from the driver.
+
+    The Ray trial id (a user attr) is what makes a resumed experiment safe: a trial that finished
+    after Ray's last checkpoint runs again on restore, and its second record is skipped.
+    """
+
+    def __init__(self, settings: SearchSettings, study_name: str, epochs: int) -> None:
+        self.settings = settings
+        self.study_name = study_name
+        self.epochs = epochs
+        self._study: optuna.Study | None = None
+        self._recorded: set[str] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_study": None, "_recorded": None}
+
+    @property
+    def study(self) -> optuna.Study:
+        if self._study is None:
+            storage = open_storage(self.settings.storage, heartbeat_seconds=None)
+            self._study = optuna.load_study(study_name=self.study_name, storage=storage)
+        return self._study
+
+    def add(
+        self,
+        ray_trial_id: str,
+        proposal: dict[str, Any],
+        *,
+        status: str,
+        reason: str | None = None,
+        history: list[dict[str, float]] | None = None,
+        profile: dict[str, Any] | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md)."""
+        if self._recorded is None:
+            self._recorded = {
+                str(t.user_attrs["ray_trial_id"])
+                for t in self.study.get_trials(deepcopy=False)
+                if "ray_trial_id" in t.user_attrs
+            }
+        if ray_trial_id in self._recorded:
+            return
+        history = history or []
+        attrs: dict[str, Any] = {
+            "status": status,
+            "ray_trial_id": ray_trial_id,
+            "config": proposal["config"],
+            "n_params": proposal["n_params"],
+        }
+        if reason is not None:
+            attrs["reason"] = reason
+        if "sampled_config" in proposal:
+            attrs["sampled_config"] = proposal["sampled_config"]
+        constraints = dict(proposal["constraints"])
+        if status != REJECTED and self.settings.profile == "none":
+            from archbench.models import count_flops
+
+            flops = count_flops(config_from_dict(proposal["config"]))
+            attrs["flops"], attrs["macs"] = flops.flops, flops.macs
+        if profile is not None:
+            attrs["profile"] = profile
+            limit = self.settings.budget.max_latency_ms
+            latency = profile.get("latency_ms_median")
+            if limit is not None and latency is not None:
+                constraints["max_latency_ms"] = latency - limit
+        best = max((m[METRIC] for m in history), default=None)
+        if history:
+            attrs["metrics"] = history
+            attrs["val_accuracy"] = best
+            attrs["epochs_trained"] = len(history)
+            attrs["train_seconds"] = round(sum(m.get("seconds", 0.0) for m in history), 3)
+        state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
+            status, TrialState.PRUNED
+        )
+        trial = optuna.trial.create_trial(
+            state=state,
+            value=best if state == TrialState.COMPLETE else None,
+            params=proposal["params"],
+            distributions={
+                name: json_to_distribution(text) for name, text in proposal["distributions"].items()
+            },
+            user_attrs=attrs,
+            intermediate_values={int(m["epoch"]): m[METRIC] for m in history},
+            constraints=constraints,
+        )
+        if seconds is not None:
+            trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
+        self.study.add_trial(trial)
+        self._recorded.add(ray_trial_id)
+
+
+class BudgetedSearcher(Searcher):
+    """``OptunaSearch`` behind the parameter budget and the ``--trials`` count.
+
+    Over-budget proposals are told to the inner study as pruned (with their constraints, so TPE
+    learns the boundary) and recorded as rejected, then the searcher asks again: they never reach
+    Ray. Proposing stops once the trials that trained (ASHA-stopped ones included, as with Optuna's
+    pruner) plus those in flight reach ``target``; Ray then ends the experiment. A Ray trial that
+    failed frees its slot for another proposal. Ray saves this wrapper's counters with
+    ``get_state`` and the inner searcher itself, so a restored experiment goes on counting.
+    """
+
+    def __init__(self, searcher: OptunaSearch, recorder: Recorder, run: str, target: int) -> None:
+        super().__init__(metric=searcher.metric, mode=searcher.mode)
+        self.searcher = searcher  # the attribute name Ray's search generator looks for
+        self.recorder = recorder
+        self.run = run
+        self.target = target
+        self.live: dict[str, str] = {}  # Ray trial id -> id of the inner Optuna trial
+        self.proposals = 0
+        self.trained = 0
+        self.failed = 0
+        self.rejections_in_a_row = 0
+        self.stop_reason: str | None = None
+
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        settings = self.recorder.settings
+        while self.stop_reason is None and self.trained + len(self.live) < self.target:
+            inner_id = f"{trial_id}-{self.proposals}"
+            self.proposals += 1
+            config = self.searcher.suggest(inner_id)
+            proposal = config[PROPOSAL_KEY]
+            if proposal["reason"] is None:
+                self.live[trial_id] = inner_id
+                self.rejections_in_a_row = 0
+                return config
+            self.searcher.on_trial_complete(inner_id, result=None)  # PRUNED in the inner study
+            self.recorder.add(inner_id, proposal, status=REJECTED, reason=proposal["reason"])
+            self._count_rejection(settings.rejection_limit)
+        if self.live:
+            return None  # a trial in flight may still fail and need a replacement
+        if self.stop_reason is None:
+            set_run_state(self.recorder.study, self.run, "finished")
+        else:
+            set_run_state(self.recorder.study, self.run, "aborted", self.stop_reason)
+        return Searcher.FINISHED
+
+    def _count_rejection(self, limit: int) -> None:
+        self.rejections_in_a_row += 1
+        if self.rejections_in_a_row >= limit:
+            self.stop_reason = (
+                f"{self.rejections_in_a_row} proposals in a row were rejected by the budget; "
+                "raise --max-params or narrow the space"
+            )
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.live and f"{RESULT_KEY}/metrics/{METRIC}" in result:
+            self.searcher.on_trial_result(self.live[trial_id], result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        inner_id = self.live.pop(trial_id, None)
+        if inner_id is None:
+            return
+        result = result or {}
+        if error or f"{RESULT_KEY}/failed" in result:
+            self.searcher.on_trial_complete(inner_id, result=None, error=True)
+            self.failed += 1
+            if self.failed >= max(3, self.recorder.settings.n_trials):
+                self.stop_reason = (
+                    f"{self.failed} trials failed; see `archbench results --state failed`"
+                )
+        elif f"{RESULT_KEY}/rejected" in result:  # measured latency over the cap
+            self.searcher.on_trial_complete(inner_id, result=None)
+            self._count_rejection(self.recorder.settings.rejection_limit)
+        else:
+            self.trained += 1
+            stopped_early = result.get("epoch", self.recorder.epochs) < self.recorder.epochs
+            self.searcher.on_trial_complete(inner_id, result=None if stopped_early else result)
+
+    def get_state(self) -> dict[str, Any]:
+        keys = ("live", "proposals", "trained", "failed", "rejections_in_a_row", "stop_reason")
+        return {key: getattr(self, key) for key in keys}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+class RecordTrials(tune.Callback):
+    """Records each Ray trial into archbench's study when it ends (in the driver, not workers).
+
+    Status follows the Optuna backend: ``trained``; ``pruned`` when ASHA stopped it before the
+    last epoch; ``rejected`` when its measured latency was over the cap; ``failed`` with the
+    trainer's reason, or when its worker died more often than ``--max-failures`` allows.
+    """
+
+    def __init__(self, recorder: Recorder, scheduler: str) -> None:
+        self.recorder = recorder
+        self.scheduler = scheduler
+        self._history: dict[str, list[dict[str, float]]] = {}
+        self._profile: dict[str, dict[str, Any]] = {}
+        self._last: dict[str, dict[str, Any]] = {}
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        payload = result.get(RESULT_KEY, {})
+        if "metrics" in payload:
+            self._history.setdefault(trial.trial_id, []).append(payload["metrics"])
+        if "profile" in payload:
+            self._profile[trial.trial_id] = json.loads(payload["profile"])
+        self._last[trial.trial_id] = result
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A retried trial starts from its first epoch again: forget the failed attempt."""
+        self._forget(trial.trial_id)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        history, profile, last = self._forget(trial.trial_id)
+        payload = last.get(RESULT_KEY, {})
+        epochs = len(history)
+        status, reason = TRAINED, None
+        if "rejected" in payload:
+            status, reason = REJECTED, payload["rejected"]
+        elif "failed" in payload:
+            status, reason = FAILED, payload["failed"]
+        elif last.get("done") and epochs < self.recorder.epochs:
+            status, reason = PRUNED, f"stopped by {self.scheduler.upper()} after epoch {epochs}"
+        self.recorder.add(
+            trial.trial_id,
+            trial.config[PROPOSAL_KEY],
+            status=status,
+            reason=reason,
+            history=history,
+            profile=profile,
+            seconds=last.get("time_total_s"),
+        )
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        history, profile, last = self._forget(trial.trial_id)
+        self.recorder.add(
+            trial.trial_id,
+            trial.config[PROPOSAL_KEY],
+            status=FAILED,
+            reason=(
+                f"Ray trial errored {trial.num_failures} time(s) (worker process died or was "
+                f"lost); see {trial.path}/error.txt"
+            ),
+            history=history,
+            profile=profile,
+            seconds=last.get("time_total_s"),
+        )
+
+    def _forget(
+        self, trial_id: str
+    ) -> tuple[list[dict[str, float]], dict[str, Any] | None, dict[str, Any]]:
+        return (
+            self._history.pop(trial_id, []),
+            self._profile.pop(trial_id, None),
+            self._last.pop(trial_id, {}),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _trial_data(settings: SearchSettings) -> TrialData:
+    """The data of the search, loaded once per worker process (Ray reuses actors on CPUs)."""
+    return TrialData(settings)
+
+
+def train_trial(config: dict[str, Any], settings: SearchSettings) -> None:
+    """The Ray trainable: profiles and trains one accepted config, one ``tune.report`` per epoch.
+
+    Everything the driver records travels in the reports, because ASHA may stop the trial at any
+    of them: the profile goes with the first epoch. Failures the trainer can name (non-finite
+    loss, out of memory) are reported rather than raised, so they are recorded at once and Ray
+    does not retry a config that would fail the same way; ``--max-failures`` is for workers
+    that die. Failure and rejection reports carry a NaN metric, which ASHA's rung quantiles
+    ignore.
+    """
+    extra: dict[str, Any] = {}
+    try:
+        cfg = config_from_dict(config[PROPOSAL_KEY]["config"])
+        data = _trial_data(settings)
+        profile = profile_config(cfg, settings, batch_size=min(data.recipe.batch_size, 64))
+        if profile is not None:
+            extra["profile"] = json.dumps(profile)
+            limit = settings.budget.max_latency_ms
+            latency = profile.get("latency_ms_median")
+            if limit is not None and latency is not None and latency > limit:
+                rejection = str(LatencyRejection(latency, limit, profile))
+                tune.report({METRIC: math.nan, RESULT_KEY: {"rejected": rejection, **extra}})
+                return
+
+        def report(epoch: int, metrics: dict[str, float]) -> None:
+            tune.report({**metrics, RESULT_KEY: {"metrics": dict(metrics), **extra}})
+            extra.clear()
+
+        train_model(
+            cfg,
+            data.recipe,
+            train_data=data.train,
+            val_data=data.val,
+            device=resolve_device(settings.device),
+            report=report,
+        )
+    except Exception as exc:
+        tune.report({METRIC: math.nan, RESULT_KEY: {"failed": describe_failure(exc), **extra}})
+
+
+def _trial_dirname(trial: Any) -> str:
+    """Short trial folders: Ray's default name lists every config value."""
+    return f"trial_{trial.trial_id}"
+
+
+def _sampler_storage(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """An in-memory copy of the study's finished trials, so a new Ray run learns from old ones."""
+    storage = optuna.storages.InMemoryStorage()
+    memory = optuna.create_study(storage=storage, study_name=study.study_name, direction="maximize")
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    memory.add_trials([t for t in finished if t.distributions])
+    return storage
+
+
+def _new_tuner(
+    settings: SearchSettings,
+    ray_settings: RaySettings,
+    study: optuna.Study,
+    trainable: Any,
+    root: str,
+    run: str,
+    target: int,
+) -> tune.Tuner:
+    epochs = recipe_epochs(settings)
+    recorder = Recorder(settings, study.study_name, epochs)
+    searcher = BudgetedSearcher(
+        OptunaSearch(
+            space=BudgetedSpace(settings, data_shape(settings)),
+            metric=METRIC,
+            mode="max",
+            sampler=make_sampler(settings.sampler, settings.seed, 1),
+            storage=_sampler_storage(study),
+            study_name=study.study_name,
+        ),
+        recorder,
+        run,
+        target,
+    )
+    scheduler = (
+        ASHAScheduler(
+            max_t=epochs,
+            grace_period=ray_settings.grace_period,
+            reduction_factor=ray_settings.reduction_factor,
+        )
+        if ray_settings.scheduler == "asha"
+        else FIFOScheduler()
+    )
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode="max",
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=-1,  # the searcher decides when the experiment is done
+            # A fresh process per trial returns its GPU memory; on CPUs, reusing worker
+            # processes saves seconds of start-up per trial.
+            reuse_actors=ray_settings.gpus_per_trial == 0,
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=run,
+            storage_path=root,
+            failure_config=tune.FailureConfig(max_failures=ray_settings.max_failures),
+            callbacks=[RecordTrials(recorder, ray_settings.scheduler)],
+            verbose=0,
+        ),
+    )
+
+
+def ray_runs(study: optuna.Study) -> list[dict[str, Any]]:
+    """The Ray experiments of ``study``: name, path, state (running/finished/aborted/lost)."""
+    return [dict(run) for run in study.user_attrs.get(RUNS_ATTR, [])]
+
+
+def _add_run(study: optuna.Study, run: str, path: str, target: int) -> None:
+    runs = ray_runs(study)
+    runs.append({"name": run, "path": path, "state": "running", "target": target})
+    study.set_user_attr(RUNS_ATTR, runs)
+
+
+def set_run_state(study: optuna.Study, run: str, state: str, reason: str | None = None) -> None:
+    runs = ray_runs(study)
+    for entry in runs:
+        if entry["name"] == run:
+            entry["state"] = state
+            if reason is not None:
+                entry["reason"] = reason
+    study.set_user_attr(RUNS_ATTR, runs)
+
+
+def _restore(path: str, trainable: Any) -> tune.Tuner | None:
+    """The interrupted experiment at ``path``, or None when Ray never saved its state.
+
+    Trials that were running start again. Trials that errored stay as they are
+    (``resume_errored=False``): they are recorded as failed already, like failed Optuna trials.
+    """
+    if not tune.Tuner.can_restore(path):
+        return None
+    tuner = tune.Tuner.restore(path, trainable=trainable)
+    try:
+        tuner.get_results()  # Ray restarts an unsaved experiment with one trial: start anew
+    except RuntimeError:
+        return None
+    return tuner
+
+
+def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
+    """Runs ``tuner`` and turns the run state the searcher stored into an outcome.
+
+    Raises:
+        SearchAborted: when the searcher gave up (too many rejections or failures).
+        KeyboardInterrupt: when Ray ended the run on Ctrl+C (its experiment can be restored).
+    """
+    with _environment(RAY_AIR_NEW_OUTPUT="0"):  # the legacy reporter is silent at verbose=0
+        tuner.fit()
+    entry = next(r for r in ray_runs(study) if r["name"] == run)
+    if entry["state"] == "aborted":
+        raise SearchAborted(entry.get("reason", "the Ray searcher gave up"))
+    if entry["state"] == "running":
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def ray_runtime(address: str | None) -> Iterator[None]:
+    """Connects to Ray (``address``), or starts a local runtime, unless one is already up.
+
+    Only a runtime this function started is shut down afterwards.
+
+    Raises:
+        ValueError: when no cluster answers at ``address``.
+    """
+    if ray.is_initialized():
+        yield
+        return
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address is None:
+        options["include_dashboard"] = False
+    try:
+        ray.init(address=address, **options)
+    except ConnectionError as exc:
+        raise ValueError(f"ray_address: cannot connect to Ray at {address!r}: {exc}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def _polling(study: optuna.Study, poll: Callable[[optuna.Study], None] | None) -> Iterator[None]:
+    """Calls ``poll(study)`` about once a second while Ray runs in this thread."""
+    if poll is None:
+        yield
+        return
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(1.0):
+            poll(study)
+
+    thread = threading.Thread(target=loop, name="archbench-poll", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        poll(study)
+
+
+def run_ray_search(
+    settings: SearchSettings,
+    *,
+    fresh: bool = False,
+    poll: Callable[[optuna.Study], None] | None = None,
+) -> SearchSummary:
+    """Runs (or resumes) a search on Ray Tune until ``settings.n_trials`` trials have trained.
+
+    An interrupted Ray experiment of the study is restored first; a new experiment then trains
+    whatever is still missing (for example after raising ``--trials``), its sampler warm-started
+    with the study's trials. Trials are recorded in the study as they end.
+
+    Args:
+        fresh: delete the study first (its old Ray experiments are left on disk, unused).
+        poll: called about once a second with the study (live display).
+
+    Raises:
+        ValueError: for settings the Ray backend cannot run, or an unreachable cluster.
+        SearchAborted: after too many rejections in a row, or too many failures.
+        KeyboardInterrupt: when the run was interrupted; rerun the command to resume it.
+    """
+    start = time.perf_counter()
+    ray_settings = check_settings(settings)
+    settings = with_absolute_paths(settings)
+    study, name = prepare_study(settings, fresh=fresh)
+    study.set_user_attr("pruner", ray_settings.scheduler)
+    study.set_user_attr("ray", {k: v for k, v in vars(ray_settings).items() if k != "address"})
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    root = experiment_root(settings, name)
+    resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
+    with ray_runtime(ray_settings.address), _polling(study, poll):
+        trainable = tune.with_resources(
+            tune.with_parameters(train_trial, settings=settings), resources
+        )
+        runs = ray_runs(study)
+        if runs and runs[-1]["state"] == "running":
+            last = runs[-1]
+            restored = _restore(last["path"], trainable)
+            if restored is not None:
+                _fit(restored, study, last["name"])
+            else:
+                set_run_state(study, last["name"], "lost")
+        remaining = settings.n_trials - trained_count(study)
+        if remaining > 0:
+            run = time.strftime("run-%Y%m%d-%H%M%S")
+            _add_run(study, run, f"{root}/{run}", remaining)
+            tuner = _new_tuner(settings, ray_settings, study, trainable, root, run, remaining)
+            _fit(tuner, study, run)
+    return summarize(study, name, settings, time.perf_counter() - start)

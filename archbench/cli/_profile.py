@@ -179,7 +179,7 @@ def profile(
         "optimizer": optimizer,
     }
     document: dict[str, Any] = {"model": model, "config": cfg.to_dict()}
-    status = f"profiling {model} ({'sweep ' + sweep if sizes else level})"
+    status = f"profiling {model} ({f'sweep {sweep}' if sizes else level})"
     spinner = contextlib.nullcontext() if json_output else err_console.status(status)
     with user_errors(), spinner:
         if sizes:

@@ -13,6 +13,8 @@ from archbench.cli._common import console, print_json, user_errors
 from archbench.results import (
     COLUMNS,
     DEFAULT_EXPORT_RECIPE,
+    LEADERBOARD_FIELDS,
+    OVERVIEW_FIELDS,
     SORT_FIELDS,
     STATUSES,
     Leaderboard,
@@ -34,7 +36,7 @@ STORAGE_OPTION = typer.Option(
 STUDY_OPTION = typer.Option(None, help="Study name (default: the only study of the storage).")
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 CSV_OPTION = typer.Option(None, help="Also write the lines to this CSV file.")
-EXPORT_OUT_OPTION = typer.Option(None, help="Output folder [results/export/STUDY].")
+EXPORT_OUT_OPTION = typer.Option(Path("exports"), help="Output folder.")
 REPORT_OUT_OPTION = typer.Option(None, help="Output folder [results/report/STUDY].")
 
 
@@ -64,7 +66,10 @@ def _leaderboard_table(board: Leaderboard) -> Table:
     budget = f", budget {format_count(board.max_params)}" if board.max_params else ""
     shown = board.measured_columns()
     hidden = [header for header in COLUMNS if header not in shown and header != "reason"]
-    notes = ["* = feasible Pareto set, listed first"] if board.multi_objective else []
+    notes = []
+    if board.multi_objective:
+        first = ", listed first" if board.sort == "accuracy" else ""
+        notes.append(f"* = feasible Pareto set{first}")
     if hidden:
         notes.append(f"not measured: {', '.join(hidden)}")
     table = Table(
@@ -100,7 +105,7 @@ def results(
         if study is None:
             overviews = list_studies(storage)
             if csv is not None:
-                write_csv([item.to_dict() for item in overviews], csv)
+                write_csv([item.to_dict() for item in overviews], csv, OVERVIEW_FIELDS)
             if json_output:
                 print_json({"storage": url, "studies": [item.to_dict() for item in overviews]})
             elif overviews:
@@ -109,8 +114,8 @@ def results(
                 console.print(f"no studies in {url}; run `archbench search` first", markup=False)
             return
         board = leaderboard(load_study(storage, study), top=top, sort=sort, state=state)
-    if csv is not None:
-        write_csv([entry.summary() for entry in board.entries], csv)
+        if csv is not None:
+            write_csv([entry.summary() for entry in board.entries], csv, LEADERBOARD_FIELDS)
     if json_output:
         print_json({"storage": url, **board.to_dict()})
         return
@@ -137,7 +142,7 @@ def export(
         exported = export_trials(
             loaded,
             storage_url=normalize_storage_url(storage),
-            out_dir=out or Path("results") / "export" / loaded.study_name,
+            out_dir=out,
             top=top,
             pareto=pareto,
             trial=trial,

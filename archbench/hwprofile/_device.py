@@ -98,13 +98,23 @@ class NvmlDevice:
         return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used)
 
     def stamp(self) -> dict[str, Any]:
-        """Driver version and SM clocks: boost, thermals and power caps move timings."""
-        nvml = self._nvml
-        return {
-            "driver": nvml.nvmlSystemGetDriverVersion(),
-            "sm_clock_mhz": nvml.nvmlDeviceGetClockInfo(self._handle, nvml.NVML_CLOCK_SM),
-            "max_sm_clock_mhz": nvml.nvmlDeviceGetMaxClockInfo(self._handle, nvml.NVML_CLOCK_SM),
+        """Driver version and SM clocks: boost, thermals and power caps move timings.
+
+        A query the GPU does not support (some virtual GPUs and MIG slices) is recorded as None.
+        """
+        nvml, handle = self._nvml, self._handle
+        queries = {
+            "driver": nvml.nvmlSystemGetDriverVersion,
+            "sm_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+            "max_sm_clock_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_SM),
         }
+        stamp: dict[str, Any] = {}
+        for name, query in queries.items():
+            try:
+                stamp[name] = query()
+            except nvml.NVMLError:
+                stamp[name] = None
+        return stamp
 
     def close(self) -> None:
         self._nvml.nvmlShutdown()

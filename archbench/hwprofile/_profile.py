@@ -16,8 +16,11 @@ batch size, and adds fvcore's count as a cross-check of the FLOPs.
 from __future__ import annotations
 
 import gc
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -30,6 +33,7 @@ from archbench.hwprofile._max_batch import (
     safe_batch_size,
 )
 from archbench.hwprofile._memory import (
+    Event,
     peak_rss_bytes,
     replay,
     reset_peak_rss,
@@ -51,7 +55,7 @@ class Level:
         latency_seconds: ``Timer.adaptive_autorange`` budget for the batch-1 latency: it stops
             after a tenth of this once the spread is small, and at this in any case.
         warmup: untimed steps before the timed blocks on CUDA (autotuning, allocator growth);
-            on CPU the first call and the tracked step are the warm-up.
+            on CPU the first call, which is the tracked one, is the warm-up.
         repeats: timed blocks; throughput is their median.
         min_block_seconds: a CUDA block runs steps for at least this long.
         cpu_batch_size: largest batch measured on a CPU (None: the requested one).
@@ -90,6 +94,51 @@ def _cuda_only(field: str, device: torch.device) -> str:
     return f"{field} is a CUDA figure; this profile ran on {device}"
 
 
+_COMPILED_TRACKING = (
+    "the tensor tracker follows eager dispatch and cannot see inside compiled graphs; "
+    "profile without compile for this figure"
+)
+
+
+def _first_call(
+    workload: Workload,
+    run: Callable[[], None],
+    trace: Callable[[], list[Event]],
+    peak_name: str,
+    figures: dict[str, Any],
+) -> None:
+    """The first call at these shapes: warm-up, and compilation when compiled.
+
+    On an eager CPU workload it runs under the tracker, which gives the tensor peak without an
+    extra step. On CUDA the peak statistics are reset after it, so that autotuning spikes of
+    the first call (PyTorch PR #124326) stay out of the steady-state peak.
+    """
+    device = workload.device
+    if device.type == "cpu" and not workload.compiled:
+        start = time.perf_counter()
+        figures[peak_name] = replay(trace()).total
+        figures["first_call_seconds"] = time.perf_counter() - start
+        return
+    figures["first_call_seconds"] = time_call(run, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        figures["unavailable"][peak_name] = _COMPILED_TRACKING
+
+
+def _timed(run: Callable[[], None], device: torch.device, level: Level) -> float:
+    """Median seconds per call over the level's timed blocks."""
+    warmup = level.warmup if device.type == "cuda" else 0  # CPU: the first call was enough
+    stats = time_steps(
+        run,
+        device,
+        warmup=warmup,
+        repeats=level.repeats,
+        min_block_seconds=level.min_block_seconds,
+    )
+    return stats.median
+
+
 def measure_infer(workload: Workload, batch_size: int, level: Level) -> dict[str, Any]:
     """Inference figures at ``batch_size``: throughput and peak tensor memory.
 
@@ -100,31 +149,16 @@ def measure_infer(workload: Workload, batch_size: int, level: Level) -> dict[str
     device = workload.device
     images, _ = workload.batch(batch_size)
     figures: dict[str, Any] = {"unavailable": {}}
-    figures["first_call_seconds"] = time_call(lambda: workload.infer_step(images), device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    elif workload.compiled:
-        figures["unavailable"]["peak_infer_memory_bytes"] = _COMPILED_TRACKING
-    else:
-        peak = replay(trace_infer_step(workload, images))
-        figures["peak_infer_memory_bytes"] = peak.total
-    stats = time_steps(
-        lambda: workload.infer_step(images),
-        device,
-        warmup=level.warmup if device.type == "cuda" else 0,
-        repeats=level.repeats,
-        min_block_seconds=level.min_block_seconds,
-    )
-    figures["infer_images_per_second"] = batch_size / stats.median
+
+    def run() -> None:
+        workload.infer_step(images)
+
+    trace = partial(trace_infer_step, workload, images)
+    _first_call(workload, run, trace, "peak_infer_memory_bytes", figures)
+    figures["infer_images_per_second"] = batch_size / _timed(run, device, level)
     if device.type == "cuda":
         figures["peak_infer_memory_bytes"] = torch.cuda.max_memory_allocated(device)
     return figures
-
-
-_COMPILED_TRACKING = (
-    "the tensor tracker follows eager dispatch and cannot see inside compiled graphs; "
-    "profile without compile for this figure"
-)
 
 
 def measure_train(
@@ -147,30 +181,17 @@ def measure_train(
     figures: dict[str, Any] = {"unavailable": {}}
     missing = figures["unavailable"]
 
-    def step() -> None:
+    def run() -> None:
         workload.train_step(images, labels)
 
-    figures["first_call_seconds"] = time_call(step, device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    else:
-        if workload.compiled:
-            missing["peak_train_memory_bytes"] = _COMPILED_TRACKING
-        else:
-            peak = replay(trace_train_step(workload, images, labels))
-            figures["peak_train_memory_bytes"] = peak.total
+    trace = partial(trace_train_step, workload, images, labels)
+    _first_call(workload, run, trace, "peak_train_memory_bytes", figures)
+    if device.type == "cpu":
         try:
             reset_peak_rss()
         except Unavailable as exc:
             missing["peak_train_rss_bytes"] = str(exc)
-    stats = time_steps(
-        step,
-        device,
-        warmup=level.warmup if device.type == "cuda" else 0,
-        repeats=level.repeats,
-        min_block_seconds=level.min_block_seconds,
-    )
-    figures["train_images_per_second"] = batch_size / stats.median
+    figures["train_images_per_second"] = batch_size / _timed(run, device, level)
     if device.type == "cuda":
         figures["peak_train_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         figures["peak_train_reserved_bytes"] = torch.cuda.max_memory_reserved(device)

@@ -102,7 +102,7 @@ def sweep_batch_sizes(
     if not sizes or sizes[0] < 1:
         raise ValueError(f"batch sizes: need at least one, all >= 1, got {list(batch_sizes)}")
     dev = resolve_device(device)
-    options = {"optimizer": optimizer, "amp": amp, "channels_last": channels_last}
+    options: dict[str, Any] = {"optimizer": optimizer, "amp": amp, "channels_last": channels_last}
     simulation = TrainStepSimulation(cfg, **options)
     workload = Workload(cfg, dev, compile=compile, **options)
     points = []

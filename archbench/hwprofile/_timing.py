@@ -20,6 +20,7 @@ import time
 import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,22 +56,26 @@ class TimingStats:
 
 
 def time_latency(
-    fn: Callable[[], object], device: torch.device, *, min_run_time: float, max_run_time: float
+    fn: Callable[[], object],
+    device: torch.device,
+    *,
+    min_run_time: float,
+    max_run_time: float,
+    min_runs: int = 5,
 ) -> TimingStats:
     """Per-call time of ``fn`` from ``Timer.adaptive_autorange``.
 
-    It warms up while sizing its blocks, then times blocks until there are more than 3 and
-    their IQR is within 10% of the median after ``min_run_time``, or until ``max_run_time``.
-    On CPU the plain clock is passed explicitly: the default would synchronize an accelerator
-    that may be present but is not the one we measure.
+    It sizes its blocks (which warms up too), then times blocks until there are more than 3
+    and their IQR is within 10% of the median after ``min_run_time``, or until the time limit.
+    The limit is ``max_run_time``, raised to about ``min_runs`` calls when one call takes longer
+    (seen on a loaded machine: a single 0.7 s run, reported with an IQR of 0). On CPU the plain
+    clock is passed explicitly: the default would synchronize an accelerator that may be
+    present but is not the one we measure.
     """
-    timer = Timer(
-        stmt="fn()",
-        globals={"fn": fn},
-        num_threads=torch.get_num_threads(),
-        **({} if device.type == "cuda" else {"timer": timeit.default_timer}),
-    )
-    measurement = timer.adaptive_autorange(min_run_time=min_run_time, max_run_time=max_run_time)
+    limit = max(max_run_time, min_runs * time_call(fn, device))
+    clock: dict[str, Any] = {} if device.type == "cuda" else {"timer": timeit.default_timer}
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads(), **clock)
+    measurement = timer.adaptive_autorange(min_run_time=min_run_time, max_run_time=limit)
     return TimingStats.from_seconds(measurement.times)
 
 

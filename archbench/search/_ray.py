@@ -31,10 +31,11 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import optuna
 import ray
@@ -69,8 +70,9 @@ from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES, resolve_recipe, train_model
 
 METRIC = "val_accuracy"
-PROPOSAL_KEY = "archbench"  # in a Ray trial's config: the budget decision of the driver
-RESULT_KEY = "archbench"  # in a Ray result: the epoch metrics, the profile, or why it ended
+# Under this key, a Ray trial's config holds the driver's budget decision, and each of its
+# results the epoch metrics, the profile, or why the trial ended.
+KEY = "archbench"
 RUNS_ATTR = "ray_runs"  # study user attr: the Ray experiments of the study and their state
 RAY_SAMPLERS = ("tpe", "random")
 
@@ -81,8 +83,7 @@ def check_settings(settings: SearchSettings) -> RaySettings:
     Raises:
         ValueError: for options the Ray backend does not support, saying what to use instead.
     """
-    if settings.ray is None:
-        raise ValueError("backend: the ray backend needs RaySettings (settings.ray)")
+    ray_settings = settings.ray or RaySettings()
     if settings.objectives != ("accuracy",):
         raise ValueError(
             "objective: --backend ray optimizes accuracy only (ASHA stops trials on one metric); "
@@ -97,14 +98,14 @@ def check_settings(settings: SearchSettings) -> RaySettings:
         )
     if settings.baselines:
         raise ValueError("baseline: not supported by --backend ray; use --backend optuna")
-    if resolve_device(settings.device).startswith("cuda") and settings.ray.gpus_per_trial == 0:
+    if settings.device.startswith("cuda") and ray_settings.gpus_per_trial == 0:
         raise ValueError("device: a CUDA search on Ray needs --gpus-per-trial, e.g. 1 or 0.5")
     epochs = recipe_epochs(settings)
-    if settings.ray.scheduler == "asha" and settings.ray.grace_period > epochs:
+    if ray_settings.scheduler == "asha" and ray_settings.grace_period > epochs:
         raise ValueError(
-            f"grace_period: {settings.ray.grace_period} is more than the {epochs} epochs of a trial"
+            f"grace_period: {ray_settings.grace_period} is more than the {epochs} epochs of a trial"
         )
-    return settings.ray
+    return ray_settings
 
 
 def recipe_epochs(settings: SearchSettings) -> int:
@@ -128,7 +129,7 @@ def with_absolute_paths(settings: SearchSettings) -> SearchSettings:
 
 def experiment_root(settings: SearchSettings, study_name: str) -> str:
     """Where Ray keeps the experiments of a study: ``--ray-storage``, else next to the database."""
-    configured = settings.ray.storage_path if settings.ray else None
+    configured = (settings.ray or RaySettings()).storage_path
     if configured:
         root = configured if "://" in configured else str(Path(configured).resolve())
     else:
@@ -173,7 +174,7 @@ class BudgetedSpace:
         }
         if decision.sampled_config != decision.config:
             proposal["sampled_config"] = decision.sampled_config.to_dict()
-        return {PROPOSAL_KEY: proposal}
+        return {KEY: proposal}
 
 
 class Recorder:
@@ -263,7 +264,7 @@ class Recorder:
             intermediate_values={int(m["epoch"]): m[METRIC] for m in history},
             constraints=constraints,
         )
-        if seconds is not None:
+        if seconds is not None and trial.datetime_complete is not None:
             trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
         self.study.add_trial(trial)
         self._recorded.add(ray_trial_id)
@@ -298,13 +299,14 @@ class BudgetedSearcher(Searcher):
     ) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
 
-    def suggest(self, trial_id: str) -> dict | str | None:
+    def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
+        """A config within the budget, None to wait for trials in flight, or FINISHED."""
         settings = self.recorder.settings
         while self.stop_reason is None and self.trained + len(self.live) < self.target:
             inner_id = f"{trial_id}-{self.proposals}"
             self.proposals += 1
-            config = self.searcher.suggest(inner_id)
-            proposal = config[PROPOSAL_KEY]
+            config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
+            proposal = config[KEY]
             if proposal["reason"] is None:
                 self.live[trial_id] = inner_id
                 self.rejections_in_a_row = 0
@@ -329,7 +331,7 @@ class BudgetedSearcher(Searcher):
             )
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self.live and f"{RESULT_KEY}/metrics/{METRIC}" in result:
+        if trial_id in self.live and f"{KEY}/metrics/{METRIC}" in result:
             self.searcher.on_trial_result(self.live[trial_id], result)
 
     def on_trial_complete(
@@ -339,14 +341,16 @@ class BudgetedSearcher(Searcher):
         if inner_id is None:
             return
         result = result or {}
-        if error or f"{RESULT_KEY}/failed" in result:
+        if error or f"{KEY}/failed" in result:
             self.searcher.on_trial_complete(inner_id, result=None, error=True)
             self.failed += 1
             if self.failed >= max(3, self.recorder.settings.n_trials):
+                last = result.get(f"{KEY}/failed", "the Ray worker died")
                 self.stop_reason = (
-                    f"{self.failed} trials failed; see `archbench results --state failed`"
+                    f"{self.failed} trials failed (last: {last}); "
+                    "see `archbench results --state failed`"
                 )
-        elif f"{RESULT_KEY}/rejected" in result:  # measured latency over the cap
+        elif f"{KEY}/rejected" in result:  # measured latency over the cap
             self.searcher.on_trial_complete(inner_id, result=None)
             self._count_rejection(self.recorder.settings.rejection_limit)
         else:
@@ -380,7 +384,7 @@ class RecordTrials(tune.Callback):
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
-        payload = result.get(RESULT_KEY, {})
+        payload = result.get(KEY, {})
         if "metrics" in payload:
             self._history.setdefault(trial.trial_id, []).append(payload["metrics"])
         if "profile" in payload:
@@ -393,18 +397,20 @@ class RecordTrials(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         history, profile, last = self._forget(trial.trial_id)
-        payload = last.get(RESULT_KEY, {})
+        payload = last.get(KEY, {})
         epochs = len(history)
         status, reason = TRAINED, None
         if "rejected" in payload:
             status, reason = REJECTED, payload["rejected"]
         elif "failed" in payload:
             status, reason = FAILED, payload["failed"]
+        elif not history:
+            status, reason = FAILED, "the trial ended without reporting an epoch"
         elif last.get("done") and epochs < self.recorder.epochs:
             status, reason = PRUNED, f"stopped by {self.scheduler.upper()} after epoch {epochs}"
         self.recorder.add(
             trial.trial_id,
-            trial.config[PROPOSAL_KEY],
+            trial.config[KEY],
             status=status,
             reason=reason,
             history=history,
@@ -416,7 +422,7 @@ class RecordTrials(tune.Callback):
         history, profile, last = self._forget(trial.trial_id)
         self.recorder.add(
             trial.trial_id,
-            trial.config[PROPOSAL_KEY],
+            trial.config[KEY],
             status=FAILED,
             reason=(
                 f"Ray trial errored {trial.num_failures} time(s) (worker process died or was "
@@ -455,7 +461,7 @@ def train_trial(config: dict[str, Any], settings: SearchSettings) -> None:
     """
     extra: dict[str, Any] = {}
     try:
-        cfg = config_from_dict(config[PROPOSAL_KEY]["config"])
+        cfg = config_from_dict(config[KEY]["config"])
         data = _trial_data(settings)
         profile = profile_config(cfg, settings, batch_size=min(data.recipe.batch_size, 64))
         if profile is not None:
@@ -464,11 +470,11 @@ def train_trial(config: dict[str, Any], settings: SearchSettings) -> None:
             latency = profile.get("latency_ms_median")
             if limit is not None and latency is not None and latency > limit:
                 rejection = str(LatencyRejection(latency, limit, profile))
-                tune.report({METRIC: math.nan, RESULT_KEY: {"rejected": rejection, **extra}})
+                tune.report({METRIC: math.nan, KEY: {"rejected": rejection, **extra}})
                 return
 
         def report(epoch: int, metrics: dict[str, float]) -> None:
-            tune.report({**metrics, RESULT_KEY: {"metrics": dict(metrics), **extra}})
+            tune.report({**metrics, KEY: {"metrics": dict(metrics), **extra}})
             extra.clear()
 
         train_model(
@@ -480,7 +486,7 @@ def train_trial(config: dict[str, Any], settings: SearchSettings) -> None:
             report=report,
         )
     except Exception as exc:
-        tune.report({METRIC: math.nan, RESULT_KEY: {"failed": describe_failure(exc), **extra}})
+        tune.report({METRIC: math.nan, KEY: {"failed": describe_failure(exc), **extra}})
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -597,7 +603,10 @@ def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
         SearchAborted: when the searcher gave up (too many rejections or failures).
         KeyboardInterrupt: when Ray ended the run on Ctrl+C (its experiment can be restored).
     """
-    with _environment(RAY_AIR_NEW_OUTPUT="0"):  # the legacy reporter is silent at verbose=0
+    with _environment(RAY_AIR_NEW_OUTPUT="0"), warnings.catch_warnings():
+        # The legacy reporter is silent at verbose=0. NaN reports of failed trials make ASHA
+        # warn about rungs without a number yet; it ignores them, and so can the user.
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         tuner.fit()
     entry = next(r for r in ray_runs(study) if r["name"] == run)
     if entry["state"] == "aborted":
@@ -690,11 +699,11 @@ def run_ray_search(
     """
     start = time.perf_counter()
     ray_settings = check_settings(settings)
-    settings = with_absolute_paths(settings)
+    settings = with_absolute_paths(replace(settings, ray=ray_settings))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, name = prepare_study(settings, fresh=fresh)
     study.set_user_attr("pruner", ray_settings.scheduler)
-    study.set_user_attr("ray", {k: v for k, v in vars(ray_settings).items() if k != "address"})
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.set_user_attr("ray", asdict(ray_settings))
     root = experiment_root(settings, name)
     resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
     with ray_runtime(ray_settings.address), _polling(study, poll):

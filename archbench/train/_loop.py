@@ -137,20 +137,23 @@ def train_model(
     # Evaluation at the training batch size: memory is known to fit, and the result is the same.
     val_loader = DeviceLoader(val_data, recipe.batch_size, device=device, train=False)
     optimizer = _make_optimizer(model, recipe)
-    scheduler = _make_scheduler(optimizer, recipe, steps_per_epoch=len(train_loader))
     amp_dtype = _amp_dtype(recipe, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    trainer = _Trainer(
+        model=model,
+        optimizer=optimizer,
+        scheduler=_make_scheduler(optimizer, recipe, steps_per_epoch=len(train_loader)),
+        scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+        criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+        grad_clip=recipe.grad_clip,
+        amp_dtype=amp_dtype,
+    )
 
     history: list[dict[str, float]] = []
     stopped_early = False
     if resume and checkpoint_file is not None and checkpoint_file.exists():
         state = load_checkpoint(checkpoint_file, map_location=device)
         _check_same_run(state, cfg, recipe, checkpoint_file)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        trainer.load_state_dict(state)
         restore_rng_state(state["rng"])
         history = state["history"]
         stopped_early = state["stopped_early"]
@@ -159,18 +162,7 @@ def train_model(
         epoch = len(history) + 1
         started = time.perf_counter()
         train_loader.set_epoch(epoch - 1)
-        train_loss, train_accuracy, images = _train_epoch(
-            model,
-            train_loader,
-            optimizer,
-            scheduler,
-            scaler,
-            criterion,
-            recipe,
-            amp_dtype,
-            device,
-            epoch,
-        )
+        train_loss, train_accuracy, images = _train_epoch(trainer, train_loader, device, epoch)
         train_seconds = time.perf_counter() - started
         val_loss, confusion = evaluate_loader(model, val_loader, cfg.num_classes)
         metrics = {
@@ -194,10 +186,7 @@ def train_model(
                     "epoch": epoch,
                     "config": cfg.to_dict(),
                     "recipe": recipe.to_dict(),
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
+                    **trainer.state_dict(),
                     "rng": capture_rng_state(),  # the loader's randomness is fixed by the epoch
                     "history": history,
                     "stopped_early": stopped_early,
@@ -216,24 +205,58 @@ def train_model(
     )
 
 
+@dataclass
+class _Trainer:
+    """The model with what updates it: one optimization step, and the state a checkpoint holds."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    criterion: nn.Module
+    grad_clip: float | None
+    amp_dtype: torch.dtype | None
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, backward, update and schedule; returns the loss and the logits, detached."""
+        device_type = images.device.type
+        with torch.autocast(device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            logits = self.model(images)
+            loss = self.criterion(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.detach(), logits.detach()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+
+
 def _train_epoch(
-    model: nn.Module,
-    loader: DeviceLoader,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    criterion: nn.Module,
-    recipe: TrainRecipe,
-    amp_dtype: torch.dtype | None,
-    device: torch.device,
-    epoch: int,
+    trainer: _Trainer, loader: DeviceLoader, device: torch.device, epoch: int
 ) -> tuple[float, float, int]:
     """One pass over the training data; returns mean loss, accuracy and the number of images.
 
     Losses and correct counts stay on the device, one slot per step, and are read once at the end
     (plus the periodic NaN check), so the GPU never waits for the host.
     """
-    model.train()
+    trainer.model.train()
     steps = len(loader)
     losses = torch.zeros(steps, device=device)
     correct = torch.zeros(steps, dtype=torch.int64, device=device)
@@ -241,23 +264,12 @@ def _train_epoch(
     check_interval = 1 if device.type == "cpu" else _ACCELERATOR_CHECK_INTERVAL
     checked = 0
     for step, (images, labels) in enumerate(loader):
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(images)
-            loss = criterion(logits, labels)
-        losses[step] = loss.detach()
+        losses[step], logits = trainer.step(images, labels)
         correct[step] = (logits.argmax(1) == labels).sum()
         sizes.append(labels.shape[0])
         if step + 1 - checked >= check_interval:
             _check_finite(losses, checked, step + 1, epoch)
             checked = step + 1
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if recipe.grad_clip is not None:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
     _check_finite(losses, checked, steps, epoch)
     images = sum(sizes)
     weights = torch.tensor(sizes, dtype=torch.float64)

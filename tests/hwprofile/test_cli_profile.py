@@ -52,12 +52,12 @@ def test_sweep_prints_a_table_and_writes_a_plot(
         capsys,
     )
     assert code == 0, err
-    assert "train images/s" in out and "predicted train memory" in out
+    assert out.startswith(" ") and "simple_cnn on" in out and "wrote" in out  # the table
     (plot,) = tmp_path.glob("sweep-train-fp32-nchw-*-cpu-simple_cnn.png")
     (record,) = tmp_path.glob("sweep-*.json")
-    points = json.loads(record.read_text())["sweep"]["points"]
-    assert [point["batch_size"] for point in points] == [2, 4]
-    assert f"wrote {plot}" in out.replace("\n", "")
+    document = json.loads(record.read_text())
+    assert [point["batch_size"] for point in document["sweep"]["points"]] == [2, 4]
+    assert document["files"] == [str(plot), str(record)]
 
 
 @pytest.mark.parametrize(

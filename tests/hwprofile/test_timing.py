@@ -34,6 +34,11 @@ def test_latency_repeats_and_orders_its_quantiles() -> None:
     assert len(calls) >= stats.runs
 
 
+def test_latency_of_a_call_slower_than_the_budget_still_repeats() -> None:
+    stats = time_latency(lambda: time.sleep(0.03), CPU, min_run_time=0.001, max_run_time=0.01)
+    assert stats.runs >= 3
+
+
 def test_steps_run_warmup_then_timed_blocks() -> None:
     calls = []
     stats = time_steps(

@@ -1,0 +1,213 @@
+"""Export of the winners of a search: one YAML file per config, carrying its card.
+
+Like a torchvision weights entry, the artifact carries what it costs and how it was measured
+(STYLE.md): the model config, its exact parameter count, FLOPs and MACs, the proxy metrics, the
+hardware profile with its environment stamp, a full-training recipe and the provenance. The
+file is the input of the next step as-is: ``archbench count``, ``profile`` and ``train`` read the
+config under ``model`` and the recipe under ``recipe`` (DESIGN.md, decision 9).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+import yaml
+
+import archbench
+from archbench.models import config_from_dict, count_params
+from archbench.results._leaderboard import rank_trials
+from archbench.results._trials import TrialRow, objectives_of, read_trials
+from archbench.search._records import PRUNED, TRAINED
+
+if TYPE_CHECKING:
+    from archbench.train import TrainRecipe
+
+DEFAULT_EXPORT_RECIPE = "sgd_cosine"
+DEFAULT_TOP = 3
+
+
+@dataclass(frozen=True)
+class ExportedConfig:
+    """One written file and the command that trains it."""
+
+    path: Path
+    trial: int
+    n_params: int
+    val_accuracy: float | None
+    command: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "trial": self.trial,
+            "n_params": self.n_params,
+            "val_accuracy": self.val_accuracy,
+            "command": self.command,
+        }
+
+
+def select_trials(
+    study: optuna.Study,
+    *,
+    top: int | None = None,
+    pareto: bool = False,
+    trial: int | None = None,
+) -> list[TrialRow]:
+    """The trials to export: the first ``top`` trained ones, the Pareto set, or one trial.
+
+    Without a choice, the first ``DEFAULT_TOP`` trained trials in leaderboard order. Only trials
+    that trained to the end have an accuracy worth taking to full training; ``trial`` also
+    accepts one the pruner stopped, because a person asked for it by number.
+
+    Raises:
+        ValueError: when more than one selection is given, or nothing can be exported.
+    """
+    if sum((top is not None, pareto, trial is not None)) > 1:
+        raise ValueError("export: choose one of --top, --pareto and --trial")
+    rows = read_trials(study)
+    if trial is not None:
+        chosen = [row for row in rows if row.number == trial]
+        if not chosen:
+            raise ValueError(f"trial: study {study.study_name!r} has no trial {trial}")
+        if chosen[0].status not in (TRAINED, PRUNED) or chosen[0].config is None:
+            numbers = ", ".join(str(r.number) for r in rows if r.status == TRAINED) or "none"
+            raise ValueError(
+                f"trial: trial {trial} is {chosen[0].status} ({chosen[0].reason or 'no record'}); "
+                f"trained trials: {numbers}"
+            )
+        return chosen
+    if top is not None and top < 1:
+        raise ValueError(f"top: must be >= 1, got {top}")
+    ranked = rank_trials(rows, multi_objective=len(objectives_of(study)) > 1)
+    trained = [entry.trial for entry in ranked if entry.trial.status == TRAINED]
+    if pareto:
+        trained = [row for row in trained if row.pareto]
+    if not trained:
+        raise ValueError(f"export: study {study.study_name!r} has no trained trial to export")
+    return trained if pareto else trained[: top or DEFAULT_TOP]
+
+
+def export_card(
+    row: TrialRow, study: optuna.Study, *, storage_url: str, recipe: TrainRecipe
+) -> dict[str, Any]:
+    """The YAML document of one trial.
+
+    ``n_params`` and FLOPs are recomputed from the config (the analytic counter and
+    ``count_flops``), so the card is exact for the file whatever the record holds; a parameter
+    count that differs from the stored one means the record does not describe this config.
+
+    Raises:
+        ValueError: when the stored parameter count disagrees with the config's.
+    """
+    from archbench.models import count_flops
+
+    if row.config is None:
+        raise ValueError(f"trial {row.number}: the record holds no model config")
+    cfg = config_from_dict(row.config)
+    n_params = count_params(cfg)
+    if row.n_params is not None and row.n_params != n_params:
+        raise ValueError(
+            f"trial {row.number}: the stored n_params {row.n_params:,} differs from the config's "
+            f"{n_params:,}; the study was written by archbench "
+            f"{study.user_attrs.get('archbench_version', '?')}, this is {archbench.__version__}"
+        )
+    flops = count_flops(cfg)
+    attrs = study.user_attrs
+    objectives = objectives_of(study)
+    return {
+        "model": cfg.to_dict(),
+        "n_params": n_params,
+        "flops": flops.flops,
+        "macs": flops.macs,
+        "metrics": {
+            "dataset": attrs.get("dataset"),
+            "subset": attrs.get("subset"),
+            "val_accuracy": row.val_accuracy,
+            "epochs_trained": row.epochs_trained,
+            "objectives": dict(zip(objectives, row.values)) if row.values is not None else None,
+            "history": [dict(epoch) for epoch in row.metrics],
+            "proxy_recipe": attrs.get("recipe"),
+        },
+        "profile": row.profile,
+        "recipe": recipe.to_dict(),
+        "provenance": {
+            "storage": storage_url,
+            "study": study.study_name,
+            "trial": row.number,
+            "status": row.status,
+            "baseline": row.baseline,
+            "space": attrs.get("space"),
+            "max_params": attrs.get("max_params"),
+            "search_archbench_version": attrs.get("archbench_version"),
+            "archbench_version": archbench.__version__,
+            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def export_file_name(study_name: str, trial: int) -> str:
+    """``<study>-trial-<N>.yaml`` with the study name made safe for a file name."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name).strip("._") or "study"
+    return f"{safe}-trial-{trial}.yaml"
+
+
+def train_command(path: Path, dataset: str | None) -> str:
+    """The command that takes an exported file to full training on the search's data set."""
+    command = f"archbench train {shlex.quote(str(path))}"
+    return f"{command} --dataset {shlex.quote(dataset)}" if dataset else command
+
+
+def export_trials(
+    study: optuna.Study,
+    *,
+    storage_url: str,
+    out_dir: str | Path,
+    top: int | None = None,
+    pareto: bool = False,
+    trial: int | None = None,
+    recipe: str = DEFAULT_EXPORT_RECIPE,
+    force: bool = False,
+) -> list[ExportedConfig]:
+    """Writes one YAML file per selected trial (see ``select_trials``) into ``out_dir``.
+
+    Nothing is written unless every file can be: an existing file is kept, since a person may
+    have edited it, unless ``force``.
+
+    Args:
+        storage_url: recorded in the provenance.
+        recipe: a shipped recipe's name or a recipe file, for the full training.
+
+    Raises:
+        ValueError: for a bad selection or recipe, a record that does not match its config, or
+            an existing file without ``force``.
+    """
+    from archbench.train import resolve_recipe  # torch-backed: loaded only to export
+
+    train_recipe = resolve_recipe(recipe)
+    rows = select_trials(study, top=top, pareto=pareto, trial=trial)
+    folder = Path(out_dir)
+    paths = [folder / export_file_name(study.study_name, row.number) for row in rows]
+    existing = [path for path in paths if path.exists()]
+    if existing and not force:
+        raise ValueError(f"export: {existing[0]} exists; pass --force to overwrite")
+    cards = [export_card(row, study, storage_url=storage_url, recipe=train_recipe) for row in rows]
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset = study.user_attrs.get("dataset")
+    exported = []
+    for row, path, card in zip(rows, paths, cards):
+        command = train_command(path, dataset)
+        header = (
+            f"# archbench export of trial {row.number} of study {study.study_name!r}.\n"
+            f"# Train it: {command}\n"
+        )
+        path.write_text(header + yaml.safe_dump(card, sort_keys=False))
+        exported.append(
+            ExportedConfig(path, row.number, card["n_params"], row.val_accuracy, command)
+        )
+    return exported

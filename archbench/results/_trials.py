@@ -1,0 +1,217 @@
+"""Reading a search back from its Optuna storage: studies, and one flat row per trial.
+
+The storage is the one source of truth (DESIGN.md, decision 8). Everything in ``results/`` reads
+the trial records described in docs/CONTRACTS.md through ``read_trials`` so that a record written
+by an older search, by the Ray backend, or without a profile (``--profile none``) shows as a
+missing figure rather than an error. The profile dict is read as plain data: ``results/`` never
+imports ``hwprofile``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from archbench.search import list_study_names, normalize_storage_url, open_storage, trial_status
+from archbench.search._records import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
+from archbench.search._storage import JOURNAL_SUFFIXES
+
+STATUSES = (TRAINED, PRUNED, REJECTED, FAILED, RUNNING)
+_STORAGE_SUFFIXES = (".db", ".sqlite", ".sqlite3", *JOURNAL_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as the leaderboard, the export and the report see it.
+
+    Figures that the record does not hold (no profile, a rejected config that never trained)
+    are ``None``, never 0, so that a table shows "-" instead of a cost that was not measured.
+
+    Attributes:
+        number: Optuna's trial number.
+        status: ``trained``, ``pruned``, ``rejected``, ``failed`` or ``running``.
+        val_accuracy: best validation accuracy of the proxy training (fraction).
+        n_params: exact parameter count of the effective config.
+        flops: forward FLOPs per image, from the trial or its profile.
+        macs: forward multiply-adds per image.
+        latency_ms: batch-1 inference latency, median.
+        infer_images_per_second: inference throughput at the profile's batch size.
+        train_images_per_second: training throughput at the profile's batch size.
+        peak_train_memory_bytes: measured peak tensor memory of a training step.
+        predicted_max_batch_size: largest training batch predicted to fit the profile's memory.
+        epochs_trained: proxy epochs the trial trained.
+        values: the trial's objective values in study order (complete trials only).
+        feasible: every stored constraint (budget limits) is satisfied.
+        pareto: on the study's feasible Pareto front (``study.best_trials``); for a
+            single-objective study, the best trial.
+        reason: why the trial was rejected, pruned or failed.
+        baseline: the preset name of an enqueued baseline trial.
+        params: the sampled search-space params.
+        config: the effective model config dict.
+        metrics: per-epoch metric dicts of the proxy training.
+        profile: the stored hardware profile (``ProfileResult.to_dict()``).
+    """
+
+    number: int
+    status: str
+    val_accuracy: float | None = None
+    n_params: int | None = None
+    flops: int | None = None
+    macs: int | None = None
+    latency_ms: float | None = None
+    infer_images_per_second: float | None = None
+    train_images_per_second: float | None = None
+    peak_train_memory_bytes: int | None = None
+    predicted_max_batch_size: int | None = None
+    epochs_trained: int | None = None
+    values: tuple[float, ...] | None = None
+    feasible: bool = True
+    pareto: bool = False
+    reason: str | None = None
+    baseline: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    metrics: tuple[dict[str, float], ...] = ()
+    profile: dict[str, Any] | None = None
+
+    @property
+    def has_accuracy(self) -> bool:
+        return self.val_accuracy is not None
+
+    def summary(self) -> dict[str, Any]:
+        """The flat, scalar fields: one CSV line, or one JSON leaderboard entry without blobs."""
+        return {name: getattr(self, name) for name in SUMMARY_FIELDS}
+
+
+SUMMARY_FIELDS = (
+    "number",
+    "status",
+    "val_accuracy",
+    "n_params",
+    "flops",
+    "macs",
+    "latency_ms",
+    "infer_images_per_second",
+    "train_images_per_second",
+    "peak_train_memory_bytes",
+    "predicted_max_batch_size",
+    "epochs_trained",
+    "feasible",
+    "pareto",
+    "reason",
+    "baseline",
+)
+
+
+def open_existing_storage(storage: str | None) -> optuna.storages.BaseStorage:
+    """Opens a storage for reading, never creating one.
+
+    A mistyped path must not leave an empty database behind, so a missing file is an error
+    that names the storage files next to it.
+
+    Raises:
+        ValueError: for an unreadable URL or a missing file.
+    """
+    url = normalize_storage_url(storage)
+    path = _local_path(url)
+    if path is not None and not path.exists():
+        folder = path.parent
+        found = sorted(
+            str(p) for p in folder.glob("*") if p.is_file() and p.name.endswith(_STORAGE_SUFFIXES)
+        )
+        listing = ", ".join(found) if found else f"no storage files in {folder}/"
+        raise ValueError(f"storage: {url} does not exist; found: {listing}")
+    return open_storage(url, heartbeat_seconds=None, create=False)
+
+
+def _local_path(url: str) -> Path | None:
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///"))
+    if "://" not in url and url.endswith(JOURNAL_SUFFIXES):
+        return Path(url)
+    return None
+
+
+def load_study(storage: str | None, study: str | None) -> optuna.Study:
+    """The study named ``study``, or the only study of the storage when ``study`` is None.
+
+    Raises:
+        ValueError: when the storage or the study does not exist, or when several studies
+            exist and none was named; the message lists the studies of the storage.
+    """
+    backend = open_existing_storage(storage)
+    names = list_study_names(backend)
+    url = normalize_storage_url(storage)
+    if not names:
+        raise ValueError(f"study: {url} holds no studies; run `archbench search` first")
+    if study is None and len(names) > 1:
+        raise ValueError(f"study: {url} holds several; pass --study NAME ({', '.join(names)})")
+    study = study or names[0]
+    if study not in names:
+        raise ValueError(f"study: no study {study!r} in {url}; studies: {', '.join(names)}")
+    return optuna.load_study(study_name=study, storage=backend)
+
+
+def objectives_of(study: optuna.Study) -> tuple[str, ...]:
+    """The objective names in study order, as the search stored them."""
+    stored = study.user_attrs.get("objectives")
+    if stored:
+        return tuple(stored)
+    return tuple(f"objective{i}" for i in range(len(study.directions)))
+
+
+def read_trials(study: optuna.Study) -> list[TrialRow]:
+    """Every trial of ``study`` as a ``TrialRow``, in trial-number order."""
+    trials = study.get_trials(deepcopy=False)
+    front = {t.number for t in study.best_trials}
+    return [_row(trial, trial.number in front) for trial in trials]
+
+
+def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
+    attrs = trial.user_attrs
+    status = trial_status(trial)
+    profile = attrs.get("profile") if isinstance(attrs.get("profile"), Mapping) else None
+    measured = profile or {}
+    accuracy = attrs.get("val_accuracy")
+    if accuracy is None and status == TRAINED and trial.state == TrialState.COMPLETE:
+        accuracy = trial.values[0]  # a record without the attribute (e.g. an older search)
+    return TrialRow(
+        number=trial.number,
+        status=status,
+        val_accuracy=_number(accuracy),
+        n_params=_integer(attrs.get("n_params", measured.get("n_params"))),
+        flops=_integer(attrs.get("flops", measured.get("flops"))),
+        macs=_integer(attrs.get("macs", measured.get("macs"))),
+        latency_ms=_number(measured.get("latency_ms_median")),
+        infer_images_per_second=_number(measured.get("infer_images_per_second")),
+        train_images_per_second=_number(measured.get("train_images_per_second")),
+        peak_train_memory_bytes=_integer(measured.get("peak_train_memory_bytes")),
+        predicted_max_batch_size=_integer(measured.get("predicted_max_batch_size")),
+        epochs_trained=_integer(attrs.get("epochs_trained")),
+        values=tuple(trial.values) if trial.values is not None else None,
+        feasible=all(value <= 0.0 for value in trial.constraints.values()),
+        pareto=pareto,
+        reason=attrs.get("reason"),
+        baseline=attrs.get("baseline"),
+        params=dict(trial.params),
+        config=attrs.get("config"),
+        metrics=tuple(attrs.get("metrics") or ()),
+        profile=dict(profile) if profile is not None else None,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _integer(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None

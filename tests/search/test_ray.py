@@ -1,0 +1,234 @@
+"""The Ray Tune backend: real searches on a real local Ray runtime (2 CPUs), kept few and short."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pytest
+
+from archbench.search import Budget, SearchSettings, counts_by_status, open_storage, trial_status
+from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED
+from archbench.search._settings import RaySettings
+from tests.conftest import REPO, run_cli
+from tests.search.conftest import TINY_BUDGET, tiny_search_args
+
+
+def settings_for(space: Path, storage: str, trials: int, **overrides) -> SearchSettings:  # type: ignore[no-untyped-def]
+    values = dict(
+        space=str(space),
+        budget=Budget(max_params=TINY_BUDGET),
+        n_trials=trials,
+        epochs=1,
+        subset=0.05,
+        profile="none",
+        storage=storage,
+        study="tiny",
+        seed=0,
+        backend="ray",
+        ray=RaySettings(),
+    )
+    values.update(overrides)
+    return SearchSettings(**values)
+
+
+def load(storage: str) -> optuna.Study:
+    return optuna.load_study(
+        study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
+    )
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """One local Ray runtime for the module; drivers in subprocesses join it by address."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def test_without_ray_the_backend_exits_2_with_the_install_line(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    args = tiny_search_args(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, "--backend", "ray")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['ray'] = None; from archbench.cli import main; main()",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert 'pip install "archbench[ray]"' in result.stderr
+    assert not (tmp_path / "s.db").exists(), "nothing may run without Ray"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"objectives": ("accuracy", "params")}, "objective"),
+        ({"sampler": "gp"}, "sampler"),
+        ({"workers": 2}, "workers"),
+        ({"device": "cuda"}, "device"),
+        ({"ray": RaySettings(grace_period=2)}, "grace_period"),
+    ],
+)
+def test_settings_ray_cannot_run_are_refused(
+    overrides: dict, problem: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    ray_search = pytest.importorskip("archbench.search._ray")
+    settings = settings_for(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, **overrides)
+    with pytest.raises(ValueError, match=f"^{problem}:"):
+        ray_search.check_settings(settings)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_four_trials_train_and_over_budget_configs_never_reach_ray(
+    ray_address: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    from archbench.search._ray import ray_runs, run_ray_search
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    summary = run_ray_search(settings_for(tiny_space, storage, 4))
+    study = load(storage)
+    counts = counts_by_status(study)
+    assert counts[TRAINED] + counts[PRUNED] == 4 == summary.trained
+    assert counts[REJECTED] >= 1, "the tiny budget should reject some proposals"
+    assert study.user_attrs["backend"] == "ray"
+    trained = [t for t in study.trials if trial_status(t) in (TRAINED, PRUNED)]
+    for trial in trained:
+        assert trial.user_attrs["n_params"] <= TINY_BUDGET
+        assert trial.constraints["max_params"] <= 0
+        assert len(trial.user_attrs["metrics"]) == trial.user_attrs["epochs_trained"] == 1
+        assert trial.user_attrs["config"]["family"] == "resnet"
+        assert trial.params, "params and distributions are recorded for samplers and plots"
+    for trial in study.trials:
+        if trial_status(trial) == REJECTED:
+            assert trial.user_attrs["n_params"] > TINY_BUDGET
+            assert "over the budget" in trial.user_attrs["reason"]
+            assert "metrics" not in trial.user_attrs
+    (run,) = ray_runs(study)
+    assert run["state"] == "finished"
+    ray_trials = sorted(p.name.removeprefix("trial_") for p in Path(run["path"]).glob("trial_*"))
+    assert ray_trials == sorted(t.user_attrs["ray_trial_id"] for t in trained), (
+        "only configs within the budget may become Ray trials"
+    )
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_rerun_after_the_driver_was_killed_restores_and_completes(
+    ray_address: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    args = tiny_search_args(
+        tiny_space, storage, 4, "--backend", "ray", "--ray-address", ray_address
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from archbench.cli import main; main()", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    killed_mid_run = False
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(0.5)
+        try:
+            study = load(storage)
+        except Exception:  # the study does not exist yet
+            continue
+        runs = study.user_attrs.get("ray_runs", [])
+        if counts_by_status(study)[TRAINED] >= 1 and runs and runs[-1]["state"] == "running":
+            process.send_signal(signal.SIGKILL)
+            killed_mid_run = True
+            break
+    process.wait()
+    assert killed_mid_run, "the search finished before it could be killed"
+    recorded_before = {t.user_attrs["ray_trial_id"] for t in load(storage).trials}
+
+    result = run_cli(*[a for a in args if a != "--quiet"], "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["trained"] == 4
+    study = load(storage)
+    counts = counts_by_status(study)
+    assert counts[TRAINED] + counts[PRUNED] == 4
+    ray_ids = [t.user_attrs["ray_trial_id"] for t in study.trials]
+    assert len(ray_ids) == len(set(ray_ids)), "no Ray trial may be recorded twice"
+    assert recorded_before <= set(ray_ids)
+    (run,) = study.user_attrs["ray_runs"]
+    assert run["state"] == "finished", "the interrupted experiment is restored, not restarted"
+
+
+def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Path) -> None:
+    """ASHA stops, reported failures and dead workers, without waiting for them to happen."""
+    ray_search = pytest.importorskip("archbench.search._ray")
+    from archbench.models import get_preset
+    from archbench.search import prepare_study
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(tiny_space, storage, 1, epochs=3)
+    prepare_study(settings)
+    callback = ray_search.RecordTrials(ray_search.Recorder(settings, "tiny", 3), "asha")
+    config = get_preset("simple_cnn").with_data(num_classes=10, in_channels=1, input_size=28)
+    proposal = {
+        "config": config.to_dict(),
+        "n_params": 1000,
+        "constraints": {"max_params": -29_000.0},
+        "reason": None,
+        "params": {},
+        "distributions": {},
+    }
+
+    def epoch(number: int, accuracy: float) -> dict:
+        metrics = {"epoch": number, "val_accuracy": accuracy, "seconds": 1.0}
+        return {**metrics, "archbench": {"metrics": metrics}, "done": False}
+
+    def trial(trial_id: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            trial_id=trial_id, config={"archbench": proposal}, num_failures=2, path="/x"
+        )
+
+    stopped, full, failing, dead = trial("a"), trial("b"), trial("c"), trial("d")
+    callback.on_trial_result(0, [], stopped, {**epoch(1, 0.5), "done": True})
+    callback.on_trial_complete(0, [], stopped)
+    for number in (1, 2, 3):
+        callback.on_trial_result(0, [], full, epoch(number, 0.2 * number))
+    callback.on_trial_complete(0, [], full)
+    callback.on_trial_complete(0, [], full)  # a restored experiment may end a trial again
+    callback.on_trial_result(0, [], failing, epoch(1, 0.5))
+    failure = {"val_accuracy": float("nan"), "archbench": {"failed": "non-finite loss: at step 3"}}
+    callback.on_trial_result(0, [], failing, failure)
+    callback.on_trial_complete(0, [], failing)
+    callback.on_trial_error(0, [], dead)
+
+    trials = {t.user_attrs["ray_trial_id"]: t for t in load(storage).trials}
+    assert len(load(storage).trials) == 4
+    assert trial_status(trials["a"]) == PRUNED
+    assert trials["a"].user_attrs["reason"] == "stopped by ASHA after epoch 1"
+    assert trial_status(trials["b"]) == TRAINED
+    assert trials["b"].values == [pytest.approx(0.6)]
+    assert trials["b"].intermediate_values == {1: 0.2, 2: 0.4, 3: pytest.approx(0.6)}
+    assert trial_status(trials["c"]) == FAILED
+    assert trials["c"].user_attrs["reason"] == "non-finite loss: at step 3"
+    assert trials["c"].user_attrs["epochs_trained"] == 1
+    assert trial_status(trials["d"]) == FAILED
+    assert "errored 2 time(s)" in trials["d"].user_attrs["reason"]

@@ -21,8 +21,7 @@ from pathlib import Path
 import optuna
 
 from archbench.models import count_params
-from archbench.search import Budget, SearchSettings, prepare_study, run_worker, suggest
-from archbench.search import _search
+from archbench.search import Budget, SearchSettings, _search, prepare_study, run_worker, suggest
 from archbench.search._trial import TrialOutcome
 from archbench.spaces import DataShape, get_space
 
@@ -75,7 +74,9 @@ def timed_bare_optuna(storage: str, trials: int, epochs: int, sampler: str) -> l
     return times
 
 
-def timed_archbench(storage: str, trials: int, epochs: int, sampler: str) -> tuple[list[float], list[str]]:
+def timed_archbench(
+    storage: str, trials: int, epochs: int, sampler: str
+) -> tuple[list[float], list[str]]:
     settings = SearchSettings(
         space="resnet",
         budget=Budget(max_params=5_000_000),
@@ -126,7 +127,9 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     window = min(50, args.trials // 2)
     with tempfile.TemporaryDirectory() as folder:
-        bare = timed_bare_optuna(f"sqlite:///{Path(folder)}/bare.db", args.trials, args.epochs, args.sampler)
+        bare = timed_bare_optuna(
+            f"sqlite:///{Path(folder)}/bare.db", args.trials, args.epochs, args.sampler
+        )
         ours, statuses = timed_archbench(
             f"sqlite:///{Path(folder)}/ours.db", args.trials, args.epochs, args.sampler
         )
@@ -137,13 +140,14 @@ def main() -> None:
     for label, part in (("first", slice(0, window)), ("last", slice(-window, None))):
         bare_ms = statistics.median(bare[part]) * 1e3
         ours_ms = statistics.median(ours[part]) * 1e3
-        print(f"{label + f' {window}':<14} {bare_ms:>15.1f} {ours_ms:>13.1f} {ours_ms / bare_ms:>6.2f}x")
+        name = f"{label} {window}"
+        print(f"{name:<14} {bare_ms:>15.1f} {ours_ms:>13.1f} {ours_ms / bare_ms:>6.2f}x")
     print(f"budget decision (decode + exact count): {decision_microseconds():.1f} us per config")
     rejected = [s == "rejected" for s in statuses]
     early, late = rejected[:window], rejected[-window:]
     print(
-        f"over-budget proposals ({args.sampler}, 5M cap): first {window}: {sum(early) / len(early):.0%}, "
-        f"last {window}: {sum(late) / len(late):.0%}"
+        f"over-budget proposals ({args.sampler}, 5M cap): "
+        f"first {window}: {sum(early) / len(early):.0%}, last {window}: {sum(late) / len(late):.0%}"
     )
 
 

@@ -21,22 +21,15 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from archbench.cli import _models  # noqa: E402,F401  (registers commands)
-
-
-def _register_optional() -> None:
-    """Commands of subpackages; each module registers itself when imported."""
-    import importlib
-
-    for module in ("_data", "_train", "_profile", "_search", "_results"):
-        try:
-            importlib.import_module(f"archbench.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"archbench.cli.{module}":
-                raise
-
-
-_register_optional()
+# Each module registers its commands on ``app`` when imported.
+from archbench.cli import (  # noqa: E402,F401
+    _data,
+    _models,
+    _profile,
+    _results,
+    _search,
+    _train,
+)
 
 
 def main(argv: list[str] | None = None) -> None:

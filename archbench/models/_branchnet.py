@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._config import BranchNetConfig
-from archbench.models._layers import activation_layer
+from archbench.models._layers import StemBlocksHead, activation_layer
 from archbench.models._layout import BranchBlockPlan, branchnet_blocks, squeeze_channels
 
 
@@ -76,7 +76,7 @@ class BranchBlock(nn.Module):
         return self.drop_path(mixed) + self.shortcut(x)
 
 
-class BranchNet(nn.Module):
+class BranchNet(StemBlocksHead):
     def __init__(self, cfg: BranchNetConfig) -> None:
         super().__init__()
         act = activation_layer(cfg.activation)
@@ -93,12 +93,3 @@ class BranchNet(nn.Module):
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cfg.blocks[-1].channels, cfg.num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from archbench import _dataclass_io
 
@@ -25,6 +25,19 @@ def _require(condition: bool, field_name: str, message: str) -> None:
         raise ValueError(f"{field_name}: {message}")
 
 
+def _require_range(field_name: str, value: float, low: float, high: float) -> None:
+    _require(low <= value <= high, field_name, f"must be in [{low}, {high}], got {value}")
+
+
+def _check_regularizers(se_ratio: float, stochastic_depth: float) -> None:
+    _require_range("se_ratio", se_ratio, 0.0, 1.0)
+    _require(
+        0.0 <= stochastic_depth < 1.0,
+        "stochastic_depth",
+        f"must be in [0, 1), got {stochastic_depth}",
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class _DataShape:
     """Input and output shape shared by every family: the data set decides these."""
@@ -36,9 +49,7 @@ class _DataShape:
     def _check_shape(self) -> None:
         _require(self.num_classes >= 2, "num_classes", f"must be >= 2, got {self.num_classes}")
         _require(self.in_channels >= 1, "in_channels", f"must be >= 1, got {self.in_channels}")
-        _require(
-            8 <= self.input_size <= 512, "input_size", f"must be in [8, 512], got {self.input_size}"
-        )
+        _require_range("input_size", self.input_size, 8, 512)
 
     def to_dict(self) -> dict[str, Any]:
         return _dataclass_io.to_dict(self)
@@ -60,12 +71,8 @@ class ResNetStage:
     stride: int = 1
 
     def check(self, where: str) -> None:
-        _require(1 <= self.depth <= 8, f"{where}.depth", f"must be in [1, 8], got {self.depth}")
-        _require(
-            1 <= self.channels <= 4096,
-            f"{where}.channels",
-            f"must be in [1, 4096], got {self.channels}",
-        )
+        _require_range(f"{where}.depth", self.depth, 1, 8)
+        _require_range(f"{where}.channels", self.channels, 1, 4096)
         _require(
             self.kernel_size in (3, 5, 7),
             f"{where}.kernel_size",
@@ -98,11 +105,7 @@ class ResNetConfig(_DataShape):
 
     def __post_init__(self) -> None:
         self._check_shape()
-        _require(
-            1 <= self.stem_channels <= 4096,
-            "stem_channels",
-            f"must be in [1, 4096], got {self.stem_channels}",
-        )
+        _require_range("stem_channels", self.stem_channels, 1, 4096)
         _require(
             self.stem_kernel in (3, 5, 7),
             "stem_kernel",
@@ -127,12 +130,7 @@ class ResNetConfig(_DataShape):
             "pool_kernel",
             f"must be >= 0 (0 = global), got {self.pool_kernel}",
         )
-        _require(0.0 <= self.se_ratio <= 1.0, "se_ratio", f"must be in [0, 1], got {self.se_ratio}")
-        _require(
-            0.0 <= self.stochastic_depth < 1.0,
-            "stochastic_depth",
-            f"must be in [0, 1), got {self.stochastic_depth}",
-        )
+        _check_regularizers(self.se_ratio, self.stochastic_depth)
 
 
 @dataclass(frozen=True)
@@ -144,12 +142,8 @@ class VGGStage:
     kernel_size: int = 3
 
     def check(self, where: str) -> None:
-        _require(1 <= self.convs <= 4, f"{where}.convs", f"must be in [1, 4], got {self.convs}")
-        _require(
-            1 <= self.channels <= 4096,
-            f"{where}.channels",
-            f"must be in [1, 4096], got {self.channels}",
-        )
+        _require_range(f"{where}.convs", self.convs, 1, 4)
+        _require_range(f"{where}.channels", self.channels, 1, 4096)
         _require(
             self.kernel_size in (1, 3, 5, 7),
             f"{where}.kernel_size",
@@ -178,7 +172,7 @@ class VGGConfig(_DataShape):
             stage.check(f"stages[{i}]")
         _require(len(self.classifier) <= 3, "classifier", "at most 3 hidden layers")
         for i, width in enumerate(self.classifier):
-            _require(1 <= width <= 8192, f"classifier[{i}]", f"must be in [1, 8192], got {width}")
+            _require_range(f"classifier[{i}]", width, 1, 8192)
         _require(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
 
 
@@ -191,11 +185,7 @@ class BranchBlock:
     stride: int = 1
 
     def check(self, where: str) -> None:
-        _require(
-            1 <= self.channels <= 4096,
-            f"{where}.channels",
-            f"must be in [1, 4096], got {self.channels}",
-        )
+        _require_range(f"{where}.channels", self.channels, 1, 4096)
         _require(
             1 <= len(self.kernels) <= 4,
             f"{where}.kernels",
@@ -229,27 +219,14 @@ class BranchNetConfig(_DataShape):
 
     def __post_init__(self) -> None:
         self._check_shape()
-        _require(
-            1 <= self.stem_channels <= 4096,
-            "stem_channels",
-            f"must be in [1, 4096], got {self.stem_channels}",
-        )
+        _require_range("stem_channels", self.stem_channels, 1, 4096)
         _require(
             1 <= len(self.blocks) <= 6, "blocks", f"needs 1 to 6 blocks, got {len(self.blocks)}"
         )
         for i, block in enumerate(self.blocks):
             block.check(f"blocks[{i}]")
-        _require(
-            1 <= self.gate_hidden <= 1024,
-            "gate_hidden",
-            f"must be in [1, 1024], got {self.gate_hidden}",
-        )
-        _require(0.0 <= self.se_ratio <= 1.0, "se_ratio", f"must be in [0, 1], got {self.se_ratio}")
-        _require(
-            0.0 <= self.stochastic_depth < 1.0,
-            "stochastic_depth",
-            f"must be in [0, 1), got {self.stochastic_depth}",
-        )
+        _require_range("gate_hidden", self.gate_hidden, 1, 1024)
+        _check_regularizers(self.se_ratio, self.stochastic_depth)
 
 
 ModelConfig = ResNetConfig | VGGConfig | BranchNetConfig

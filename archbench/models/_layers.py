@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+import torch
 from torch import nn
 
 _ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
@@ -31,3 +32,24 @@ def pool_layer(kind: str, kernel_size: int) -> nn.Module:
     if kind == "max":
         return nn.MaxPool2d(kernel_size, kernel_size, ceil_mode=True)
     return nn.AvgPool2d(kernel_size, kernel_size, ceil_mode=True)
+
+
+class StemBlocksHead(nn.Module):
+    """The timm-style split shared by ResNet and BranchNet: stem and blocks, then pool and fc.
+
+    Subclasses set ``stem``, ``blocks``, ``pool`` and ``fc``.
+    """
+
+    stem: nn.Module
+    blocks: nn.Module
+    pool: nn.Module
+    fc: nn.Module
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._config import ResNetConfig
-from archbench.models._layers import activation_layer, pool_layer
+from archbench.models._layers import StemBlocksHead, activation_layer, pool_layer
 from archbench.models._layout import (
     ResidualBlockPlan,
     effective_pool_kernel,
@@ -68,7 +68,7 @@ class ResidualBlock(nn.Module):
         return self.act(self.drop_path(self.se(self.body(x))) + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+class ResNet(StemBlocksHead):
     def __init__(self, cfg: ResNetConfig) -> None:
         super().__init__()
         act = activation_layer(cfg.activation)
@@ -90,12 +90,3 @@ class ResNet(nn.Module):
         kernel = effective_pool_kernel(cfg.pool_kernel, resnet_feature_size(cfg))
         self.pool = pool_layer(cfg.pool, kernel)
         self.fc = nn.Linear(resnet_head_features(cfg), cfg.num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))

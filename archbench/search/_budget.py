@@ -7,6 +7,7 @@ constraint-aware samplers learn the boundary of the feasible region.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from archbench._units import format_bytes, format_count
@@ -54,14 +55,14 @@ def decide(cfg: ModelConfig, budget: Budget) -> Decision:
     """
     sampled = cfg
     if budget.fit and count_params(cfg) > budget.max_params:
-        try:
+        with contextlib.suppress(ValueError):  # still over budget: rejected below
             cfg = fit_to_budget(cfg, budget.max_params)
-        except ValueError:
-            pass  # still over budget: rejected below with the sampled count
     n_params = count_params(cfg)
     constraints = {"max_params": float(n_params - budget.max_params)}
     if n_params > budget.max_params:
-        reason = f"{format_count(n_params)} params over the budget of {format_count(budget.max_params)}"
+        reason = (
+            f"{format_count(n_params)} params over the budget of {format_count(budget.max_params)}"
+        )
         return Decision(cfg, sampled, n_params, constraints, reason)
     if budget.max_flops is not None:
         from archbench.models import count_flops

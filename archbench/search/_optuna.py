@@ -22,7 +22,9 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
             continue
         param = space.params[name]
         if isinstance(param, IntParam):
-            params[name] = trial.suggest_int(name, param.low, param.high, step=param.step, log=param.log)
+            params[name] = trial.suggest_int(
+                name, param.low, param.high, step=param.step, log=param.log
+            )
         elif isinstance(param, FloatParam):
             params[name] = trial.suggest_float(
                 name, param.low, param.high, step=param.step, log=param.log

@@ -8,6 +8,7 @@ Running the same command again resumes the study until N trials have trained in 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import time
@@ -122,10 +123,8 @@ def prepare_study(settings: SearchSettings, *, fresh: bool = False) -> tuple[opt
     name = settings.study or default_study_name(settings)
     storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
     if fresh:
-        try:
+        with contextlib.suppress(KeyError):  # nothing to delete
             optuna.delete_study(study_name=name, storage=storage)
-        except KeyError:
-            pass
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -210,7 +209,9 @@ class Objective:
         if self.settings.budget.max_latency_ms is not None and outcome.profile:
             latency = outcome.profile.get("latency_ms_median")
             if latency is not None:
-                trial.set_constraint("max_latency_ms", latency - self.settings.budget.max_latency_ms)
+                trial.set_constraint(
+                    "max_latency_ms", latency - self.settings.budget.max_latency_ms
+                )
         if outcome.stopped_early:
             trial.set_user_attr("status", PRUNED)
             trial.set_user_attr(

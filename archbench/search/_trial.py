@@ -96,7 +96,9 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def profile_config(cfg: ModelConfig, settings: SearchSettings, batch_size: int) -> dict[str, Any] | None:
+def profile_config(
+    cfg: ModelConfig, settings: SearchSettings, batch_size: int
+) -> dict[str, Any] | None:
     if settings.profile == "none":
         return None
     from archbench.hwprofile import profile_model
@@ -184,7 +186,9 @@ class TrialRunner:
         finally:
             gc.collect()
 
-    def _run_in_child(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
+    def _run_in_child(
+        self, cfg: ModelConfig, report: Report, should_stop: ShouldStop
+    ) -> TrialOutcome:
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
         process = context.Process(

@@ -277,5 +277,3 @@ def _parents_first(space: str, params: dict[str, Param]) -> dict[str, Param]:
     for name in params:
         place(name)
     return ordered
-
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 Scalar = bool | int | float | str
 

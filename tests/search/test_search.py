@@ -15,16 +15,15 @@ import pytest
 from archbench.search import (
     Budget,
     SearchSettings,
+    _trial,
     counts_by_status,
     open_storage,
     run_search,
     split_quota,
     trial_status,
 )
-from archbench.search import _trial
 from archbench.search._records import FAILED, REJECTED, TRAINED
 from archbench.spaces import get_space
-
 from tests.conftest import REPO, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args
 
@@ -46,7 +45,9 @@ def settings_for(space: Path, storage: str, trials: int, **overrides) -> SearchS
 
 
 def load(storage: str) -> optuna.Study:
-    return optuna.load_study(study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None))
+    return optuna.load_study(
+        study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
+    )
 
 
 def test_trains_exactly_n_with_rejections_and_nothing_over_budget(
@@ -94,9 +95,11 @@ def test_failures_are_recorded_and_the_study_goes_on(
             diverging = dataclasses.replace(
                 data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
             )
-            data = dataclasses.replace(data, recipe=diverging) if dataclasses.is_dataclass(
-                data
-            ) else _with_recipe(data, diverging)
+            data = (
+                dataclasses.replace(data, recipe=diverging)
+                if dataclasses.is_dataclass(data)
+                else _with_recipe(data, diverging)
+            )
         if calls["n"] == 2:
             raise RuntimeError("injected failure")
         return real_train_config(cfg, settings, data, report, should_stop)

@@ -38,12 +38,7 @@ from archbench.models import get_preset, list_presets
 def allocator_peak(workload: Workload, images: torch.Tensor, labels: torch.Tensor) -> int:
     """Bytes alive at the CPU allocator's peak during one training step."""
     existing = [*workload.model.parameters(), *workload.model.buffers(), images, labels]
-    existing += [
-        value
-        for state in workload.optimizer.state.values()
-        for value in state.values()
-        if isinstance(value, torch.Tensor)
-    ]
+    existing += workload.optimizer_state()
     baseline = sum(tensor.untyped_storage().nbytes() for tensor in existing)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         workload.train_step(images, labels)

@@ -218,6 +218,10 @@ def profile(
         console.print(_sweep_table(title, result))
     else:
         console.print(_profile_table(f"{title}, batch {env['batch_size']}", result))
+        shown = {name for _, name, _ in _ROWS}
+        for name, note in result.notes.items():
+            if name not in shown:
+                console.print(f"note on {name}: {note}")
     for file in files:
         console.print(f"wrote {file}")
 

@@ -5,9 +5,9 @@ Imported only for that backend, so the Optuna backend works without Ray installe
 
 from __future__ import annotations
 
-from archbench.cli._common import console, err_console, fail, print_json, user_errors
-from archbench.cli._search import SearchProgress, _summary_table
-from archbench.search import SearchAborted, SearchSettings, default_study_name
+from archbench.cli._common import fail
+from archbench.cli._search import SearchProgress, run_with_view
+from archbench.search import SearchSettings, SearchSummary
 
 RAY_MISSING = 'the ray backend needs Ray Tune: pip install "archbench[ray]"'
 
@@ -25,26 +25,10 @@ def run_ray_search(
         if (exc.name or "").split(".")[0] != "ray":
             raise
         fail(RAY_MISSING)
-    try:
-        with user_errors():
-            if quiet:
-                summary = _ray.run_ray_search(settings, fresh=fresh)
-            else:
-                name = settings.study or default_study_name(settings)
-                with SearchProgress(settings, name) as view:
-                    summary = _ray.run_ray_search(settings, fresh=fresh, poll=view.update)
-    except SearchAborted as exc:
-        fail(f"search stopped: {exc} (stored trials are kept)")
-    if json_output:
-        print_json(summary.to_dict())
-    elif quiet:
-        err_console.print(
-            f"{summary.study}: {summary.trained} trained, {summary.rejected} rejected, "
-            f"{summary.failed} failed in {summary.seconds:.0f}s"
+
+    def run(view: SearchProgress | None) -> SearchSummary:
+        return _ray.run_ray_search(
+            settings, fresh=fresh, poll=view.update if view is not None else None
         )
-    else:
-        console.print(_summary_table(summary))
-        console.print(
-            f"next: archbench results --study {summary.study}"
-            + (f" --storage {settings.storage}" if settings.storage else "")
-        )
+
+    run_with_view(settings, run, quiet=quiet, json_output=json_output)

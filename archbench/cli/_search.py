@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -12,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from archbench._units import format_count, parse_bytes, parse_count
+from archbench._units import format_count, parse_count
 from archbench.cli import app
 from archbench.cli._common import console, err_console, fail, print_json, user_errors
 from archbench.search import (
@@ -213,16 +214,32 @@ def search(
 
 
 def _run_optuna(settings: SearchSettings, *, fresh: bool, quiet: bool, json_output: bool) -> None:
+    def run(view: SearchProgress | None) -> SearchSummary:
+        update = view.update if view is not None else None
+        return run_search(settings, fresh=fresh, on_trial=update, poll=update)
+
+    run_with_view(settings, run, quiet=quiet, json_output=json_output)
+
+
+def run_with_view(
+    settings: SearchSettings,
+    run: Callable[[SearchProgress | None], SearchSummary],
+    *,
+    quiet: bool,
+    json_output: bool,
+) -> None:
+    """Runs a search (any backend) under the live view, then prints its summary."""
     from archbench.search import default_study_name
 
-    name = settings.study or default_study_name(settings)
     try:
         with user_errors():
             if quiet:
-                summary = run_search(settings, fresh=fresh)
+                summary = run(None)
             else:
-                with SearchProgress(settings, name) as view:
-                    summary = run_search(settings, fresh=fresh, on_trial=view.update, poll=view.update)
+                with SearchProgress(
+                    settings, settings.study or default_study_name(settings)
+                ) as view:
+                    summary = run(view)
     except SearchAborted as exc:
         fail(f"search stopped: {exc} (stored trials are kept)")
     if json_output:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,8 +21,6 @@ from archbench.cli._common import console, fail, print_json, user_errors
 from archbench.cli._models import JSON_OPTION
 
 if TYPE_CHECKING:
-    import torch
-
     from archbench.data import Dataset
     from archbench.models import ModelConfig
     from archbench.train import TrainRecipe
@@ -77,10 +75,9 @@ def train(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Train a config on a data set; writes checkpoint, metrics, summary and plots to a folder."""
-    import torch
-
     from archbench._dataclass_io import write_mapping
     from archbench.data import load_dataset, split_train_val
+    from archbench.hwprofile import environment_stamp, resolve_device
     from archbench.models import count_params, resolve_config
     from archbench.train import (
         CHECKPOINT_FILE,
@@ -94,7 +91,12 @@ def train(
     with user_errors():
         cfg = resolve_config(config)
         recipe = _resolve_recipe(config, recipe_spec)
-        overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+        overrides: dict[str, Any] = {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+        }
         recipe = dataclasses.replace(
             recipe, **{k: v for k, v in overrides.items() if v is not None}
         )
@@ -102,7 +104,7 @@ def train(
         test_data = load_dataset(dataset, "test", data_dir)
         cfg = _with_data(cfg, train_split)
         train_data, val_data = split_train_val(train_split, recipe.val_fraction, recipe.seed)
-    run_device = _resolve_device(device)
+        run_device = resolve_device(device)
     out_dir = out if out is not None else RUNS_DIR / f"{Path(config).stem}-{dataset}"
     if (out_dir / CHECKPOINT_FILE).exists() and not resume:
         fail(f"{out_dir} holds a run already; pass --resume to continue it, or another --out")
@@ -131,7 +133,6 @@ def train(
     summary = {
         "config": config,
         "dataset": dataset,
-        "device": str(run_device),
         "params": count_params(cfg),
         "epochs_trained": result.epochs_trained,
         "stopped_early": result.stopped_early,
@@ -142,7 +143,15 @@ def train(
         "test_loss": test.loss,
         "test_per_class_accuracy": test.per_class_accuracy,
         "seconds": result.seconds,
-        "torch": torch.__version__,
+        "environment": environment_stamp(
+            run_device,
+            batch_size=recipe.batch_size,
+            amp=None if recipe.amp == "none" or run_device.type != "cuda" else recipe.amp,
+            channels_last=False,
+            compile=False,
+            optimizer=recipe.optimizer,
+            level="train",
+        ),
         "out_dir": str(out_dir),
         "model": cfg.to_dict(),
         "recipe": recipe.to_dict(),
@@ -173,16 +182,17 @@ def predict(
 ) -> None:
     """Predict every image of a split with a trained checkpoint; writes one CSV row per image."""
     from archbench.data import load_dataset
+    from archbench.hwprofile import resolve_device
     from archbench.models import build_model, resolve_config
     from archbench.train import load_checkpoint
     from archbench.train import predict as predict_probabilities
 
     with user_errors():
         cfg = resolve_config(config)
-        data = load_dataset(dataset, split, data_dir)
+        data = load_dataset(dataset, split, data_dir)  # type: ignore[arg-type]  # it checks split
         cfg = _with_data(cfg, data)
         state = load_checkpoint(checkpoint)
-    run_device = _resolve_device(device)
+        run_device = resolve_device(device)
     model = build_model(cfg)
     try:
         model.load_state_dict(state["model"])
@@ -222,20 +232,6 @@ def _with_data(cfg: ModelConfig, data: Dataset) -> ModelConfig:
     return cfg.with_data(
         num_classes=data.num_classes, in_channels=data.in_channels, input_size=data.input_size
     )
-
-
-def _resolve_device(device: str) -> torch.device:
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except RuntimeError:
-        fail(f"--device: {device!r} is not a device; use auto, cpu, cuda or cuda:N")
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        fail(f"--device: {device!r} asked for, but torch sees no CUDA device here")
-    return chosen
 
 
 def _write_metrics(history: list[dict[str, float]], path: Path) -> None:

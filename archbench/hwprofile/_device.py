@@ -88,7 +88,8 @@ class NvmlDevice:
         self._nvml = pynvml
         try:
             uuid = str(torch.cuda.get_device_properties(device).uuid)
-            self._handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+            uuid = uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
+            self._handle = pynvml.nvmlDeviceGetHandleByUUID(uuid)
         except pynvml.NVMLError as exc:
             pynvml.nvmlShutdown()
             raise Unavailable(f"NVML does not know {device}: {exc}") from None

@@ -65,7 +65,6 @@ class StorageTracker(TorchDispatchMode):
         # id(storage) -> (slot, category, weak reference whose callback records the free)
         self._live: dict[int, tuple[int, str, weakref.ref[Any]]] = {}
         self._slots = itertools.count()
-        self._recording = True
         self._gc_was_enabled = False
 
     def track(self, tensor: torch.Tensor, category: str = "activations") -> None:
@@ -74,7 +73,7 @@ class StorageTracker(TorchDispatchMode):
         slot, old, ref = self._live[key]
         if old != category:
             self._live[key] = (slot, category, ref)
-            self._record(Event("label", slot, 0, category))
+            self.events.append(Event("label", slot, 0, category))
 
     def _add(self, tensor: torch.Tensor, category: str) -> int:
         """Starts following a new storage; a known one (a view, or the input of an in-place op
@@ -85,16 +84,12 @@ class StorageTracker(TorchDispatchMode):
             slot = next(self._slots)
             ref = weakref.ref(storage, lambda _, key=key: self._free(key))  # type: ignore[misc]
             self._live[key] = (slot, category, ref)
-            self._record(Event("alloc", slot, storage.nbytes(), category))
+            self.events.append(Event("alloc", slot, storage.nbytes(), category))
         return key
 
     def _free(self, key: int) -> None:
         slot, _, _ = self._live.pop(key)
-        self._record(Event("free", slot))
-
-    def _record(self, event: Event) -> None:
-        if self._recording:
-            self.events.append(event)
+        self.events.append(Event("free", slot))
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         out = func(*args, **(kwargs or {}))
@@ -110,7 +105,7 @@ class StorageTracker(TorchDispatchMode):
 
     def __exit__(self, *exc: Any) -> None:
         super().__exit__(*exc)
-        self._recording = False
+        self._live.clear()  # drops the weak references: no more callbacks, no tracker kept alive
         if self._gc_was_enabled:
             gc.enable()
 
@@ -143,13 +138,15 @@ def replay(events: Iterable[Event]) -> MemoryPrediction:
     return MemoryPrediction(**peak, total=peak_total)
 
 
-def _track_model_state(tracker: StorageTracker, workload: Workload) -> None:
+def block_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the tensors' storages, each rounded up to the allocator's block."""
+    storages = {id(t.untyped_storage()): t.untyped_storage().nbytes() for t in tensors}
+    return sum(-(-nbytes // BLOCK_BYTES) * BLOCK_BYTES for nbytes in storages.values())
+
+
+def _track_model(tracker: StorageTracker, workload: Workload) -> None:
     for tensor in itertools.chain(workload.model.parameters(), workload.model.buffers()):
         tracker.track(tensor, "params")
-    for state in workload.optimizer.state.values():
-        for value in state.values():
-            if isinstance(value, torch.Tensor):
-                tracker.track(value, "optimizer_state")
 
 
 def trace_train_step(
@@ -157,7 +154,9 @@ def trace_train_step(
 ) -> list[Event]:
     """Events of one training step; gradients are labelled as autograd accumulates them."""
     tracker = StorageTracker()
-    _track_model_state(tracker, workload)
+    _track_model(tracker, workload)
+    for tensor in workload.optimizer_state():
+        tracker.track(tensor, "optimizer_state")
     tracker.track(images)
     tracker.track(labels)
     hooks = [
@@ -176,9 +175,13 @@ def trace_train_step(
 
 
 def trace_infer_step(workload: Workload, images: torch.Tensor) -> list[Event]:
-    """Events of one inference step."""
+    """Events of one inference step: parameters, buffers, the batch and what the forward makes.
+
+    The optimizer state the workload keeps for its training steps is left out: inference
+    needs none.
+    """
     tracker = StorageTracker()
-    _track_model_state(tracker, workload)
+    _track_model(tracker, workload)
     tracker.track(images)
     with tracker:
         workload.infer_step(images)

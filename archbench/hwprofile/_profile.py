@@ -34,6 +34,7 @@ from archbench.hwprofile._max_batch import (
 )
 from archbench.hwprofile._memory import (
     Event,
+    block_bytes,
     peak_rss_bytes,
     replay,
     reset_peak_rss,
@@ -48,42 +49,49 @@ from archbench.models import ModelConfig, build_model, count_flops, count_params
 
 
 @dataclass(frozen=True)
-class Level:
-    """How thorough a profile is.
+class StepTiming:
+    """How whole steps are timed.
 
     Attributes:
-        latency_seconds: ``Timer.adaptive_autorange`` budget for the batch-1 latency: it stops
-            after a tenth of this once the spread is small, and at this in any case.
         warmup: untimed steps before the timed blocks on CUDA (autotuning, allocator growth);
             on CPU the first call, which is the tracked one, is the warm-up.
         repeats: timed blocks; throughput is their median.
         min_block_seconds: a CUDA block runs steps for at least this long.
+    """
+
+    warmup: int
+    repeats: int
+    min_block_seconds: float
+
+
+@dataclass(frozen=True)
+class Level:
+    """How thorough a profile is.
+
+    Attributes:
+        steps: timing of the inference and training steps.
+        latency_seconds: ``Timer.adaptive_autorange`` budget for the batch-1 latency: it stops
+            after a tenth of this once the spread is small, and at this in any case.
         cpu_batch_size: largest batch measured on a CPU (None: the requested one).
         fvcore: run fvcore's FLOP count as a cross-check.
     """
 
+    steps: StepTiming
     latency_seconds: float
-    warmup: int
-    repeats: int
-    min_block_seconds: float
     cpu_batch_size: int | None
     fvcore: bool
 
 
 LEVELS = {
     "basic": Level(
+        steps=StepTiming(warmup=2, repeats=2, min_block_seconds=0.05),
         latency_seconds=0.5,
-        warmup=2,
-        repeats=2,
-        min_block_seconds=0.05,
         cpu_batch_size=32,
         fvcore=False,
     ),
     "full": Level(
-        latency_seconds=5.0,
-        warmup=5,
-        repeats=5,
-        min_block_seconds=0.2,
+        steps=StepTiming(warmup=5, repeats=3, min_block_seconds=0.5),
+        latency_seconds=3.0,
         cpu_batch_size=None,
         fvcore=True,
     ),
@@ -126,20 +134,20 @@ def _first_call(
         figures["unavailable"][peak_name] = _COMPILED_TRACKING
 
 
-def _timed(run: Callable[[], None], device: torch.device, level: Level) -> float:
-    """Median seconds per call over the level's timed blocks."""
-    warmup = level.warmup if device.type == "cuda" else 0  # CPU: the first call was enough
+def _timed(run: Callable[[], None], device: torch.device, timing: StepTiming) -> float:
+    """Median seconds per call over the timed blocks."""
+    warmup = timing.warmup if device.type == "cuda" else 0  # CPU: the first call was enough
     stats = time_steps(
         run,
         device,
         warmup=warmup,
-        repeats=level.repeats,
-        min_block_seconds=level.min_block_seconds,
+        repeats=timing.repeats,
+        min_block_seconds=timing.min_block_seconds,
     )
     return stats.median
 
 
-def measure_infer(workload: Workload, batch_size: int, level: Level) -> dict[str, Any]:
+def measure_infer(workload: Workload, batch_size: int, timing: StepTiming) -> dict[str, Any]:
     """Inference figures at ``batch_size``: throughput and peak tensor memory.
 
     Returns:
@@ -155,16 +163,18 @@ def measure_infer(workload: Workload, batch_size: int, level: Level) -> dict[str
 
     trace = partial(trace_infer_step, workload, images)
     _first_call(workload, run, trace, "peak_infer_memory_bytes", figures)
-    figures["infer_images_per_second"] = batch_size / _timed(run, device, level)
-    if device.type == "cuda":
-        figures["peak_infer_memory_bytes"] = torch.cuda.max_memory_allocated(device)
+    figures["infer_images_per_second"] = batch_size / _timed(run, device, timing)
+    if device.type == "cuda":  # less the optimizer state, held for training, idle here
+        state = [tensor for tensor in workload.optimizer_state() if tensor.device == device]
+        peak = torch.cuda.max_memory_allocated(device) - block_bytes(state)
+        figures["peak_infer_memory_bytes"] = peak
     return figures
 
 
 def measure_train(
     workload: Workload,
     batch_size: int,
-    level: Level,
+    timing: StepTiming,
     *,
     nvml: NvmlDevice | None = None,
     nvml_baseline: int = 0,
@@ -191,7 +201,7 @@ def measure_train(
             reset_peak_rss()
         except Unavailable as exc:
             missing["peak_train_rss_bytes"] = str(exc)
-    figures["train_images_per_second"] = batch_size / _timed(run, device, level)
+    figures["train_images_per_second"] = batch_size / _timed(run, device, timing)
     if device.type == "cuda":
         figures["peak_train_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         figures["peak_train_reserved_bytes"] = torch.cuda.max_memory_reserved(device)
@@ -283,8 +293,8 @@ def _measured_figures(
     }
     unavailable: dict[str, str] = {}
     for measured in (
-        measure_infer(workload, batch_size, level),
-        measure_train(workload, batch_size, level, nvml=nvml, nvml_baseline=nvml_baseline),
+        measure_infer(workload, batch_size, level.steps),
+        measure_train(workload, batch_size, level.steps, nvml=nvml, nvml_baseline=nvml_baseline),
     ):
         first_calls += measured.pop("first_call_seconds")
         unavailable.update(measured.pop("unavailable"))

@@ -64,7 +64,8 @@ class ProfileResult:
             include compilation; measured apart from the timed steps.
         peak_train_memory_bytes: peak tensor memory of a training step: CUDA
             ``max_memory_allocated``; on CPU the tracked live-storage peak.
-        peak_infer_memory_bytes: the same for an inference step.
+        peak_infer_memory_bytes: the same for an inference step: parameters, buffers, the
+            batch and activations (not the optimizer state the profiled training holds).
         peak_train_reserved_bytes: CUDA ``max_memory_reserved`` during training (allocated plus
             the caching allocator's cache and fragmentation).
         peak_train_device_used_bytes: NVML device memory used after the training steps minus a

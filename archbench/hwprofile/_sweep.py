@@ -21,18 +21,11 @@ from archbench import _dataclass_io
 from archbench.hwprofile._device import resolve_device
 from archbench.hwprofile._env import environment_stamp
 from archbench.hwprofile._predict import TrainStepSimulation
-from archbench.hwprofile._profile import Level, measure_infer, measure_train
+from archbench.hwprofile._profile import StepTiming, measure_infer, measure_train
 from archbench.hwprofile._workload import Workload
 from archbench.models import ModelConfig
 
-_SWEEP_LEVEL = Level(
-    latency_seconds=0.0,  # the sweep measures no latency
-    warmup=2,
-    repeats=3,
-    min_block_seconds=0.1,
-    cpu_batch_size=None,
-    fvcore=False,
-)
+_SWEEP_TIMING = StepTiming(warmup=2, repeats=3, min_block_seconds=0.1)
 
 
 @dataclass(frozen=True)
@@ -75,8 +68,8 @@ def _measure(workload: Workload, batch_size: int) -> tuple[dict[str, Any], dict[
     values: dict[str, Any] = {}
     missing: dict[str, str] = {}
     for measured in (
-        measure_infer(workload, batch_size, _SWEEP_LEVEL),
-        measure_train(workload, batch_size, _SWEEP_LEVEL),
+        measure_infer(workload, batch_size, _SWEEP_TIMING),
+        measure_train(workload, batch_size, _SWEEP_TIMING),
     ):
         missing.update(measured.pop("unavailable"))
         values.update(measured)

@@ -85,6 +85,15 @@ class Workload:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
+    def optimizer_state(self) -> list[torch.Tensor]:
+        """The optimizer's state tensors: momentum buffers, Adam moments and step counters."""
+        return [
+            value
+            for state in self.optimizer.state.values()
+            for value in state.values()
+            if isinstance(value, torch.Tensor)
+        ]
+
     def batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Synthetic normalized images and labels on the device (timm's benchmark inputs)."""
         cfg = self.cfg

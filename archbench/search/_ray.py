@@ -46,7 +46,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from archbench.models import config_from_dict
+from archbench.models import config_from_dict, count_flops
 from archbench.search._budget import decide
 from archbench.search._optuna import make_sampler, suggest
 from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED, trained_count
@@ -234,8 +234,6 @@ class Recorder:
             attrs["sampled_config"] = proposal["sampled_config"]
         constraints = dict(proposal["constraints"])
         if status != REJECTED and self.settings.profile == "none":
-            from archbench.models import count_flops
-
             flops = count_flops(config_from_dict(proposal["config"]))
             attrs["flops"], attrs["macs"] = flops.flops, flops.macs
         if profile is not None:
@@ -341,7 +339,15 @@ class BudgetedSearcher(Searcher):
         if inner_id is None:
             return
         result = result or {}
-        if error or f"{KEY}/failed" in result:
+        if not error and f"{KEY}/metrics/{METRIC}" in result:  # its last report was an epoch
+            self.trained += 1
+            # Stopped before its last epoch: PRUNED for the sampler, as Optuna's pruner does.
+            stopped_early = result["epoch"] < self.recorder.epochs
+            self.searcher.on_trial_complete(inner_id, result=None if stopped_early else result)
+        elif not error and f"{KEY}/rejected" in result:  # measured latency over the cap
+            self.searcher.on_trial_complete(inner_id, result=None)
+            self._count_rejection(self.recorder.settings.rejection_limit)
+        else:
             self.searcher.on_trial_complete(inner_id, result=None, error=True)
             self.failed += 1
             if self.failed >= max(3, self.recorder.settings.n_trials):
@@ -350,13 +356,6 @@ class BudgetedSearcher(Searcher):
                     f"{self.failed} trials failed (last: {last}); "
                     "see `archbench results --state failed`"
                 )
-        elif f"{KEY}/rejected" in result:  # measured latency over the cap
-            self.searcher.on_trial_complete(inner_id, result=None)
-            self._count_rejection(self.recorder.settings.rejection_limit)
-        else:
-            self.trained += 1
-            stopped_early = result.get("epoch", self.recorder.epochs) < self.recorder.epochs
-            self.searcher.on_trial_complete(inner_id, result=None if stopped_early else result)
 
     def get_state(self) -> dict[str, Any]:
         keys = ("live", "proposals", "trained", "failed", "rejections_in_a_row", "stop_reason")
@@ -374,9 +373,8 @@ class RecordTrials(tune.Callback):
     trainer's reason, or when its worker died more often than ``--max-failures`` allows.
     """
 
-    def __init__(self, recorder: Recorder, scheduler: str) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.scheduler = scheduler
         self._history: dict[str, list[dict[str, float]]] = {}
         self._profile: dict[str, dict[str, Any]] = {}
         self._last: dict[str, dict[str, Any]] = {}
@@ -407,7 +405,7 @@ class RecordTrials(tune.Callback):
         elif not history:
             status, reason = FAILED, "the trial ended without reporting an epoch"
         elif last.get("done") and epochs < self.recorder.epochs:
-            status, reason = PRUNED, f"stopped by {self.scheduler.upper()} after epoch {epochs}"
+            status, reason = PRUNED, f"stopped by ASHA after epoch {epochs}"  # FIFO never stops
         self.recorder.add(
             trial.trial_id,
             trial.config[KEY],
@@ -553,7 +551,7 @@ def _new_tuner(
             name=run,
             storage_path=root,
             failure_config=tune.FailureConfig(max_failures=ray_settings.max_failures),
-            callbacks=[RecordTrials(recorder, ray_settings.scheduler)],
+            callbacks=[RecordTrials(recorder)],
             verbose=0,
         ),
     )
@@ -702,7 +700,7 @@ def run_ray_search(
     settings = with_absolute_paths(replace(settings, ray=ray_settings))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, name = prepare_study(settings, fresh=fresh)
-    study.set_user_attr("pruner", ray_settings.scheduler)
+    study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials here
     study.set_user_attr("ray", asdict(ray_settings))
     root = experiment_root(settings, name)
     resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}

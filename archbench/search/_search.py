@@ -193,8 +193,9 @@ class Objective:
             return self._reject(trial, decision.reason or "rejected")
         self.rejections_in_a_row = 0
         try:
+            pruner_said_stop: list[bool] = []
             outcome = self.runner.run(
-                decision.config, self._reporter(trial), self._should_stop(trial)
+                decision.config, self._reporter(trial), self._should_stop(trial, pruner_said_stop)
             )
         except LatencyRejection as exc:
             trial.set_user_attr("profile", exc.profile)
@@ -212,7 +213,7 @@ class Objective:
                 trial.set_constraint(
                     "max_latency_ms", latency - self.settings.budget.max_latency_ms
                 )
-        if outcome.stopped_early:
+        if outcome.stopped_early and pruner_said_stop:
             trial.set_user_attr("status", PRUNED)
             trial.set_user_attr(
                 "reason", f"pruned after epoch {outcome.epochs_trained} by {self.settings.pruner}"
@@ -260,10 +261,17 @@ class Objective:
 
         return report
 
-    def _should_stop(self, trial: optuna.Trial) -> Callable[[], bool]:
-        if len(self.settings.objectives) > 1:
-            return lambda: False
-        return trial.should_prune
+    def _should_stop(self, trial: optuna.Trial, said_stop: list[bool]) -> Callable[[], bool]:
+        """The pruner's verdict, remembered so that a stop by the recipe's own early-stopping
+        patience is stored as trained, not as pruned."""
+
+        def should_stop() -> bool:
+            if len(self.settings.objectives) > 1 or not trial.should_prune():
+                return False
+            said_stop.append(True)
+            return True
+
+        return should_stop
 
 
 def run_worker(

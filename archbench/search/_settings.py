@@ -104,7 +104,9 @@ class SearchSettings:
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
         if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:
-            raise ValueError("profile: latency and throughput objectives need --profile basic or full")
+            raise ValueError(
+                "profile: latency and throughput objectives need --profile basic or full"
+            )
         if self.profile == "none" and self.budget.max_latency_ms is not None:
             raise ValueError("profile: --max-latency-ms needs --profile basic or full")
 
@@ -115,4 +117,6 @@ class SearchSettings:
     @property
     def rejection_limit(self) -> int:
         """How many over-budget proposals in a row a run tolerates before giving up."""
-        return self.max_rejections if self.max_rejections is not None else max(50, 20 * self.n_trials)
+        return (
+            self.max_rejections if self.max_rejections is not None else max(50, 20 * self.n_trials)
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -33,8 +33,11 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     return file
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Reads a checkpoint with the safe unpickler.
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Reads a checkpoint with the safe unpickler, onto the CPU.
+
+    ``load_state_dict`` of modules and optimizers moves tensors to where the parameters live, so
+    the same file resumes or predicts on any device.
 
     Raises:
         ValueError: when the file is missing or is not an archbench checkpoint.
@@ -43,7 +46,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not file.is_file():
         raise ValueError(f"{file}: no such checkpoint")
     try:
-        state = torch.load(file, map_location=map_location, weights_only=True)
+        state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{file}: not a readable checkpoint ({first_line})") from None
@@ -54,10 +57,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def capture_rng_state() -> dict[str, Any]:
     """The state of every generator training draws from: python, numpy, torch (CPU and CUDA)."""
-    version, mt_state, gauss_next = random.getstate()
-    bit_generator, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    numpy_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    bit_generator, keys, position, has_gauss, cached_gaussian = numpy_state
     return {
-        "python": (version, mt_state, gauss_next),
+        "python": random.getstate(),  # a tuple of ints: plain data
         "numpy": (
             bit_generator,
             torch.from_numpy(keys.astype(np.int64)),
@@ -77,6 +80,6 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(
         (bit_generator, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian)
     )
-    torch.set_rng_state(state["torch"].cpu())
+    torch.set_rng_state(state["torch"])
     if state["cuda"]:
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -110,7 +110,9 @@ def train_model(
         device: where to train, e.g. ``cpu`` or ``cuda``.
         report: called after each epoch with the epoch (from 1) and its metrics.
         should_stop: asked after each report; True ends the run (``stopped_early``).
-        out_dir: where ``checkpoint.pt`` is written after every epoch; None writes nothing.
+        out_dir: where ``checkpoint.pt`` is written after every epoch; None writes nothing. An
+            epoch is checkpointed after ``report`` and ``should_stop``, so the file knows
+            whether the run stopped, and a crash inside ``report`` repeats that epoch on resume.
         resume: continue from ``out_dir/checkpoint.pt`` when it exists. On the same device the
             result equals an uninterrupted run's; a finished or stopped run is returned as is.
 
@@ -151,7 +153,7 @@ def train_model(
     history: list[dict[str, float]] = []
     stopped_early = False
     if resume and checkpoint_file is not None and checkpoint_file.exists():
-        state = load_checkpoint(checkpoint_file, map_location=device)
+        state = load_checkpoint(checkpoint_file)
         _check_same_run(state, cfg, recipe, checkpoint_file)
         trainer.load_state_dict(state)
         restore_rng_state(state["rng"])
@@ -271,10 +273,10 @@ def _train_epoch(
             _check_finite(losses, checked, step + 1, epoch)
             checked = step + 1
     _check_finite(losses, checked, steps, epoch)
-    images = sum(sizes)
+    count = sum(sizes)
     weights = torch.tensor(sizes, dtype=torch.float64)
-    mean_loss = (losses.cpu().double() * weights).sum().item() / images
-    return mean_loss, correct.sum().item() / images, images
+    mean_loss = (losses.cpu().double() * weights).sum().item() / count
+    return mean_loss, correct.sum().item() / count, count
 
 
 def _check_finite(losses: torch.Tensor, start: int, stop: int, epoch: int) -> None:

@@ -56,8 +56,8 @@ class TrainRecipe:
         amp: autocast precision on CUDA (``fp16`` adds a gradient scaler); ignored on CPU.
         grad_clip: maximum global gradient norm, or None for no clipping.
         early_stopping: stop after this many epochs without a better validation accuracy, or None.
-        seed: seeds weights, data order, augmentation and dropout; the same seed on the same
-            device gives the same weights.
+        seed: seeds weights, data order, augmentation and dropout; on the CPU the same seed
+            gives the same weights (some CUDA kernels are not deterministic).
         val_fraction: share of the training split held out (stratified) for validation by the
             callers that split (``archbench train``, the search objective).
     """

@@ -11,11 +11,16 @@ from archbench.hwprofile._memory import (
     BLOCK_BYTES,
     Event,
     StorageTracker,
+    block_bytes,
     peak_rss_bytes,
     replay,
     reset_peak_rss,
+    trace_infer_step,
+    trace_train_step,
 )
 from archbench.hwprofile._result import MemoryPrediction
+from archbench.hwprofile._workload import Workload
+from archbench.models import get_preset
 
 KIB = 1024
 
@@ -72,6 +77,19 @@ def test_tracker_relabels_a_known_storage_when_asked() -> None:
         tracker.track(grad, "gradients")
     assert tracker.events[-1] == Event("label", 0, 0, "gradients")
     assert replay(tracker.events).gradients == BLOCK_BYTES
+
+
+def test_training_counts_the_optimizer_state_and_inference_does_not() -> None:
+    workload = Workload(get_preset("simple_cnn"), "cpu", optimizer="adamw")
+    images, labels = workload.batch(4)
+    model_bytes = block_bytes([*workload.model.parameters(), *workload.model.buffers()])
+    state_bytes = block_bytes(workload.optimizer_state())
+    assert state_bytes > 2 * model_bytes * 0.95  # two moments per parameter, and the steps
+    train = replay(trace_train_step(workload, images, labels))
+    assert (train.params, train.optimizer_state) == (model_bytes, state_bytes)
+    infer = replay(trace_infer_step(workload, images))
+    assert (infer.params, infer.optimizer_state, infer.gradients) == (model_bytes, 0, 0)
+    assert infer.total < train.total
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")

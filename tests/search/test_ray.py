@@ -125,12 +125,33 @@ def test_four_trials_train_and_over_budget_configs_never_reach_ray(
             assert trial.user_attrs["n_params"] > TINY_BUDGET
             assert "over the budget" in trial.user_attrs["reason"]
             assert "metrics" not in trial.user_attrs
+    board = run_cli("results", "--study", "tiny", "--storage", storage, "--json")
+    assert board.returncode == 0, board.stderr
+    listed = json.loads(board.stdout)["counts"]
+    assert listed["trained"] + listed["pruned"] == 4
     (run,) = ray_runs(study)
     assert run["state"] == "finished"
     ray_trials = sorted(p.name.removeprefix("trial_") for p in Path(run["path"]).glob("trial_*"))
     assert ray_trials == sorted(t.user_attrs["ray_trial_id"] for t in trained), (
         "only configs within the budget may become Ray trials"
     )
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_too_many_rejections_in_a_row_abort_before_any_trial(
+    ray_address: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    from archbench.search import SearchAborted
+    from archbench.search._ray import ray_runs, run_ray_search
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    with pytest.raises(SearchAborted, match="1 proposals in a row were rejected by the budget"):
+        run_ray_search(settings_for(tiny_space, storage, 2, max_rejections=1))
+    study = load(storage)
+    assert counts_by_status(study) == {REJECTED: 1}
+    (run,) = ray_runs(study)
+    assert run["state"] == "aborted"
 
 
 @pytest.mark.ray
@@ -187,7 +208,7 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, epochs=3)
     prepare_study(settings)
-    callback = ray_search.RecordTrials(ray_search.Recorder(settings, "tiny", 3), "asha")
+    callback = ray_search.RecordTrials(ray_search.Recorder(settings, "tiny", 3))
     config = get_preset("simple_cnn").with_data(num_classes=10, in_channels=1, input_size=28)
     proposal = {
         "config": config.to_dict(),

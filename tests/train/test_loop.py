@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -252,3 +254,12 @@ def test_resuming_a_finished_run_returns_it_without_training(
     )
     assert reported == [] and again.history == first.history
     assert torch.equal(again.model.features[0][0].weight, first.model.features[0][0].weight)
+
+
+def test_the_trainer_imports_neither_optuna_nor_ray() -> None:
+    code = (
+        "import sys, archbench.train; "
+        "print(sorted(m for m in ('optuna', 'ray') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

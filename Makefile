@@ -12,9 +12,13 @@ install:
 		|| $(PIP) install -q "torch>=2.4" torchvision
 	@$(PIP) install -q -e ".[dev,ray,fvcore]"
 
+# A real search: the resnet space under a 5M cap, proxy-trained on mnist5k (embedded, no download).
+# The FLOPs cap keeps each CPU trial to seconds; about 4-5 minutes on 2 CPU cores.
 demo: install
-	archbench search --space resnet --max-params 5M --trials 12 --epochs 2 --subset 0.5 \
-		--dataset mnist5k --study demo-resnet-5M --storage sqlite:///results/demo.db --seed 0 --fresh
+	archbench search --space resnet --max-params 5M --max-flops 150M --trials 10 --epochs 2 \
+		--subset 0.5 --dataset mnist5k --storage sqlite:///results/demo.db --study demo --seed 0 \
+		--fresh
+	archbench results --storage sqlite:///results/demo.db --study demo --top 5
 
 test: install
 	$(PYTHON) -m pytest -q

@@ -10,7 +10,7 @@ see the same machine load; the first epoch of every run is a warm-up and is drop
 epochs are compared (as ``timeit`` takes the fastest repeat: slower ones measure other processes
 on a shared machine); medians are printed too. Goal: ratio >= 0.95.
 
-    python benchmarks/train_step.py [--model simple_cnn] [--images 2048] [--rounds 3]
+    python benchmarks/train_step.py [--model simple_cnn] [--images 2048] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="simple_cnn", help="a preset name")
     parser.add_argument("--images", type=int, default=2048, help="training images per epoch")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per run, the first dropped")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per run, the first dropped")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating runs of each")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)

@@ -218,3 +218,60 @@ def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:
     assert first.user_attrs["baseline"] == "simple_cnn"
     assert trial_status(first) == TRAINED
     assert first.user_attrs["config"]["family"] == "vgg"
+
+
+def test_journal_storage_and_child_process_isolation(tiny_space: Path, tmp_path: Path) -> None:
+    """A journal file works as storage, and a trial in its own process reports every epoch."""
+    storage = str(tmp_path / "search.log")
+    run_search(settings_for(tiny_space, storage, 1, isolation="process", epochs=2))
+    study = optuna.load_study(study_name="tiny", storage=open_storage(storage))
+    trained = [t for t in study.trials if trial_status(t) == TRAINED]
+    assert len(trained) == 1
+    assert [m["epoch"] for m in trained[0].user_attrs["metrics"]] == [1, 2]
+    assert sorted(trained[0].intermediate_values) == [1, 2]
+
+
+def test_multi_objective_records_accuracy_and_params(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(
+        settings_for(tiny_space, storage, 2, objectives=("accuracy", "params"), sampler="nsga2")
+    )
+    study = load(storage)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    for trial in study.trials:
+        if trial_status(trial) == TRAINED:
+            assert trial.values[1] == trial.user_attrs["n_params"] <= TINY_BUDGET
+        if trial_status(trial) == REJECTED:  # NSGA-II only learns from COMPLETE trials
+            assert trial.state == optuna.trial.TrialState.COMPLETE
+            assert trial.values[0] == 0.0 and trial.constraints["max_params"] > 0
+
+
+def test_fit_budget_trains_shrunk_configs_instead_of_rejecting(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    run_search(settings_for(tiny_space, storage, 3, budget=Budget(max_params=12_000, fit=True)))
+    study = load(storage)
+    statuses = [trial_status(t) for t in study.trials]
+    assert statuses.count(TRAINED) == 3
+    shrunk = [t for t in study.trials if "sampled_config" in t.user_attrs]
+    for trial in study.trials:
+        if trial_status(trial) == TRAINED:
+            assert trial.user_attrs["n_params"] <= 12_000
+    assert all(t.user_attrs["sampled_config"] != t.user_attrs["config"] for t in shrunk)
+
+
+def test_memory_constraint_rejects_configs_that_cannot_fit_the_batch(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        *tiny_search_args(tiny_space, f"sqlite:///{tmp_path}/s.db", 1),
+        "--min-batch", "100000", "--memory", "64MiB", "--max-rejections", "2",
+        "--max-params", "1M", "--study", "memory",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "2 proposals in a row were rejected" in result.stderr
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db", heartbeat_seconds=None)
+    study = optuna.load_study(study_name="memory", storage=storage)
+    reasons = [t.user_attrs["reason"] for t in study.trials]
+    assert len(reasons) == 2 and all("predicted max training batch" in r for r in reasons)

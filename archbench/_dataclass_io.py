@@ -79,9 +79,11 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
                 return _convert(arg, value, path)
             except ValueError as exc:
                 errors.append(str(exc))
-        raise ValueError(
-            errors[0] if len(errors) == 1 else f"{path}: {value!r} matches no allowed type"
-        )
+        # A branch of the right shape that failed deeper (a nested field) says the most.
+        deeper = [e for e in errors if not e.startswith(f"{path}: expected")]
+        if len(deeper) == 1 or len(errors) == 1:
+            raise ValueError((deeper or errors)[0])
+        raise ValueError(f"{path}: {value!r} matches no allowed type")
     if origin is Literal:
         if value not in args or isinstance(value, bool) != isinstance(args[0], bool):
             allowed = ", ".join(repr(a) for a in args)

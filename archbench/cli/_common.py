@@ -19,6 +19,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 EXIT_USAGE = 2
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 
 
 class UserError(Exception):

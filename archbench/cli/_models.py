@@ -9,7 +9,7 @@ from rich.table import Table
 
 from archbench._units import format_count
 from archbench.cli import app
-from archbench.cli._common import console, print_json, user_errors
+from archbench.cli._common import JSON_OPTION, console, print_json, user_errors
 from archbench.models import PRESETS, count_params, resolve_config
 from archbench.spaces import SearchSpace, get_space, list_spaces
 
@@ -17,8 +17,6 @@ spaces_app = typer.Typer(
     help="List the search spaces, or show one.", invoke_without_command=True, no_args_is_help=False
 )
 app.add_typer(spaces_app, name="spaces")
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 
 
 def _space_summary(space: SearchSpace) -> dict[str, Any]:

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from archbench.cli import app
-from archbench.cli._common import console, fail, print_json, user_errors
-from archbench.cli._models import JSON_OPTION
+from archbench.cli._common import JSON_OPTION, console, fail, print_json, user_errors
 
 if TYPE_CHECKING:
     from archbench.data import Dataset

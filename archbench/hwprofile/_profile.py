@@ -9,7 +9,7 @@ memory; on a CPU they are the tracked tensor peak (the same tracker as the predi
 tensors) and the process's peak RSS. Whatever cannot be measured is None with a reason.
 
 ``level="basic"`` runs once per search trial and must stay cheap: a short latency budget, two
-timed blocks, and on CPU a batch of at most 32. ``level="full"`` times longer, at the requested
+timed blocks, and on CPU a batch of at most 16. ``level="full"`` times longer, at the requested
 batch size, and adds fvcore's count as a cross-check of the FLOPs.
 """
 
@@ -86,7 +86,7 @@ LEVELS = {
     "basic": Level(
         steps=StepTiming(warmup=2, repeats=2, min_block_seconds=0.05),
         latency_seconds=0.5,
-        cpu_batch_size=32,
+        cpu_batch_size=16,
         fvcore=False,
     ),
     "full": Level(
@@ -358,7 +358,7 @@ def profile_model(
         cfg: the architecture.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         batch_size: batch of the throughput and memory figures (on CPU, level basic measures
-            at most 32; ``env["batch_size"]`` says which was used).
+            at most 16; ``env["batch_size"]`` says which was used).
         level: ``basic`` (cheap, for every search trial) or ``full``.
         amp: ``bf16`` or ``fp16`` autocast, or None for fp32.
         channels_last: NHWC memory format.

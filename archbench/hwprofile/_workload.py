@@ -23,14 +23,20 @@ OPTIMIZERS = ("sgd", "adamw")
 
 
 def make_optimizer(name: str, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimizers of the training recipes; their state is what the memory figures count.
+    """The optimizers of the training recipes; their state is part of the memory figures.
 
     SGD with Nesterov momentum keeps one buffer per parameter, AdamW two moments and a step.
+    Both use the ``foreach`` implementation on every device, because it is the default on CUDA
+    (``_default_to_fused_or_foreach``), the device the predictions are for: with weight decay it
+    holds a copy of all gradients during the step, which is the peak of a small batch (VGG-16
+    at batch 8: 20% above the CPU default's one-tensor-at-a-time loop).
     """
     if name == "sgd":
-        return torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        return torch.optim.SGD(
+            params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, foreach=True
+        )
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+        return torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05, foreach=True)
     raise ValueError(f"optimizer: {name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
 
 

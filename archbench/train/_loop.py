@@ -364,12 +364,14 @@ def _make_scheduler(
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """A scheduler that advances once per batch, whatever the schedule."""
     total_steps = recipe.epochs * steps_per_epoch
-    if recipe.schedule == "onecycle":
+    if recipe.schedule == "onecycle" and total_steps >= 2:
+        # Rise over the first 25% of steps, but over at least one full step: a proxy run on a
+        # small subset may have only a handful of steps, and a rise of zero steps divides by zero.
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=recipe.lr,
             total_steps=total_steps,
-            pct_start=0.25,
+            pct_start=max(0.25, 1.5 / total_steps),
             cycle_momentum=False,  # keep the recipe's momentum what it says
         )
     warmup_steps = round(recipe.warmup_epochs * steps_per_epoch)

@@ -28,7 +28,7 @@ CUDA_ONLY = ("peak_train_reserved_bytes", "peak_train_device_used_bytes", "max_b
 
 @pytest.fixture(scope="module")
 def cpu_profile() -> ProfileResult:
-    """Level basic on CPU, asked for batch 64: it measures at 32, the basic CPU cap."""
+    """Level basic on CPU, asked for batch 64: it measures at 16, the basic CPU cap."""
     return profile_model(
         get_preset("simple_cnn"),
         device="cpu",
@@ -64,7 +64,7 @@ def test_measured_cpu_peak_is_the_predicted_one(cpu_profile: ProfileResult) -> N
 
 
 def test_basic_caps_the_cpu_batch_and_says_so(cpu_profile: ProfileResult) -> None:
-    assert cpu_profile.env["batch_size"] == LEVELS["basic"].cpu_batch_size == 32
+    assert cpu_profile.env["batch_size"] == LEVELS["basic"].cpu_batch_size == 16
     assert "instead of 64" in cpu_profile.notes["batch_size"]
 
 

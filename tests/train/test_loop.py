@@ -263,3 +263,24 @@ def test_the_trainer_imports_neither_optuna_nor_ray() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("steps_per_epoch", [1, 2, 3, 4, 5, 8])
+def test_onecycle_survives_proxy_runs_with_a_handful_of_steps(steps_per_epoch: int) -> None:
+    """A search trial on a small subset may have very few steps; the schedule must still run."""
+    import torch
+
+    from archbench.train import get_recipe
+    from archbench.train._loop import _make_scheduler
+
+    recipe = get_recipe("proxy")
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([weight], lr=recipe.lr, momentum=0.9)
+    scheduler = _make_scheduler(optimizer, recipe, steps_per_epoch=steps_per_epoch)
+    rates = []
+    for _ in range(recipe.epochs * steps_per_epoch):
+        optimizer.step()
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert all(rate > 0 for rate in rates[:-1])
+    assert max(rates) <= recipe.lr * (1 + 1e-9)

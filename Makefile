@@ -17,7 +17,7 @@ install:
 demo: install
 	archbench search --space resnet --max-params 5M --max-flops 150M --trials 10 --epochs 2 \
 		--subset 0.5 --dataset mnist5k --storage sqlite:///results/demo.db --study demo --seed 0 \
-		--fresh
+		--memory rtx3060 --fresh
 	archbench results --storage sqlite:///results/demo.db --study demo --top 5
 
 test: install

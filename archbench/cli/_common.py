@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-console = Console()
+# Piped output (logs, CI, `| less`) gets a wide table instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 EXIT_USAGE = 2

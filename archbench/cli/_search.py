@@ -136,7 +136,9 @@ def search(
     max_latency_ms: float = typer.Option(None, help="Batch-1 latency cap on the trial device."),
     fit_budget: bool = typer.Option(False, help="Shrink widths to fit instead of rejecting."),
     min_batch: int = typer.Option(None, help="Reject configs whose predicted max batch is lower."),
-    memory: str = typer.Option(None, help="Memory for --min-batch. " + GPU_MEMORY_HINT),
+    memory: str = typer.Option(
+        None, help="GPU memory for --min-batch and the predicted max batch. " + GPU_MEMORY_HINT
+    ),
     max_rejections: int = typer.Option(None, help="Rejections in a row before giving up."),
     heartbeat: int = typer.Option(30, help="Seconds between trial heartbeats (RDB storages)."),
     scheduler: str = typer.Option("asha", help="Ray: asha (stops weak trials early) or fifo."),

@@ -29,8 +29,8 @@ class Budget:
     def __post_init__(self) -> None:
         if self.max_params < 1:
             raise ValueError(f"max_params: must be positive, got {self.max_params}")
-        if (self.min_batch is None) != (self.memory_bytes is None):
-            raise ValueError("min_batch: --min-batch and --memory go together")
+        if self.min_batch is not None and self.memory_bytes is None:
+            raise ValueError("min_batch: --min-batch needs --memory (a size or a GPU name)")
 
 
 @dataclass(frozen=True)

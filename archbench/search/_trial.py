@@ -97,7 +97,7 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def profile_config(
-    cfg: ModelConfig, settings: SearchSettings, batch_size: int
+    cfg: ModelConfig, settings: SearchSettings, batch_size: int, optimizer: str = "sgd"
 ) -> dict[str, Any] | None:
     if settings.profile == "none":
         return None
@@ -109,6 +109,8 @@ def profile_config(
         device=device,
         batch_size=batch_size,
         level=settings.profile,
+        memory=settings.budget.memory_bytes,
+        optimizer="adamw" if optimizer == "adamw" else "sgd",  # the state the step keeps
         max_batch=settings.profile == "full" and device.startswith("cuda"),
     )
     return result.to_dict()
@@ -124,7 +126,9 @@ def train_config(
     """Profiles ``cfg`` (so a latency cap can reject it before training), then trains it."""
     from archbench.train import train_model
 
-    profile = profile_config(cfg, settings, batch_size=min(data.recipe.batch_size, 64))
+    profile = profile_config(
+        cfg, settings, batch_size=min(data.recipe.batch_size, 64), optimizer=data.recipe.optimizer
+    )
     limit = settings.budget.max_latency_ms
     if limit is not None and profile is not None:
         latency = profile.get("latency_ms_median")

@@ -98,7 +98,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
             raise ValueError(f"{path}: expected a mapping, got {type(value).__name__}")
         return dict(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_dict(tp, value, path)
     if tp is bool:
         if not isinstance(value, bool):

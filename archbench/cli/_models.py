@@ -87,7 +87,7 @@ def spaces_show(
 @app.command("presets")
 def presets(json_output: bool = JSON_OPTION) -> None:
     """List the seed and reference architectures with their exact parameter counts."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": preset.name,
             "family": preset.to_config().family,

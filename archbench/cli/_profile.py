@@ -224,4 +224,3 @@ def profile(
                 console.print(f"note on {name}: {note}")
     for file in files:
         console.print(f"wrote {file}")
-

@@ -149,9 +149,7 @@ def _track_model(tracker: StorageTracker, workload: Workload) -> None:
         tracker.track(tensor, "params")
 
 
-def trace_train_step(
-    workload: Workload, images: torch.Tensor, labels: torch.Tensor
-) -> list[Event]:
+def trace_train_step(workload: Workload, images: torch.Tensor, labels: torch.Tensor) -> list[Event]:
     """Events of one training step; gradients are labelled as autograd accumulates them."""
     tracker = StorageTracker()
     _track_model(tracker, workload)

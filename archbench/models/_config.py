@@ -259,7 +259,7 @@ def load_config(path: str | Path) -> ModelConfig:
     An exported trial file (see ``archbench export``) holds the config under ``model``; it is
     accepted as-is.
     """
-    data = _dataclass_io.read_mapping(path)
+    data: Mapping[str, Any] = _dataclass_io.read_mapping(path)
     if "model" in data and isinstance(data["model"], Mapping):
         data = data["model"]
     try:

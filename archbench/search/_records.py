@@ -8,14 +8,14 @@ in docs/CONTRACTS.md.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 TRAINED, REJECTED, PRUNED, FAILED, RUNNING = "trained", "rejected", "pruned", "failed", "running"
 
-OBJECTIVES: dict[str, str] = {
+OBJECTIVES: dict[str, Literal["minimize", "maximize"]] = {
     "accuracy": "maximize",
     "params": "minimize",
     "latency": "minimize",

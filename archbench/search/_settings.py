@@ -7,6 +7,7 @@ models and storage connections from it, so nothing unpicklable crosses a process
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from archbench.search._budget import Budget
 from archbench.search._records import OBJECTIVES
@@ -111,7 +112,7 @@ class SearchSettings:
             raise ValueError("profile: --max-latency-ms needs --profile basic or full")
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Literal["minimize", "maximize"]]:
         return [OBJECTIVES[name] for name in self.objectives]
 
     @property

@@ -108,7 +108,7 @@ def profile_config(
         cfg,
         device=device,
         batch_size=batch_size,
-        level=settings.profile,
+        level="full" if settings.profile == "full" else "basic",
         memory=settings.budget.memory_bytes,
         optimizer="adamw" if optimizer == "adamw" else "sgd",  # the state the step keeps
         max_batch=settings.profile == "full" and device.startswith("cuda"),

@@ -7,6 +7,8 @@ conv kernel size, skip-connection kernel size and the average-pool kernel before
 
 from __future__ import annotations
 
+import dataclasses
+
 from archbench.spaces._base import SearchSpace
 from archbench.spaces._params import ActiveIf, ChoiceParam, IntParam, Param
 
@@ -21,14 +23,8 @@ def _per_stage(
     for i in range(1, count + 1):
         condition = ActiveIf(count_param, tuple(range(i, count + 1))) if i > 1 else None
         for knob, param in knobs.items():
-            params[f"{prefix}{i}.{knob}"] = type(param)(
-                **{**_fields(param), "active_if": condition}
-            )
+            params[f"{prefix}{i}.{knob}"] = dataclasses.replace(param, active_if=condition)
     return params
-
-
-def _fields(param: Param) -> dict[str, object]:
-    return {k: v for k, v in vars(param).items() if k != "active_if"}
 
 
 def resnet_space() -> SearchSpace:

@@ -12,6 +12,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Ray runtimes started by the tests (and the drivers they spawn) serve this machine only: with
+# cluster mode off Ray binds to loopback, never to a network interface.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 600

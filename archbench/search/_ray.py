@@ -201,6 +201,16 @@ class Recorder:
             self._study = optuna.load_study(study_name=self.study_name, storage=storage)
         return self._study
 
+    def recorded_ids(self) -> set[str]:
+        """Ray trial ids already in the storage (read once, then kept up to date)."""
+        if self._recorded is None:
+            self._recorded = {
+                str(t.user_attrs["ray_trial_id"])
+                for t in self.study.get_trials(deepcopy=False)
+                if "ray_trial_id" in t.user_attrs
+            }
+        return self._recorded
+
     def add(
         self,
         ray_trial_id: str,
@@ -213,13 +223,7 @@ class Recorder:
         seconds: float | None = None,
     ) -> None:
         """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md)."""
-        if self._recorded is None:
-            self._recorded = {
-                str(t.user_attrs["ray_trial_id"])
-                for t in self.study.get_trials(deepcopy=False)
-                if "ray_trial_id" in t.user_attrs
-            }
-        if ray_trial_id in self._recorded:
+        if ray_trial_id in self.recorded_ids():
             return
         history = history or []
         attrs: dict[str, Any] = {
@@ -265,7 +269,7 @@ class Recorder:
         if seconds is not None and trial.datetime_complete is not None:
             trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
         self.study.add_trial(trial)
-        self._recorded.add(ray_trial_id)
+        self.recorded_ids().add(ray_trial_id)
 
 
 class BudgetedSearcher(Searcher):
@@ -273,21 +277,20 @@ class BudgetedSearcher(Searcher):
 
     Over-budget proposals are told to the inner study as pruned (with their constraints, so TPE
     learns the boundary) and recorded as rejected, then the searcher asks again: they never reach
-    Ray. Proposing stops once the trials that trained (ASHA-stopped ones included, as with Optuna's
-    pruner) plus those in flight reach ``target``; Ray then ends the experiment. A Ray trial that
-    failed frees its slot for another proposal. Ray saves this wrapper's counters with
-    ``get_state`` and the inner searcher itself, so a restored experiment goes on counting.
+    Ray. Proposing stops once the trials of the study that trained (ASHA-stopped ones included, as
+    with Optuna's pruner) plus those in flight reach ``--trials``; Ray then ends the experiment.
+    A Ray trial that failed frees its slot for another proposal. Ray saves this wrapper's
+    counters with ``get_state`` and the inner searcher itself; the trained count is read from
+    the storage, so a restored experiment counts right even when Ray's snapshot is stale.
     """
 
-    def __init__(self, searcher: OptunaSearch, recorder: Recorder, run: str, target: int) -> None:
+    def __init__(self, searcher: OptunaSearch, recorder: Recorder, run: str) -> None:
         super().__init__(metric=searcher.metric, mode=searcher.mode)
         self.searcher = searcher  # the attribute name Ray's search generator looks for
         self.recorder = recorder
         self.run = run
-        self.target = target
         self.live: dict[str, str] = {}  # Ray trial id -> id of the inner Optuna trial
         self.proposals = 0
-        self.trained = 0
         self.failed = 0
         self.rejections_in_a_row = 0
         self.stop_reason: str | None = None
@@ -300,7 +303,7 @@ class BudgetedSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
         """A config within the budget, None to wait for trials in flight, or FINISHED."""
         settings = self.recorder.settings
-        while self.stop_reason is None and self.trained + len(self.live) < self.target:
+        while self.stop_reason is None and self._slots_taken() < settings.n_trials:
             inner_id = f"{trial_id}-{self.proposals}"
             self.proposals += 1
             config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
@@ -319,6 +322,16 @@ class BudgetedSearcher(Searcher):
         else:
             set_run_state(self.recorder.study, self.run, "aborted", self.stop_reason)
         return Searcher.FINISHED
+
+    def _slots_taken(self) -> int:
+        """Trials that trained, from the storage, plus trials in flight not yet recorded.
+
+        After a crash Ray restores this searcher from its last snapshot, which may predate
+        trials the driver already recorded; the storage is the truth, so none trains twice.
+        """
+        recorded = self.recorder.recorded_ids()
+        in_flight = sum(1 for ray_id in self.live if ray_id not in recorded)
+        return trained_count(self.recorder.study) + in_flight
 
     def _count_rejection(self, limit: int) -> None:
         self.rejections_in_a_row += 1
@@ -340,7 +353,6 @@ class BudgetedSearcher(Searcher):
             return
         result = result or {}
         if not error and f"{KEY}/metrics/{METRIC}" in result:  # its last report was an epoch
-            self.trained += 1
             # Stopped before its last epoch: PRUNED for the sampler, as Optuna's pruner does.
             stopped_early = result["epoch"] < self.recorder.epochs
             self.searcher.on_trial_complete(inner_id, result=None if stopped_early else result)
@@ -358,7 +370,7 @@ class BudgetedSearcher(Searcher):
                 )
 
     def get_state(self) -> dict[str, Any]:
-        keys = ("live", "proposals", "trained", "failed", "rejections_in_a_row", "stop_reason")
+        keys = ("live", "proposals", "failed", "rejections_in_a_row", "stop_reason")
         return {key: getattr(self, key) for key in keys}
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -508,7 +520,6 @@ def _new_tuner(
     trainable: Any,
     root: str,
     run: str,
-    target: int,
 ) -> tune.Tuner:
     epochs = recipe_epochs(settings)
     recorder = Recorder(settings, study.study_name, epochs)
@@ -523,7 +534,6 @@ def _new_tuner(
         ),
         recorder,
         run,
-        target,
     )
     scheduler = (
         ASHAScheduler(
@@ -720,6 +730,6 @@ def run_ray_search(
         if remaining > 0:
             run = time.strftime("run-%Y%m%d-%H%M%S")
             _add_run(study, run, f"{root}/{run}", remaining)
-            tuner = _new_tuner(settings, ray_settings, study, trainable, root, run, remaining)
+            tuner = _new_tuner(settings, ray_settings, study, trainable, root, run)
             _fit(tuner, study, run)
     return summarize(study, name, settings, time.perf_counter() - start)

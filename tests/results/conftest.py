@@ -14,8 +14,8 @@ import optuna
 import pytest
 import yaml
 
-from archbench.search import Budget, SearchSettings, open_storage, run_search
-from tests.search.conftest import TINY_BUDGET, TINY_SPACE
+from archbench.search import open_storage, run_search
+from tests.search.conftest import TINY_SPACE, tiny_settings
 
 STUDY = "tiny"
 TRAINED_TRIALS = 4
@@ -39,19 +39,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> TinyStudy:
     space = folder / "tiny.yaml"
     space.write_text(yaml.safe_dump(TINY_SPACE))
     storage = f"sqlite:///{folder}/archbench.db"
-    run_search(
-        SearchSettings(
-            space=str(space),
-            budget=Budget(max_params=TINY_BUDGET),
-            n_trials=TRAINED_TRIALS,
-            epochs=1,
-            subset=0.2,
-            profile="none",
-            storage=storage,
-            study=STUDY,
-            seed=0,
-        )
-    )
+    run_search(tiny_settings(space, storage, TRAINED_TRIALS, subset=0.2, study=STUDY))
     return TinyStudy(folder, storage, STUDY)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
+from archbench.search import Budget, SearchSettings
 
 TINY_SPACE = {
     "name": "tiny",
@@ -43,3 +46,20 @@ def tiny_search_args(space: Path, storage: str, trials: int, *extra: str) -> lis
         "--epochs", "1", "--subset", "0.05", "--profile", "none", "--storage", storage,
         "--study", "tiny", "--seed", "0", "--quiet", *extra,
     ]  # fmt: skip
+
+
+def tiny_settings(space: Path, storage: str, trials: int, **overrides: Any) -> SearchSettings:
+    """Settings of a real search that takes seconds: 1 epoch on 5% of mnist5k, no profile."""
+    values: dict[str, Any] = {
+        "space": str(space),
+        "budget": Budget(max_params=TINY_BUDGET),
+        "n_trials": trials,
+        "epochs": 1,
+        "subset": 0.05,
+        "profile": "none",
+        "storage": storage,
+        "study": "tiny",
+        "seed": 0,
+    }
+    values.update(overrides)
+    return SearchSettings(**values)

@@ -12,33 +12,22 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import optuna
 import pytest
 
-from archbench.search import Budget, SearchSettings, counts_by_status, open_storage, trial_status
+from archbench.search import SearchSettings, counts_by_status, open_storage, trial_status
 from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED
 from archbench.search._settings import RaySettings
 from tests.conftest import REPO, run_cli
-from tests.search.conftest import TINY_BUDGET, tiny_search_args
+from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
 
-def settings_for(space: Path, storage: str, trials: int, **overrides) -> SearchSettings:  # type: ignore[no-untyped-def]
-    values = dict(
-        space=str(space),
-        budget=Budget(max_params=TINY_BUDGET),
-        n_trials=trials,
-        epochs=1,
-        subset=0.05,
-        profile="none",
-        storage=storage,
-        study="tiny",
-        seed=0,
-        backend="ray",
-        ray=RaySettings(),
+def settings_for(space: Path, storage: str, trials: int, **overrides: Any) -> SearchSettings:
+    return tiny_settings(
+        space, storage, trials, **{"backend": "ray", "ray": RaySettings(), **overrides}
     )
-    values.update(overrides)
-    return SearchSettings(**values)
 
 
 def load(storage: str) -> optuna.Study:

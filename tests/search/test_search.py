@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -25,23 +26,11 @@ from archbench.search import (
 from archbench.search._records import FAILED, REJECTED, TRAINED
 from archbench.spaces import get_space
 from tests.conftest import REPO, run_cli
-from tests.search.conftest import TINY_BUDGET, tiny_search_args
+from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
 
-def settings_for(space: Path, storage: str, trials: int, **overrides) -> SearchSettings:  # type: ignore[no-untyped-def]
-    values = dict(
-        space=str(space),
-        budget=Budget(max_params=TINY_BUDGET),
-        n_trials=trials,
-        epochs=1,
-        subset=0.05,
-        profile="none",
-        storage=storage,
-        study="tiny",
-        seed=0,
-    )
-    values.update(overrides)
-    return SearchSettings(**values)
+def settings_for(space: Path, storage: str, trials: int, **overrides: Any) -> SearchSettings:
+    return tiny_settings(space, storage, trials, **overrides)
 
 
 def load(storage: str) -> optuna.Study:

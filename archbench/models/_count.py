@@ -12,7 +12,7 @@ from __future__ import annotations
 from archbench.models._config import BranchNetConfig, ModelConfig, ResNetConfig, VGGConfig
 from archbench.models._layout import (
     BOTTLENECK_EXPANSION,
-    branchnet_blocks,
+    needs_projection,
     resnet_head_features,
     resnet_stages,
     squeeze_channels,
@@ -72,13 +72,16 @@ def _vgg(cfg: VGGConfig) -> int:
 
 def _branchnet(cfg: BranchNetConfig) -> int:
     total = _conv_bn(cfg.in_channels, cfg.stem_channels, 3)
-    for block in branchnet_blocks(cfg):
-        cin, out = block.in_channels, block.out_channels
-        for kernel in block.kernels:
-            total += _conv_bn(cin, out, kernel) + _squeeze_excitation(out, cfg.se_ratio)
-        total += _linear(2 * cin, cfg.gate_hidden) + _linear(cfg.gate_hidden, len(block.kernels))
-        if block.project:
+    cin = cfg.stem_channels
+    for block in cfg.blocks:
+        out, branches = block.channels, len(block.kernels)
+        # Every branch: a conv+BN of its own kernel and an SE of the same width.
+        total += out * cin * sum(k * k for k in block.kernels) + 2 * out * branches
+        total += branches * _squeeze_excitation(out, cfg.se_ratio)
+        total += _linear(2 * cin, cfg.gate_hidden) + _linear(cfg.gate_hidden, branches)
+        if needs_projection(cin, out, block.stride):
             total += _conv_bn(cin, out, 1)
+        cin = out
     return total + _linear(cfg.blocks[-1].channels, cfg.num_classes)
 
 

@@ -30,6 +30,11 @@ def pool_output_size(size: int, kernel_size: int) -> int:
     return -(-(size - kernel_size) // kernel_size) + 1
 
 
+def needs_projection(in_channels: int, out_channels: int, stride: int) -> bool:
+    """A residual shortcut needs a conv where the shape changes; identity elsewhere."""
+    return stride != 1 or in_channels != out_channels
+
+
 def squeeze_channels(channels: int, se_ratio: float) -> int:
     """Width of the squeeze-and-excitation bottleneck (0 when SE is off)."""
     return max(1, int(channels * se_ratio)) if se_ratio > 0 else 0
@@ -77,9 +82,8 @@ def resnet_stages(cfg: ResNetConfig) -> list[ResNetStagePlan]:
                 kernel_size=stage.kernel_size,
                 stride=stage.stride,
                 depth=stage.depth,
-                first_projects=(
-                    cfg.always_project or stage.stride != 1 or in_channels != stage.channels
-                ),
+                first_projects=cfg.always_project
+                or needs_projection(in_channels, stage.channels, stage.stride),
                 repeats_project=cfg.always_project,
             )
         )
@@ -162,7 +166,7 @@ def branchnet_blocks(cfg: BranchNetConfig) -> list[BranchBlockPlan]:
                 out_channels=block.channels,
                 kernels=block.kernels,
                 stride=block.stride,
-                project=block.stride != 1 or in_channels != block.channels,
+                project=needs_projection(in_channels, block.channels, block.stride),
                 drop_rate=stochastic_depth_rate(cfg.stochastic_depth, i, len(cfg.blocks)),
             )
         )

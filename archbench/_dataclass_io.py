@@ -8,6 +8,7 @@ here so that an unknown key, a wrong type or an impossible value fails the same 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -40,8 +41,7 @@ def from_dict(cls: type[T], data: Any, path: str = "") -> T:
     where = path or cls.__name__
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    hints, fields = _schema(cls)  # type: ignore[arg-type]  # classes are hashable
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ValueError(
@@ -63,6 +63,13 @@ def from_dict(cls: type[T], data: Any, path: str = "") -> T:
         return cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - guarded by the checks above
         raise ValueError(f"{where}: {exc}") from None
+
+
+@functools.cache
+def _schema(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """Resolved type hints and init fields of ``cls``; resolving hints is slow, so once."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return typing.get_type_hints(cls), fields
 
 
 def _convert(tp: Any, value: Any, path: str) -> Any:

@@ -251,7 +251,6 @@ class Recorder:
             attrs["metrics"] = history
             attrs["val_accuracy"] = best
             attrs["epochs_trained"] = len(history)
-            attrs["train_seconds"] = round(sum(m.get("seconds", 0.0) for m in history), 3)
         state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
             status, TrialState.PRUNED
         )

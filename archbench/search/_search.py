@@ -204,7 +204,6 @@ class Objective:
         trial.set_user_attr("metrics", outcome.metrics)
         trial.set_user_attr("val_accuracy", outcome.val_accuracy)
         trial.set_user_attr("epochs_trained", outcome.epochs_trained)
-        trial.set_user_attr("train_seconds", round(outcome.seconds, 3))
         if outcome.profile is not None:
             trial.set_user_attr("profile", outcome.profile)
         if self.settings.budget.max_latency_ms is not None and outcome.profile:

@@ -13,7 +13,7 @@ install:
 	@$(PIP) install -q -e ".[dev,ray,fvcore]"
 
 # A real search: the resnet space under a 5M cap, proxy-trained on mnist5k (embedded, no download).
-# The FLOPs cap keeps each CPU trial to seconds; about 4-5 minutes on 2 CPU cores.
+# The FLOPs cap keeps each CPU trial to seconds; about 2.5 minutes on 2 idle CPU cores.
 demo: install
 	archbench search --space resnet --max-params 5M --max-flops 150M --trials 10 --epochs 2 \
 		--subset 0.5 --dataset mnist5k --storage sqlite:///results/demo.db --study demo --seed 0 \

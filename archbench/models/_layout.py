@@ -131,13 +131,6 @@ def resnet_head_features(cfg: ResNetConfig) -> int:
     return cfg.stages[-1].channels * remaining * remaining
 
 
-def vgg_feature_size(cfg: VGGConfig) -> int:
-    size = cfg.input_size
-    for _ in cfg.stages:
-        size = pool_output_size(size, 2) if size > 1 else 1
-    return size
-
-
 def vgg_pools(cfg: VGGConfig) -> list[bool]:
     """Whether each stage ends with a 2x2 pool (skipped once the map is 1x1)."""
     pools, size = [], cfg.input_size

@@ -8,7 +8,7 @@ in docs/CONTRACTS.md.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from typing import Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -48,7 +48,3 @@ def trained_count(study: optuna.Study) -> int:
 
 def is_trained(trial: FrozenTrial) -> bool:
     return trial_status(trial) in (TRAINED, PRUNED)
-
-
-def study_settings(study: optuna.Study) -> dict[str, Any]:
-    return dict(study.user_attrs)

@@ -32,3 +32,5 @@ bench: install
 	$(PYTHON) benchmarks/loader.py
 	$(PYTHON) benchmarks/train_step.py
 	$(PYTHON) benchmarks/search_overhead.py
+	$(PYTHON) benchmarks/profile_prediction.py
+	$(PYTHON) benchmarks/profile_cost.py

@@ -76,11 +76,18 @@ def default_study_name(settings: SearchSettings) -> str:
 
 
 def data_shape(settings: SearchSettings) -> DataShape:
-    """The data set's shape, read from its metadata without training anything."""
-    from archbench.data import load_dataset
+    """The data set's shape from its metadata; the images are loaded once, by the trainer.
 
-    data = load_dataset(settings.dataset, "train", settings.data_dir)
-    return DataShape(data.num_classes, data.in_channels, data.input_size)
+    Raises:
+        ValueError: for an unknown data set, or (the loader's clear error) missing files.
+    """
+    from archbench.data import dataset_info, load_dataset
+
+    info = dataset_info(settings.dataset, settings.data_dir)
+    if not info.present:
+        load_dataset(settings.dataset, "train", settings.data_dir)  # raises, naming the files
+    channels, size, _ = info.shape
+    return DataShape(info.num_classes, channels, size)
 
 
 def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def test_trains_exactly_n_with_rejections_and_nothing_over_budget(
     assert counts[REJECTED] >= 1, "the tiny budget should reject some proposals"
     for trial in study.trials:
         status = trial_status(trial)
-        assert trial.user_attrs["n_params"] == trial.user_attrs["n_params"]
+        assert trial.user_attrs["n_params"] > 0  # every proposal is counted, trained or not
         if status == TRAINED:
             assert trial.user_attrs["n_params"] <= TINY_BUDGET
             assert trial.constraints["max_params"] <= 0

@@ -6,6 +6,7 @@ Configs, presets and ``count_params`` are pure Python; the torch-backed names (`
 
 from typing import Any
 
+from archbench.models import _families  # noqa: F401  (registers the built-in families)
 from archbench.models._config import (
     BranchBlock,
     BranchNetConfig,
@@ -19,6 +20,7 @@ from archbench.models._config import (
     save_config,
 )
 from archbench.models._count import count_params
+from archbench.models._family import Family, get_family, list_families, register_family
 from archbench.models._fit import fit_to_budget, scale_widths
 from archbench.models._presets import PRESETS, Preset, get_preset, list_presets
 from archbench.models._resolve import resolve_config
@@ -26,6 +28,7 @@ from archbench.models._resolve import resolve_config
 __all__ = [
     "BranchBlock",
     "BranchNetConfig",
+    "Family",
     "FlopCount",
     "ModelConfig",
     "PRESETS",
@@ -39,9 +42,12 @@ __all__ = [
     "count_flops",
     "count_params",
     "fit_to_budget",
+    "get_family",
     "get_preset",
+    "list_families",
     "list_presets",
     "load_config",
+    "register_family",
     "resolve_config",
     "save_config",
     "scale_widths",

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from torch import nn
 
-from archbench.models._branchnet import BranchNet
-from archbench.models._config import BranchNetConfig, ModelConfig, ResNetConfig
-from archbench.models._resnet import ResNet
-from archbench.models._vgg import VGG
+from archbench.models._config import ModelConfig
+from archbench.models._family import family_of
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """Builds the network described by ``cfg`` on the current default device.
+    """Builds the network described by ``cfg`` (its family's builder) on the default device.
 
     Build under ``with torch.device("meta"):`` to get the structure without allocating weights.
     """
-    if isinstance(cfg, ResNetConfig):
-        return ResNet(cfg)
-    if isinstance(cfg, BranchNetConfig):
-        return BranchNet(cfg)
-    return VGG(cfg)
+    return family_of(cfg).build(cfg)

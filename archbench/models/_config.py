@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from archbench import _dataclass_io
+from archbench.models._family import get_family
 
 Activation = Literal["relu", "silu", "gelu", "hardswish", "leaky_relu"]
 PoolType = Literal["avg", "max"]
@@ -39,8 +40,12 @@ def _check_regularizers(se_ratio: float, stochastic_depth: float) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _DataShape:
-    """Input and output shape shared by every family: the data set decides these."""
+class ModelConfig:
+    """The base of every family's config: the input and output shape, which the data set decides.
+
+    Each family's subclass adds a ``family`` field whose default is the name it is registered
+    under (``models/_family.py``) and its own architecture fields.
+    """
 
     num_classes: int = 10
     in_channels: int = 3
@@ -51,6 +56,10 @@ class _DataShape:
         _require(self.in_channels >= 1, "in_channels", f"must be >= 1, got {self.in_channels}")
         _require_range("input_size", self.input_size, 8, 512)
 
+    @property
+    def family(self) -> str:
+        raise NotImplementedError  # a dataclass field in every subclass
+
     def to_dict(self) -> dict[str, Any]:
         return _dataclass_io.to_dict(self)
 
@@ -58,7 +67,7 @@ class _DataShape:
         """The same architecture adapted to a data set's shape (stem and head change)."""
         return dataclasses.replace(
             self, num_classes=num_classes, in_channels=in_channels, input_size=input_size
-        )  # type: ignore[return-value]
+        )
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ class ResNetStage:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResNetConfig(_DataShape):
+class ResNetConfig(ModelConfig):
     """A CIFAR-style ResNet (He et al., 2016) with the knobs of a budgeted random search.
 
     ``pool_kernel`` 0 means global pooling before the classifier; a positive kernel pools with that
@@ -152,7 +161,7 @@ class VGGStage:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VGGConfig(_DataShape):
+class VGGConfig(ModelConfig):
     """A VGG-style plain network (Simonyan and Zisserman, 2015) with a CIFAR head."""
 
     family: Literal["vgg"] = "vgg"
@@ -201,7 +210,7 @@ class BranchBlock:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BranchNetConfig(_DataShape):
+class BranchNetConfig(ModelConfig):
     """Blocks of parallel conv branches whose outputs are mixed by softmax weights.
 
     The weights come from a small MLP (hidden width ``gate_hidden``) on the block input's
@@ -229,14 +238,6 @@ class BranchNetConfig(_DataShape):
         _check_regularizers(self.se_ratio, self.stochastic_depth)
 
 
-ModelConfig = ResNetConfig | VGGConfig | BranchNetConfig
-CONFIG_CLASSES: dict[str, type[ResNetConfig] | type[VGGConfig] | type[BranchNetConfig]] = {
-    "resnet": ResNetConfig,
-    "vgg": VGGConfig,
-    "branchnet": BranchNetConfig,
-}
-
-
 def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
     """Builds a config from a dict whose ``family`` key picks the class.
 
@@ -245,12 +246,7 @@ def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"model config: expected a mapping, got {type(data).__name__}")
-    family = data.get("family")
-    if family not in CONFIG_CLASSES:
-        raise ValueError(
-            f"family: {family!r} is not a model family; choose one of {', '.join(CONFIG_CLASSES)}"
-        )
-    return _dataclass_io.from_dict(CONFIG_CLASSES[family], data)
+    return _dataclass_io.from_dict(get_family(data.get("family")).config_class, data)
 
 
 def load_config(path: str | Path) -> ModelConfig:
@@ -276,7 +272,6 @@ def save_config(config: ModelConfig, path: str | Path) -> Path:
 __all__ = [
     "BranchBlock",
     "BranchNetConfig",
-    "CONFIG_CLASSES",
     "ModelConfig",
     "ResNetConfig",
     "ResNetStage",

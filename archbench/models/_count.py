@@ -10,6 +10,7 @@ a conv has ``out * in * k * k`` weights plus a bias only when no norm follows (t
 from __future__ import annotations
 
 from archbench.models._config import BranchNetConfig, ModelConfig, ResNetConfig, VGGConfig
+from archbench.models._family import family_of
 from archbench.models._layout import (
     BOTTLENECK_EXPANSION,
     needs_projection,
@@ -48,7 +49,7 @@ def _residual_block(
     return body + _squeeze_excitation(out, cfg.se_ratio) + skip
 
 
-def _resnet(cfg: ResNetConfig) -> int:
+def count_resnet(cfg: ResNetConfig) -> int:
     total = _conv_bn(cfg.in_channels, cfg.stem_channels, cfg.stem_kernel)
     for stage in resnet_stages(cfg):
         out, k = stage.out_channels, stage.kernel_size
@@ -57,7 +58,7 @@ def _resnet(cfg: ResNetConfig) -> int:
     return total + _linear(resnet_head_features(cfg), cfg.num_classes)
 
 
-def _vgg(cfg: VGGConfig) -> int:
+def count_vgg(cfg: VGGConfig) -> int:
     conv = _conv_bn if cfg.batch_norm else _conv_bias
     total, in_channels = 0, cfg.in_channels
     for stage in cfg.stages:
@@ -70,7 +71,7 @@ def _vgg(cfg: VGGConfig) -> int:
     return total + _linear(in_channels, cfg.num_classes)
 
 
-def _branchnet(cfg: BranchNetConfig) -> int:
+def count_branchnet(cfg: BranchNetConfig) -> int:
     total = _conv_bn(cfg.in_channels, cfg.stem_channels, 3)
     cin = cfg.stem_channels
     for block in cfg.blocks:
@@ -87,8 +88,4 @@ def _branchnet(cfg: BranchNetConfig) -> int:
 
 def count_params(cfg: ModelConfig) -> int:
     """The exact number of trainable parameters of ``build_model(cfg)``, without building it."""
-    if isinstance(cfg, ResNetConfig):
-        return _resnet(cfg)
-    if isinstance(cfg, VGGConfig):
-        return _vgg(cfg)
-    return _branchnet(cfg)
+    return int(family_of(cfg).count(cfg))

@@ -8,43 +8,63 @@ torchvision's ``adjust_channels``) in a few dozen microsecond-cheap counts.
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
-from archbench.models._config import BranchNetConfig, ModelConfig, ResNetConfig
+from archbench.models._config import (
+    BranchBlock,
+    BranchNetConfig,
+    ModelConfig,
+    ResNetConfig,
+    ResNetStage,
+    VGGConfig,
+    VGGStage,
+)
 from archbench.models._count import count_params
+from archbench.models._family import family_of
+
+WIDTH_DIVISOR = 4
+T = TypeVar("T", ResNetStage, VGGStage, BranchBlock)
 
 
-def _scaled(channels: int, multiplier: float, divisor: int) -> int:
-    return max(divisor, int(round(channels * multiplier / divisor)) * divisor)
+def scaled_width(channels: int, multiplier: float) -> int:
+    """``channels * multiplier`` rounded to a multiple of ``WIDTH_DIVISOR`` (at least that)."""
+    return max(WIDTH_DIVISOR, int(round(channels * multiplier / WIDTH_DIVISOR)) * WIDTH_DIVISOR)
 
 
 def scale_widths(cfg: ModelConfig, multiplier: float) -> ModelConfig:
     """Every channel width times ``multiplier``, rounded to a multiple of 4 (at least 4)."""
-    divisor = 4
-    if isinstance(cfg, ResNetConfig):
-        return dataclasses.replace(
-            cfg,
-            stem_channels=_scaled(cfg.stem_channels, multiplier, divisor),
-            stages=tuple(
-                dataclasses.replace(s, channels=_scaled(s.channels, multiplier, divisor))
-                for s in cfg.stages
-            ),
-        )
-    if isinstance(cfg, BranchNetConfig):
-        return dataclasses.replace(
-            cfg,
-            stem_channels=_scaled(cfg.stem_channels, multiplier, divisor),
-            blocks=tuple(
-                dataclasses.replace(b, channels=_scaled(b.channels, multiplier, divisor))
-                for b in cfg.blocks
-            ),
-        )
+    return family_of(cfg).scale_widths(cfg, multiplier)
+
+
+def scaled_items(stages: tuple[T, ...], multiplier: float) -> tuple[T, ...]:
+    """Stages or blocks with their ``channels`` scaled."""
+    return tuple(
+        dataclasses.replace(s, channels=scaled_width(s.channels, multiplier))  # type: ignore[type-var]
+        for s in stages
+    )
+
+
+def scale_resnet(cfg: ResNetConfig, multiplier: float) -> ResNetConfig:
     return dataclasses.replace(
         cfg,
-        stages=tuple(
-            dataclasses.replace(s, channels=_scaled(s.channels, multiplier, divisor))
-            for s in cfg.stages
-        ),
-        classifier=tuple(_scaled(w, multiplier, divisor) for w in cfg.classifier),
+        stem_channels=scaled_width(cfg.stem_channels, multiplier),
+        stages=scaled_items(cfg.stages, multiplier),
+    )
+
+
+def scale_vgg(cfg: VGGConfig, multiplier: float) -> VGGConfig:
+    return dataclasses.replace(
+        cfg,
+        stages=scaled_items(cfg.stages, multiplier),
+        classifier=tuple(scaled_width(w, multiplier) for w in cfg.classifier),
+    )
+
+
+def scale_branchnet(cfg: BranchNetConfig, multiplier: float) -> BranchNetConfig:
+    return dataclasses.replace(
+        cfg,
+        stem_channels=scaled_width(cfg.stem_channels, multiplier),
+        blocks=scaled_items(cfg.blocks, multiplier),
     )
 
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from archbench.models._config import ModelConfig
 from archbench.models._count import count_params
-from archbench.spaces._decode import DECODERS
+from archbench.models._family import get_family
 from archbench.spaces._params import FixedParam, Param, param_from_dict
+
+MAX_PARENT_VALUES = 1000  # size() walks every value of an active_if parent
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,10 @@ class SearchSpace:
     _order: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.family not in DECODERS:
-            raise ValueError(
-                f"space {self.name!r}: family {self.family!r} is unknown; "
-                f"choose one of {', '.join(DECODERS)}"
-            )
+        try:
+            get_family(self.family)
+        except ValueError as exc:
+            raise ValueError(f"space {self.name!r}: {exc}") from None
         if not self.params:
             raise ValueError(f"space {self.name!r}: has no params")
         seen: set[str] = set()
@@ -57,9 +58,32 @@ class SearchSpace:
                     f"space {self.name!r}: param {name!r} is active_if {condition.param!r}, "
                     "which must be defined before it"
                 )
+            if condition is not None:
+                self._check_parent(condition.param)
             seen.add(name)
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "_order", tuple(self.params))
+        self._check_decoder()
+
+    def _check_parent(self, name: str) -> None:
+        """A parent of ``active_if`` needs a short list of values (``size`` walks them)."""
+        cardinality = self.params[name].cardinality()
+        if cardinality is None or cardinality > MAX_PARENT_VALUES:
+            raise ValueError(
+                f"space {self.name!r}: param {name!r} is an active_if parent, so it must take at "
+                f"most {MAX_PARENT_VALUES} values (an int, choice or fixed param)"
+            )
+
+    def _check_decoder(self) -> None:
+        """Decodes the first and the last value of every knob, so a space that lacks a knob its
+        family needs (``block1.kernel2`` of a branchnet) fails now, naming it, not mid-search."""
+        for first, which in ((True, "first"), (False, "last")):
+            try:
+                self.to_config(self._fill({}, pick_first=first))
+            except ValueError as exc:
+                raise ValueError(
+                    f"space {self.name!r}: {exc} (decoding the {which} value of every knob)"
+                ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
@@ -115,7 +139,7 @@ class SearchSpace:
             for name, p in self.params.items()
             if isinstance(p, FixedParam) and self.is_active(name, params) and name not in params
         }
-        cfg = DECODERS[self.family]({**fixed, **params})
+        cfg = get_family(self.family).decode({**fixed, **params})
         return cfg.with_data(
             num_classes=shape.num_classes,
             in_channels=shape.in_channels,
@@ -135,7 +159,7 @@ class SearchSpace:
                 return count(index + 1, assigned)
             if name in parents:
                 total = 0
-                for value in param.values():  # type: ignore[union-attr]
+                for value in param.values():  # type: ignore[union-attr]  # parents are discrete
                     rest = count(index + 1, {**assigned, name: value})
                     if rest is None:
                         return None
@@ -229,24 +253,32 @@ class SearchSpace:
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"space: expected a mapping, got {type(data).__name__}")
-        unknown = set(data) - {"name", "family", "description", "params"}
+        unknown = set(data) - {*_KEYS, "summary"}
         if unknown:
             raise ValueError(
-                f"space: unknown key {sorted(unknown)[0]!r}; "
-                "allowed: name, family, description, params"
+                f"space: unknown key {sorted(unknown, key=str)[0]!r}; "
+                f"allowed: {', '.join(_KEYS)}, summary"
             )
         for key in ("name", "family", "params"):
             if key not in data:
                 raise ValueError(f"space: missing key {key!r}")
+        for key in ("name", "family", "description"):
+            if not isinstance(data.get(key, ""), str):
+                raise ValueError(f"space: {key!r} must be a string, got {data[key]!r}")
         if not isinstance(data["params"], Mapping):
             raise ValueError("space: 'params' must be a mapping of name -> param")
+        if not isinstance(data.get("summary", {}), Mapping):
+            raise ValueError("space: 'summary' must be a mapping (it is derived, and ignored)")
         params = {str(name): param_from_dict(str(name), p) for name, p in data["params"].items()}
         return cls(
-            name=str(data["name"]),
-            family=str(data["family"]),
-            description=str(data.get("description", "")),
-            params=_parents_first(str(data["name"]), params),
+            name=data["name"],
+            family=data["family"],
+            description=data.get("description", ""),
+            params=_parents_first(data["name"], params),
         )
+
+
+_KEYS = ("name", "family", "description", "params")
 
 
 def _parents_first(space: str, params: dict[str, Param]) -> dict[str, Param]:

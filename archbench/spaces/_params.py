@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Scalar = bool | int | float | str
+INT_LIMIT = 2**62
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,13 @@ class IntParam:
             raise ValueError(f"int param: step must be >= 1, got {self.step}")
         if self.log and (self.low < 1 or self.step != 1):
             raise ValueError("int param: log scale needs low >= 1 and step 1")
+        if max(abs(self.low), abs(self.high)) > INT_LIMIT:
+            raise ValueError("int param: low and high must be within +-2**62 (int64, as Optuna)")
 
     def values(self) -> list[int]:
         return list(range(self.low, self.high + 1, self.step))
 
-    def cardinality(self) -> int | None:
+    def cardinality(self) -> int:
         return (self.high - self.low) // self.step + 1
 
     def contains(self, value: Any) -> bool:
@@ -62,10 +65,10 @@ class IntParam:
             return min(
                 self.high, int(math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1))))
             )
-        return rng.choice(self.values())
+        return self.low + self.step * rng.randrange(self.cardinality())
 
     def extremes(self) -> list[int]:
-        return [self.low, self.values()[-1]]
+        return [self.low, self.low + self.step * (self.cardinality() - 1)]
 
     def to_dict(self) -> dict[str, Any]:
         return _with_condition(
@@ -83,10 +86,16 @@ class FloatParam:
     active_if: ActiveIf | None = None
 
     def __post_init__(self) -> None:
+        if not (_finite(self.low) and _finite(self.high)):
+            raise ValueError(f"float param: low {self.low} and high {self.high} must be finite")
         if self.low > self.high:
             raise ValueError(f"float param: low {self.low} is above high {self.high}")
         if self.log and (self.low <= 0 or self.step is not None):
             raise ValueError("float param: log scale needs low > 0 and no step")
+        if self.step is not None and not (
+            _finite(self.step) and self.step > 0 and _finite((self.high - self.low) / self.step)
+        ):
+            raise ValueError(f"float param: step must be a positive number, got {self.step}")
 
     def cardinality(self) -> int | None:
         if self.step is None:
@@ -165,6 +174,12 @@ class FixedParam:
     value: Scalar
     active_if: ActiveIf | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, (bool, int, float, str)):
+            raise ValueError(
+                f"fixed param: value must be bool, int, float or str, got {self.value!r}"
+            )
+
     def values(self) -> list[Scalar]:
         return [self.value]
 
@@ -198,6 +213,13 @@ _PARAM_KEYS = {
     "choice": {"choices"},
     "fixed": {"value"},
 }
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _with_condition(data: dict[str, Any], active_if: ActiveIf | None) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def from_dict(cls: type[T], data: Any, path: str = "") -> T:
     if not isinstance(data, Mapping):
         raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints, fields = _schema(cls)  # type: ignore[arg-type]  # classes are hashable
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
         raise ValueError(
             f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(fields))}"
@@ -118,7 +118,10 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{path}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the float range
+            raise ValueError(f"{path}: {value} is too large for a number") from None
     if tp is str:
         if not isinstance(value, str):
             raise ValueError(f"{path}: expected a string, got {value!r}")

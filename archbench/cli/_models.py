@@ -61,13 +61,17 @@ def spaces_show(
     name: str = typer.Argument(..., help="A space name or a space YAML/JSON file."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Show the knobs of one space; the JSON form is a valid space file."""
+    """Show the knobs of one space; the JSON form is a valid space file.
+
+    Its ``summary`` (knobs, size, parameter range) is derived; the loader ignores it.
+    """
     with user_errors():
         space = get_space(name)
+        summary = _space_summary(space)
     if json_output:
-        print_json({**space.to_dict(), **_space_summary(space)})
+        derived = {k: summary[k] for k in ("knobs", "size", "min_params", "max_params")}
+        print_json({**space.to_dict(), "summary": derived})
         return
-    summary = _space_summary(space)
     table = Table(
         title=f"space {space.name} ({space.family}): {summary['knobs']} knobs, "
         f"params {format_count(summary['min_params'])} to {format_count(summary['max_params'])}"

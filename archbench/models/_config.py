@@ -256,10 +256,8 @@ def load_config(path: str | Path) -> ModelConfig:
     accepted as-is.
     """
     data: Mapping[str, Any] = _dataclass_io.read_mapping(path)
-    if "model" in data and isinstance(data["model"], Mapping):
-        data = data["model"]
     try:
-        return config_from_dict(data)
+        return config_from_dict(data.get("model", data))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
 

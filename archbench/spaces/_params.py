@@ -93,7 +93,9 @@ class FloatParam:
         if self.log and (self.low <= 0 or self.step is not None):
             raise ValueError("float param: log scale needs low > 0 and no step")
         if self.step is not None and not (
-            _finite(self.step) and self.step > 0 and _finite((self.high - self.low) / self.step)
+            _finite(self.step)
+            and self.step > 0
+            and _finite(_ratio(self.high - self.low, self.step))
         ):
             raise ValueError(f"float param: step must be a positive number, got {self.step}")
 
@@ -141,9 +143,10 @@ class ChoiceParam:
         if not self.choices:
             raise ValueError("choice param: needs at least one choice")
         for choice in self.choices:
-            if not isinstance(choice, (bool, int, float, str)):
+            if not _is_scalar(choice):
                 raise ValueError(
-                    f"choice param: choices must be bool, int, float or str, got {choice!r}"
+                    "choice param: each choice must be a bool, a string or a finite number, "
+                    f"got {choice!r}"
                 )
         if len(set(self.choices)) != len(self.choices):
             raise ValueError(f"choice param: duplicate choices in {list(self.choices)}")
@@ -175,9 +178,10 @@ class FixedParam:
     active_if: ActiveIf | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, (bool, int, float, str)):
+        if not _is_scalar(self.value):
             raise ValueError(
-                f"fixed param: value must be bool, int, float or str, got {self.value!r}"
+                "fixed param: value must be a bool, a string or a finite number, "
+                f"got {self.value!r}"
             )
 
     def values(self) -> list[Scalar]:
@@ -215,6 +219,18 @@ _PARAM_KEYS = {
 }
 
 
+def _is_scalar(value: Any) -> bool:
+    """A value a param may take: a bool, a string or a finite number (JSON has no NaN)."""
+    return isinstance(value, (bool, str)) or (isinstance(value, (int, float)) and _finite(value))
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    try:
+        return numerator / denominator
+    except (OverflowError, ZeroDivisionError):
+        return math.inf
+
+
 def _finite(number: float) -> bool:
     try:
         return math.isfinite(number)
@@ -237,14 +253,15 @@ def param_from_dict(name: str, data: Any) -> Param:
     if not isinstance(data, dict):
         raise ValueError(f"param {name!r}: expected a mapping with a 'type', got {data!r}")
     kind = data.get("type")
-    if kind not in _PARAM_TYPES:
+    if not isinstance(kind, str) or kind not in _PARAM_TYPES:
         raise ValueError(
             f"param {name!r}: type {kind!r} is unknown; use int, float, choice or fixed"
         )
     unknown = set(data) - _PARAM_KEYS[kind] - {"type", "active_if"}
     if unknown:
         allowed = ", ".join(sorted(_PARAM_KEYS[kind] | {"type", "active_if"}))
-        raise ValueError(f"param {name!r}: unknown key {sorted(unknown)[0]!r}; allowed: {allowed}")
+        first = sorted(unknown, key=str)[0]
+        raise ValueError(f"param {name!r}: unknown key {first!r}; allowed: {allowed}")
     kwargs = {key: value for key, value in data.items() if key in _PARAM_KEYS[kind]}
     if kind == "choice":
         if not isinstance(kwargs.get("choices"), list):
@@ -259,6 +276,8 @@ def param_from_dict(name: str, data: Any) -> Param:
             value = kwargs.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, number)):
                 raise ValueError(f"param {name!r}: {key} must be a number, got {value!r}")
+        if not isinstance(kwargs.get("log", False), bool):
+            raise ValueError(f"param {name!r}: log must be true or false, got {kwargs['log']!r}")
     if kind == "fixed" and "value" not in kwargs:
         raise ValueError(f"param {name!r}: missing 'value'")
     condition = data.get("active_if")

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from archbench.models import get_preset
+from archbench.spaces import get_space, list_spaces, load_space
 from tests.conftest import invoke, run_cli
 
 
@@ -30,19 +31,62 @@ def test_spaces_and_presets_print_one_json_document(capsys: pytest.CaptureFixtur
     assert rows["resnet18_cifar"]["params"] == 11_173_962
 
 
+@pytest.mark.parametrize("name", list_spaces())
 def test_spaces_show_json_is_a_valid_space_file(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
 ) -> None:
-    code, out, _ = invoke(capsys, "spaces", "show", "vgg", "--json")
+    code, out, _ = invoke(capsys, "spaces", "show", name, "--json")
     assert code == 0
     document = json.loads(out)
-    path = tmp_path / "mine.yaml"
-    path.write_text(
-        yaml.safe_dump({k: document[k] for k in ("name", "family", "description", "params")})
-    )
-    code, out, _ = invoke(capsys, "spaces", "show", str(path), "--json")
-    assert code == 0
-    assert json.loads(out)["params"] == document["params"]
+    space = get_space(name)
+    assert document["summary"] == {
+        "knobs": len(space.params),
+        "size": space.size(),
+        "min_params": space.min_params(),
+        "max_params": space.max_params(),
+    }
+    path = tmp_path / "shown.json"
+    path.write_text(out)
+    assert load_space(path) == space
+    code, again, _ = invoke(capsys, "spaces", "show", str(path), "--json")
+    assert (code, again) == (0, out)
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    code, out, err = invoke(capsys, *args)
+    assert (code, out) == (2, "")
+    assert err.startswith("archbench: error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("family", [["resnet"], {"name": "vgg"}, 3, 1.5, None, True])
+def test_a_family_of_the_wrong_type_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, family: object
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({**get_preset("quizdnn").to_dict(), "family": family}))
+    assert "is not a model family" in _one_line_error(capsys, "count", str(config))
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({**get_space("vgg").to_dict(), "family": family}))
+    err = _one_line_error(capsys, "spaces", "show", str(space))
+    assert "'family' must be a string" in err or "is not a model family" in err
+
+
+def test_a_space_missing_a_knob_fails_show_and_search_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = get_space("branchnet").to_dict()
+    del document["params"]["block1.kernel2"]
+    space = tmp_path / "mine.yaml"
+    space.write_text(yaml.safe_dump(document))
+    assert "missing knob 'block1.kernel2'" in _one_line_error(capsys, "spaces", "show", str(space))
+    storage = tmp_path / "s.db"
+    err = _one_line_error(
+        capsys, "search", "--space", str(space), "--max-params", "5M", "--trials", "1",
+        "--storage", f"sqlite:///{storage}", "--quiet",
+    )  # fmt: skip
+    assert "missing knob 'block1.kernel2'" in err
+    assert not storage.exists(), "a refused space must not touch the storage"
 
 
 def test_count_reads_a_config_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

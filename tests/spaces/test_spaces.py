@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -151,6 +154,22 @@ def test_user_space_from_yaml(tmp_path: Path) -> None:
         ({"n": {"type": "int", "low": 1, "high": 2, "size": 3}}, "unknown key 'size'"),
         ({"n": {"type": "choice", "choices": []}}, "at least one"),
         ({"n": {"type": "int", "low": "a", "high": 2}}, "must be a number"),
+        ({"n": {"type": "float", "low": 0.0, "high": math.inf}}, "must be finite"),
+        ({"n": {"type": "choice", "choices": [math.nan]}}, "a finite number"),
+        ({"n": {"type": "int", "low": 1, "high": 2, "log": "yes"}}, "log must be true or false"),
+        ({"n": {"type": "int", "low": 1, "high": 10**30}}, "within"),
+        (
+            {
+                "n": {"type": "float", "low": 1, "high": 2},
+                "m": {
+                    "type": "int",
+                    "low": 1,
+                    "high": 2,
+                    "active_if": {"param": "n", "values": [1]},
+                },
+            },
+            "active_if parent",
+        ),
     ],
 )
 def test_bad_user_spaces_are_clear(tmp_path: Path, params: dict, message: str) -> None:
@@ -176,3 +195,33 @@ def test_sampling_covers_every_stage_count() -> None:
     rng = random.Random(0)
     seen = {space.sample(rng)["num_stages"] for _ in range(200)}
     assert seen == {1, 2, 3, 4, 5}
+
+
+def _branchnet_space_without(knob: str) -> dict[str, Any]:
+    document = get_space("branchnet").to_dict()
+    del document["params"][knob]
+    return document
+
+
+def test_a_space_missing_a_knob_its_decoder_needs_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(_branchnet_space_without("block1.kernel2")))
+    with pytest.raises(ValueError, match="missing knob 'block1.kernel2'"):
+        load_space(path)
+
+
+@pytest.mark.parametrize(
+    ("family", "shown"), [(["resnet"], "['resnet']"), ({"a": 1}, "{'a': 1}"), (3, "3")]
+)
+def test_a_space_family_of_the_wrong_type_is_a_value_error(family: Any, shown: str) -> None:
+    document = {**get_space("vgg").to_dict(), "family": family}
+    with pytest.raises(ValueError, match="'family' must be a string"):
+        SearchSpace.from_dict(document)
+    with pytest.raises(ValueError, match=f"{re.escape(shown)} is not a model family"):
+        SearchSpace("x", family, get_space("vgg").params)
+
+
+def test_an_int_param_of_huge_range_samples_without_listing_its_values() -> None:
+    param = IntParam(0, 2**60, step=3)
+    assert param.extremes() == [0, 2**60 - 2**60 % 3]
+    assert param.contains(param.sample(random.Random(0)))

@@ -25,6 +25,7 @@ from archbench.spaces import SearchSpace, get_space, list_spaces
 from archbench.train import RECIPES, TrainRecipe, load_recipe
 from tests.conftest import invoke
 
+pytestmark = pytest.mark.slow  # about 40 s of CPU for the whole module
 LIBRARY = settings(
     max_examples=2000,
     deadline=None,

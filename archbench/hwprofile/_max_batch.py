@@ -11,13 +11,13 @@ Real probes run in a spawned child process (timm's ``bulk_runner`` isolation): a
 error is recovered from in the child, in any of its forms (``is_oom_error``, after Lightning's:
 at the limit cuDNN and cuBLAS fail to allocate with their own messages). Any other CUDA error,
 such as an illegal memory access, leaves the CUDA context unusable, so the child reports it and
-exits; the child is then restarted once and asked again, and a second failure stops the search.
-A probe that does not answer within its deadline (a hung driver call) gets the child killed and
-the search stopped with that reason. Each probe runs at least two full training steps (Lightning runs three), so
-that the optimizer state and a second step's allocation pattern are included, and memory is
-released outside the ``except`` block: inside it the traceback still holds the failed step's
-frames and their tensors (PyTorch FAQ, "My out of memory exception handler can't allocate
-memory").
+exits; the child is then restarted once and asked again, and a second failure stops the
+search. A probe that does not answer within its deadline (a hung driver call) gets the child
+killed and the search stopped with that reason. Each probe runs at least two full training
+steps (Lightning runs three), so that the optimizer state and a second step's allocation
+pattern are included, and memory is released outside the ``except`` block: inside it the
+traceback still holds the failed step's frames and their tensors (PyTorch FAQ, "My out of
+memory exception handler can't allocate memory").
 """
 
 from __future__ import annotations

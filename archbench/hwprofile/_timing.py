@@ -20,6 +20,7 @@ import time
 import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 

@@ -165,7 +165,7 @@ def train_model(
         forward=torch.compile(model) if recipe.compile else model,
     )
     settings: dict[str, Any] = {
-        "amp": _AMP_NAMES.get(amp_dtype),
+        "amp": _AMP_NAMES[amp_dtype] if amp_dtype is not None else None,
         "memory_format": "channels_last" if channels_last else "contiguous",
         "compile": recipe.compile,
     }
@@ -292,7 +292,9 @@ class _Trainer:
             return result
         return self._step(images, labels)
 
-    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         device_type = images.device.type
         with torch.autocast(device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             logits = self.forward(images)

@@ -368,7 +368,7 @@ def test_onecycle_survives_proxy_runs_with_a_handful_of_steps(steps_per_epoch: i
     import torch
 
     from archbench.train import get_recipe
-    from archbench.train._loop import _make_scheduler, amp_dtype_for, cuda_training_flags
+    from archbench.train._loop import _make_scheduler
 
     recipe = get_recipe("proxy")
     weight = torch.nn.Parameter(torch.zeros(1))

@@ -75,7 +75,9 @@ THROUGHPUT_SETTINGS = (  # (name, amp, memory_format, compile)
     ("bf16/channels_last/compile", "bf16", "channels_last", True),
 )
 THROUGHPUT_BATCH = 512
+THROUGHPUT_IMAGES = 50_000  # CIFAR-10's training split
 SEARCH_TRIALS = 4
+DEVICE = "cuda"  # the steps' device; a CPU smoke run of the step code sets "cpu"
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,7 @@ def step_memory(out: Path) -> None:
         started = time.perf_counter()
         profile = profile_model(
             cfg,
-            device="cuda",
+            device=DEVICE,
             batch_size=128,
             level="basic",
             memory=EMULATED_CARD,
@@ -323,7 +325,7 @@ def step_search(out: Path) -> None:
     command = [
         sys.executable, "-c", "from archbench.cli import main; main()", "search",
         "--space", "resnet", "--max-params", "5M", "--trials", str(SEARCH_TRIALS),
-        "--epochs", "2", "--dataset", "mnist5k", "--device", "cuda", "--isolation", "process",
+        "--epochs", "2", "--dataset", "mnist5k", "--device", DEVICE, "--isolation", "process",
         "--profile", "none", "--storage", storage, "--study", "gpu-check", "--seed", "0",
         "--fresh", "--json",
     ]  # fmt: skip
@@ -395,10 +397,11 @@ def _hand_loop(cfg: Any, data: Any, amp: str, memory_format: str, compile: bool)
     import torch
     from torch import nn
 
+    from archbench.hwprofile._device import synchronize
     from archbench.models import build_model
     from archbench.train._loop import cuda_training_flags
 
-    device = torch.device("cuda")
+    device = torch.device(DEVICE)
     layout = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
     mean = torch.tensor(data.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(data.std, device=device).view(1, 3, 1, 1)
@@ -417,19 +420,19 @@ def _hand_loop(cfg: Any, data: Any, amp: str, memory_format: str, compile: bool)
     with cuda_training_flags(device):
         for _epoch in range(2):
             order = torch.randperm(len(images), device=device)
-            torch.cuda.synchronize()
+            synchronize(device)
             started = time.perf_counter()
             for step in range(steps):
                 index = order[step * THROUGHPUT_BATCH : (step + 1) * THROUGHPUT_BATCH]
                 batch = ((images[index].float() / 255 - mean) / std).contiguous(
                     memory_format=layout
                 )
-                with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     loss = criterion(forward(batch), labels[index])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-            torch.cuda.synchronize()
+            synchronize(device)
             seconds = time.perf_counter() - started
     return steps * THROUGHPUT_BATCH / seconds
 
@@ -449,14 +452,14 @@ def _trainer(cfg: Any, data: Any, val: Any, amp: str, memory_format: str, compil
         memory_format=memory_format,  # type: ignore[arg-type]
         compile=compile,
     )
-    result = train_model(cfg, recipe, train_data=data, val_data=val, device="cuda")
+    result = train_model(cfg, recipe, train_data=data, val_data=val, device=DEVICE)
     return float(result.history[-1]["images_per_second"])
 
 
 def step_throughput(out: Path) -> None:
     from archbench.models import get_preset
 
-    data, val = _synthetic_cifar(50_000), _synthetic_cifar(1_000)
+    data, val = _synthetic_cifar(THROUGHPUT_IMAGES), _synthetic_cifar(1_000)
     rows: list[dict[str, Any]] = []
     for compile_pass in (False, True):  # every eager row first: compiles are the slow ones
         for model in THROUGHPUT_MODELS:

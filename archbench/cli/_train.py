@@ -142,6 +142,7 @@ def train(
         "test_loss": test.loss,
         "test_per_class_accuracy": test.per_class_accuracy,
         "seconds": result.seconds,
+        "compile_seconds": result.compile_seconds,
         "environment": {
             **environment_stamp(
                 run_device,
@@ -152,10 +153,9 @@ def train(
                 optimizer=recipe.optimizer,
                 level="train",
             ),
-            # the flags training ran with (restored afterwards), and the compile time
+            # the flags training ran with (restored afterwards)
             "cudnn_benchmark": result.settings["cudnn_benchmark"],
             "tf32_matmul": result.settings["tf32_matmul"],
-            "compile_seconds": result.compile_seconds,
         },
         "out_dir": str(out_dir),
         "model": cfg.to_dict(),

@@ -81,8 +81,13 @@ def main() -> None:
             isolation=isolation,
         )
 
-    inline = _median(lambda: _run_trial(settings("inline")), args.repeats)
-    child = _median(lambda: _run_trial(settings("process")), args.repeats)
+    inlines, children = [], []
+    for repeat in range(1, args.repeats + 1):  # interleaved, so that a load change hits both
+        inlines.append(_run_trial(settings("inline")))
+        children.append(_run_trial(settings("process")))
+        seconds = f"inline {inlines[-1]:.2f} s, child {children[-1]:.2f} s"
+        print(f"repeat {repeat}: {seconds}", flush=True)
+    inline, child = statistics.median(inlines), statistics.median(children)
     spawn = _median(_spawn_and_import, args.repeats)
     data = _median(lambda: _load_data(settings("inline")), args.repeats)
     overhead = child - inline

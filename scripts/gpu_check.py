@@ -89,10 +89,10 @@ class Step:
 
 STEPS = (
     Step("env", 15, "GPU, memory, driver, torch and CUDA versions"),
-    Step("tests", 140, "cuda-marked tests, then the quick suite with CUDA visible"),
-    Step("memory", 90, "max batch under an emulated 24 GiB card vs prediction; allowance fit"),
-    Step("search", 60, "4-trial CUDA search, process isolation; memory baseline; overhead"),
-    Step("throughput", 150, "trainer vs hand loop, 2 models x 3 settings, images/s"),
+    Step("tests", 125, "cuda-marked tests, then the quick suite with CUDA visible"),
+    Step("memory", 110, "max batch under an emulated 24 GiB card vs prediction; allowance fit"),
+    Step("search", 75, "4-trial CUDA search, process isolation; memory baseline; overhead"),
+    Step("throughput", 130, "trainer vs hand loop, 2 models x 3 settings, images/s"),
 )
 INSTALL_LIMIT_S = 15  # the whole check: 15 + the steps' limits = 470 s, under 8 minutes
 
@@ -197,9 +197,9 @@ def _pytest(out: Path, name: str, marker: str, limit_s: float) -> dict[str, Any]
 
 def step_tests(out: Path) -> None:
     results: dict[str, Any] = {}
-    results["cuda"] = _pytest(out, "cuda", "cuda", 40)
+    results["cuda"] = _pytest(out, "cuda", "cuda", 35)
     _write(out, "tests", results)
-    results["quick"] = _pytest(out, "quick", "not slow and not ray and not cuda", 95)
+    results["quick"] = _pytest(out, "quick", "not slow and not ray and not cuda", 85)
     _write(out, "tests", results)
 
 
@@ -332,7 +332,7 @@ def step_search(out: Path) -> None:
     started = time.perf_counter()
     results: dict[str, Any] = {}
     try:
-        run = subprocess.run(command, capture_output=True, text=True, cwd=out, timeout=50)
+        run = subprocess.run(command, capture_output=True, text=True, cwd=out, timeout=68)
     except subprocess.TimeoutExpired:
         results["timed_out"] = True
     else:

@@ -542,14 +542,16 @@ def print_table(summary: dict[str, Any]) -> None:
     table.add_column("figure")
     table.add_column("value", overflow="fold")
     for name, step in steps.items():
-        table.add_row(name, "status", f"{step['status']} in {step['seconds']} s")
+        error = f": {step['error'][-1]}" if step.get("error") else ""
+        table.add_row(name, "status", f"{step['status']} in {step['seconds']} s{error}")
     env = (steps.get("env") or {}).get("result") or {}
-    table.add_row(
-        "env",
-        "GPU",
-        f"{env.get('gpu')} {env.get('memory_gib')} GiB, driver {env.get('driver')}, "
-        f"torch {env.get('torch')}, CUDA {env.get('cuda')}",
-    )
+    if env:
+        table.add_row(
+            "env",
+            "GPU",
+            f"{env.get('gpu')} {env.get('memory_gib')} GiB, driver {env.get('driver')}, "
+            f"torch {env.get('torch')}, CUDA {env.get('cuda')}",
+        )
     for suite, result in ((steps.get("tests") or {}).get("result") or {}).items():
         table.add_row(
             "tests",

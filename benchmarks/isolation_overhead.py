@@ -8,6 +8,12 @@ bare spawn that imports what a trial child imports, and a data load, to show whe
 goes. Above 10%, a long-lived child per worker that runs trials one after another pays off.
 
     python benchmarks/isolation_overhead.py [--repeats 3] [--epochs 2] [--subset 0.5]
+
+First figures (2 CPU cores shared with other jobs, load average about 15, so every time is
+several times its idle value): the inline trial took 725 s and the child's 636 s, a difference
+inside the noise; a bare spawn with the imports took 18-21 s and the data load 0.5-0.9 s, about
+3% of the trial. On the CPU the overhead is under 10%; on a GPU, where training takes seconds,
+``make gpu-check`` measures it.
 """
 
 from __future__ import annotations

@@ -152,6 +152,15 @@ def test_amp_resolves_per_device(
     assert amp_dtype_for(amp, device_type, native_bf16=native_bf16) == expected
 
 
+def test_fast_path_fields_default_to_auto_and_refuse_other_values() -> None:
+    recipe = TrainRecipe.from_dict({"compile": True})
+    assert (recipe.amp, recipe.memory_format, recipe.compile) == ("auto", "auto", True)
+    with pytest.raises(ValueError, match="memory_format"):
+        TrainRecipe.from_dict({"memory_format": "nhwc"})
+    with pytest.raises(ValueError, match="amp"):
+        TrainRecipe.from_dict({"amp": "fp8"})
+
+
 def test_bf16_is_refused_where_the_gpu_only_emulates_it() -> None:
     with pytest.raises(ValueError, match="only emulates bf16"):
         amp_dtype_for("bf16", "cuda", native_bf16=False)

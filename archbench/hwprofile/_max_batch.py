@@ -209,8 +209,7 @@ class ProbeProcess:
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self._process.join(5)
             raise _ChildFailed(
-                f"the probe process died at batch {batch_size} "
-                f"(exit code {self._process.exitcode})"
+                f"the probe process died at batch {batch_size} (exit code {self._process.exitcode})"
             ) from None
         if kind == "error":
             raise _ChildFailed(f"probe at batch {batch_size} failed: {value}")

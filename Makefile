@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 # served from the local disk on our machines. Other machines fall back to any matching release.
 TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench gpu-check gpu-wheels
 
 install:
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_PAIR) \
@@ -34,3 +34,17 @@ bench: install
 	$(PYTHON) benchmarks/search_overhead.py
 	$(PYTHON) benchmarks/profile_prediction.py
 	$(PYTHON) benchmarks/profile_cost.py
+	$(PYTHON) benchmarks/isolation_overhead.py
+
+# The one-shot check of the CUDA paths on a GPU machine (about 8 minutes; scripts/gpu_check.py).
+# No install step: those machines have torch but no package registry. Exits 2 without CUDA.
+gpu-check:
+	$(PYTHON) scripts/gpu_check.py
+
+# Wheels the GPU machines lack (CPython 3.12, x86_64 Linux), at the versions installed here, into
+# .whl/ for gpu-check. Pure-Python wheels (py3-none-any) match any platform.
+gpu-wheels:
+	$(PIP) download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl \
+		$$($(PYTHON) scripts/gpu_check.py --list-wheels)
+	$(PYTHON) scripts/gpu_check.py --dry-run

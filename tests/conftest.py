@@ -21,7 +21,9 @@ def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Runs ``archbench ARGS`` in a fresh interpreter, as a user would."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    # This checkout first; what PYTHONPATH already held (the GPU check's wheels) after it.
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
         capture_output=True,

@@ -140,6 +140,12 @@ def profile(
         help="Predict the largest training batch for this GPU memory: a size (24GiB) or a GPU "
         "name (rtx3060, rtx4090, a100-40gb, a100-80gb, h100-80gb, ...).",
     ),
+    memory_limit: str | None = typer.Option(
+        None,
+        "--memory-limit",
+        help="On CUDA, measure as if the card had only this much memory (24GiB): caps the "
+        "allocator, so --max-batch answers 'would it fit on a smaller card?'.",
+    ),
     sweep: str | None = typer.Option(
         None, help="Batch sizes to sweep instead, e.g. 16,32,64,128: a table and a PNG plot."
     ),
@@ -167,9 +173,13 @@ def profile(
     with user_errors():
         cfg = resolve_config(config)
         memory_bytes = resolve_memory(memory) if memory is not None else None
+        limit_bytes = resolve_memory(memory_limit) if memory_limit is not None else None
         sizes = _batch_sizes(sweep) if sweep is not None else None
-    if sizes and (max_batch or memory_bytes):
-        fail("--sweep measures its own batch sizes; run --max-batch or --memory without it")
+    if sizes and (max_batch or memory_bytes or limit_bytes):
+        fail(
+            "--sweep measures its own batch sizes; run --max-batch, --memory or --memory-limit "
+            "without it"
+        )
     model = config if config in PRESETS else Path(config).stem
     options: dict[str, Any] = {
         "device": device,
@@ -191,6 +201,7 @@ def profile(
                 batch_size=batch_size,
                 level=level,  # type: ignore[arg-type]
                 memory=memory_bytes,
+                memory_limit=limit_bytes,
                 max_batch=max_batch,
                 **options,
             )

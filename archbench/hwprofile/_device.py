@@ -51,6 +51,32 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def limit_memory(device: torch.device, limit_bytes: int) -> None:
+    """Caps this process's caching allocator on ``device`` as if the card had ``limit_bytes``.
+
+    A card of that size loses its CUDA context's share before any tensor is allocated, so the
+    allocator gets ``limit_bytes`` less ``CUDA_CONTEXT_BYTES``, the allowance the prediction
+    assumes (``torch.cuda.set_per_process_memory_fraction``).
+
+    Raises:
+        ValueError: on a non-CUDA device, or for a limit not below the device's memory.
+    """
+    from archbench.hwprofile._predict import CUDA_CONTEXT_BYTES
+
+    if device.type != "cuda":
+        raise ValueError(
+            f"memory_limit: emulates a smaller GPU with CUDA's allocator; {device} is no CUDA "
+            "device (use --memory to predict for a GPU size instead)"
+        )
+    total = torch.cuda.get_device_properties(device).total_memory
+    if not CUDA_CONTEXT_BYTES < limit_bytes <= total:
+        raise ValueError(
+            f"memory_limit: must be above the CUDA context allowance ({CUDA_CONTEXT_BYTES} "
+            f"bytes) and at most the device's {total} bytes, got {limit_bytes}"
+        )
+    torch.cuda.set_per_process_memory_fraction((limit_bytes - CUDA_CONTEXT_BYTES) / total, device)
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's marketing name, or the CPU model from ``/proc/cpuinfo``."""
     if device.type == "cuda":
@@ -95,8 +121,15 @@ class NvmlDevice:
             raise Unavailable(f"NVML does not know {device}: {exc}") from None
 
     def used_bytes(self) -> int:
-        """Device memory in use by every process, as nvidia-smi shows it."""
-        return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used)
+        """Device memory in use by every process, as nvidia-smi shows it.
+
+        Raises:
+            Unavailable: when NVML cannot read it (some virtual GPUs, a driver gone bad).
+        """
+        try:
+            return int(self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used)
+        except self._nvml.NVMLError as exc:
+            raise Unavailable(f"NVML could not read the device memory in use: {exc}") from None
 
     def stamp(self) -> dict[str, Any]:
         """Driver version and SM clocks: boost, thermals and power caps move timings.

@@ -8,13 +8,16 @@ than from 2, and it doubles at most twice before bisecting the rest of the range
 it at ``ceil(log2(limit)) + 3`` probes whatever the start.
 
 Real probes run in a spawned child process (timm's ``bulk_runner`` isolation): an out-of-memory
-error is recovered from in the child, but any other CUDA error, such as an illegal memory
-access, leaves the CUDA context unusable, so the child reports it and exits and the search stops
-without retrying. Each probe runs at least two full training steps (Lightning runs three), so
-that the optimizer state and a second step's allocation pattern are included, and memory is
-released outside the ``except`` block: inside it the traceback still holds the failed step's
-frames and their tensors (PyTorch FAQ, "My out of memory exception handler can't allocate
-memory").
+error is recovered from in the child, in any of its forms (``is_oom_error``, after Lightning's:
+at the limit cuDNN and cuBLAS fail to allocate with their own messages). Any other CUDA error,
+such as an illegal memory access, leaves the CUDA context unusable, so the child reports it and
+exits; the child is then restarted once and asked again, and a second failure stops the
+search. A probe that does not answer within its deadline (a hung driver call) gets the child
+killed and the search stopped with that reason. Each probe runs at least two full training
+steps (Lightning runs three), so that the optimizer state and a second step's allocation
+pattern are included, and memory is released outside the ``except`` block: inside it the
+traceback still holds the failed step's frames and their tensors (PyTorch FAQ, "My out of
+memory exception handler can't allocate memory").
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -29,11 +33,33 @@ from typing import Any
 
 import torch
 
+from archbench.hwprofile._device import limit_memory
 from archbench.hwprofile._workload import Workload
 from archbench.models import ModelConfig
 
 MAX_BATCH_LIMIT = 65536  # larger than any CIFAR-sized training set; huge grids hit CUDA limits
 SAFETY_MARGIN = 0.10  # binsearch finds sizes that "just barely fit" (Lightning #20447, #21154)
+# Seconds one probe may take, the child's start (imports, CUDA init, model build) included.
+PROBE_DEADLINE_SECONDS = 180.0
+
+# What the CUDA libraries say when an allocation fails at the memory limit, besides
+# torch.OutOfMemoryError: a lazily loaded kernel ("CUDA error: out of memory"), cuBLAS, and
+# cuDNN, which finds no algorithm whose workspace fits ("unable to find an engine"; Lightning's
+# ``is_cudnn_snafu`` names CUDNN_STATUS_NOT_SUPPORTED for the same case).
+_OOM_MESSAGES = (
+    "out of memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_ALLOC_FAILED",
+    "unable to find an engine",
+    "CUDNN_STATUS_NOT_SUPPORTED",
+)
+
+
+def is_oom_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the device ran out of memory (Lightning's ``is_oom_error``)."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(text in str(exc) for text in _OOM_MESSAGES)
 
 
 @dataclass(frozen=True)
@@ -98,7 +124,11 @@ def safe_batch_size(max_batch_size: int, margin: float = SAFETY_MARGIN) -> int:
 
 
 class ProbeFailed(RuntimeError):
-    """The probe process hit an error other than out-of-memory, or died."""
+    """The probe process hit an error other than out-of-memory, died, or hung."""
+
+
+class _ChildFailed(Exception):
+    """One failure of the probe child (a non-OOM error or its death): worth one restart."""
 
 
 class ProbeProcess:
@@ -110,6 +140,9 @@ class ProbeProcess:
         cfg: the architecture.
         device: the device the child trains on (``cuda:N``; ``cpu`` works too, for tests).
         steps_per_probe: training steps run at each batch size.
+        deadline: seconds a probe may take before the child is killed (the first probe's
+            include the child's start).
+        memory_limit: emulate a card of this many bytes in the child (``limit_memory``).
         workload_options: ``Workload`` keywords (optimizer, amp, channels_last).
     """
 
@@ -119,51 +152,84 @@ class ProbeProcess:
         device: torch.device | str,
         *,
         steps_per_probe: int = 2,
+        deadline: float = PROBE_DEADLINE_SECONDS,
+        memory_limit: int | None = None,
         **workload_options: Any,
     ) -> None:
         if steps_per_probe < 2:
             raise ValueError(f"steps_per_probe: must be >= 2, got {steps_per_probe}")
+        self._args = (cfg, str(device), steps_per_probe, memory_limit, workload_options)
+        self._deadline = deadline
+        self._restarted = False
+        self._start()
+
+    def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable
         self._connection, child_end = context.Pipe()
         self._process = context.Process(
-            target=_probe_worker,
-            args=(child_end, cfg, str(device), steps_per_probe, workload_options),
-            daemon=True,
+            target=_probe_worker, args=(child_end, *self._args), daemon=True
         )
         self._process.start()
         child_end.close()
 
     def fits(self, batch_size: int) -> bool:
-        """Runs the probe in the child.
+        """Runs the probe in the child; after a non-OOM error or the child's death, restarts
+        the child once and asks again.
 
         Raises:
-            ProbeFailed: when the child reports a non-OOM error or dies; it is not restarted.
+            ProbeFailed: when the child fails again after its restart, or misses the deadline.
         """
         try:
+            return self._ask(batch_size)
+        except _ChildFailed as exc:
+            if self._restarted:
+                raise ProbeFailed(f"{exc}, again after one restart of the probe process") from None
+            self._restarted = True
+            self._stop()
+            self._start()
+        try:
+            return self._ask(batch_size)
+        except _ChildFailed as exc:
+            raise ProbeFailed(f"{exc}, again after one restart of the probe process") from None
+
+    def _ask(self, batch_size: int) -> bool:
+        deadline = time.monotonic() + self._deadline
+        try:
             self._connection.send(batch_size)
-            while not self._connection.poll(1.0):
+            while not self._connection.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
                 if not self._process.is_alive() and not self._connection.poll(0):
                     raise EOFError
+                if time.monotonic() >= deadline:
+                    self._kill()
+                    raise ProbeFailed(
+                        f"the probe at batch {batch_size} did not answer within "
+                        f"{self._deadline:g} s; the probe process was killed"
+                    )
             kind, value = self._connection.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             self._process.join(5)
-            raise ProbeFailed(
-                f"the probe process died at batch {batch_size} "
-                f"(exit code {self._process.exitcode}); not retried"
+            raise _ChildFailed(
+                f"the probe process died at batch {batch_size} (exit code {self._process.exitcode})"
             ) from None
         if kind == "error":
-            raise ProbeFailed(f"probe at batch {batch_size} failed: {value}; not retried")
+            raise _ChildFailed(f"probe at batch {batch_size} failed: {value}")
         return bool(value)
 
-    def close(self) -> None:
+    def _kill(self) -> None:
+        self._process.kill()
+        self._process.join()
+
+    def _stop(self) -> None:
         if self._process.is_alive():
             with contextlib.suppress(OSError):  # the child may be gone already
                 self._connection.send(None)
             self._process.join(30)
         if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+            self._kill()
         self._connection.close()
+
+    def close(self) -> None:
+        self._stop()
 
     def __enter__(self) -> ProbeProcess:
         return self
@@ -177,10 +243,13 @@ def _probe_worker(
     cfg: ModelConfig,
     device: str,
     steps_per_probe: int,
+    memory_limit: int | None,
     workload_options: dict[str, Any],
 ) -> None:
     """Child side: build once, then answer batch sizes until ``None`` or a fatal error."""
     try:
+        if memory_limit is not None:
+            limit_memory(torch.device(device), memory_limit)
         workload = Workload(cfg, device, **workload_options)
         while (batch_size := connection.recv()) is not None:
             connection.send(("fit", _probe(workload, batch_size, steps_per_probe)))
@@ -202,7 +271,9 @@ def _probe(workload: Workload, batch_size: int, steps: int) -> bool:
     try:
         _train_steps(workload, batch_size, steps)
         out_of_memory = False
-    except torch.cuda.OutOfMemoryError:  # the same class as torch.OutOfMemoryError
+    except RuntimeError as exc:  # torch.OutOfMemoryError is one
+        if not is_oom_error(exc):
+            raise
         out_of_memory = True
     workload.optimizer.zero_grad(set_to_none=True)
     gc.collect()
@@ -217,6 +288,7 @@ def measure_max_batch_size(
     *,
     start: int,
     limit: int = MAX_BATCH_LIMIT,
+    memory_limit: int | None = None,
     **workload_options: Any,
 ) -> MaxBatchSearch:
     """Measured largest training batch on a CUDA device, probed in a child process.
@@ -226,17 +298,18 @@ def measure_max_batch_size(
         device: a CUDA device.
         start: first probe, typically ``predict_max_batch_size`` for the device's memory.
         limit: the largest batch size considered.
+        memory_limit: emulate a card of this many bytes (``limit_memory``).
         workload_options: ``Workload`` keywords (optimizer, amp, channels_last).
 
     Raises:
         ValueError: for a non-CUDA device: a CPU allocation failure usually gets the process
             killed by the OOM killer instead of raising, so CPU RAM is never probed.
-        ProbeFailed: when a probe hits a non-OOM error (the search is not retried).
+        ProbeFailed: when a probe fails twice with a non-OOM error, or hangs.
     """
     if torch.device(device).type != "cuda":
         raise ValueError(
             f"device: measuring the max batch size needs a CUDA device, got {device}; "
             "use predict_max_batch_size for a memory size instead"
         )
-    with ProbeProcess(cfg, device, **workload_options) as probe:
+    with ProbeProcess(cfg, device, memory_limit=memory_limit, **workload_options) as probe:
         return search_max_batch(probe.fits, start=start, limit=limit)

@@ -15,7 +15,6 @@ batch size, and adds fvcore's count as a cross-check of the FLOPs.
 
 from __future__ import annotations
 
-import gc
 import time
 import warnings
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import Any, Literal
 
 import torch
 
-from archbench.hwprofile._device import NvmlDevice, resolve_device
+from archbench.hwprofile._device import NvmlDevice, limit_memory, resolve_device
 from archbench.hwprofile._env import environment_stamp
 from archbench.hwprofile._max_batch import (
     ProbeFailed,
@@ -206,7 +205,10 @@ def measure_train(
         figures["peak_train_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         figures["peak_train_reserved_bytes"] = torch.cuda.max_memory_reserved(device)
         if nvml is not None:
-            figures["peak_train_device_used_bytes"] = nvml.used_bytes() - nvml_baseline
+            try:
+                figures["peak_train_device_used_bytes"] = nvml.used_bytes() - nvml_baseline
+            except Unavailable as exc:
+                missing["peak_train_device_used_bytes"] = str(exc)
         missing["peak_train_rss_bytes"] = (
             "process RSS is reported for CPU runs, where it holds the tensors"
         )
@@ -276,7 +278,14 @@ def _measured_figures(
     workload_options: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Latency at batch 1, then inference and training at ``batch_size``, on the device."""
-    nvml_baseline = nvml.used_bytes() if nvml else 0  # before the model exists
+    unavailable: dict[str, str] = {}
+    nvml_baseline = 0
+    if nvml is not None:
+        try:
+            nvml_baseline = nvml.used_bytes()  # before the model exists
+        except Unavailable as exc:
+            unavailable["peak_train_device_used_bytes"] = str(exc)
+            nvml = None
     workload = Workload(cfg, device, compile=compile, **workload_options)
     single, _ = workload.batch(1)
     first_calls = time_call(lambda: workload.infer_step(single), device)
@@ -291,7 +300,6 @@ def _measured_figures(
         "latency_ms_p90": 1e3 * latency.p90,
         "latency_ms_iqr": 1e3 * latency.iqr,
     }
-    unavailable: dict[str, str] = {}
     for measured in (
         measure_infer(workload, batch_size, level.steps),
         measure_train(workload, batch_size, level.steps, nvml=nvml, nvml_baseline=nvml_baseline),
@@ -312,6 +320,7 @@ def _max_batch_figures(
     *,
     requested: bool,
     start: int,
+    memory_limit: int | None,
     workload_options: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """The measured max batch size on CUDA, or why there is none. Returns figures,
@@ -325,10 +334,10 @@ def _max_batch_figures(
         return {}, dict.fromkeys(names, reason), {}
     if not requested:
         return {}, dict.fromkeys(names, "not requested (max_batch=True, --max-batch)"), {}
-    gc.collect()
-    torch.cuda.empty_cache()  # the profile's own model is gone; give its memory back
     try:
-        search = measure_max_batch_size(cfg, device, start=start, **workload_options)
+        search = measure_max_batch_size(
+            cfg, device, start=start, memory_limit=memory_limit, **workload_options
+        )
     except ProbeFailed as exc:
         return {}, dict.fromkeys(names, str(exc)), {}
     figures = {
@@ -349,6 +358,7 @@ def profile_model(
     channels_last: bool = False,
     compile: bool = False,
     memory: int | None = None,
+    memory_limit: int | None = None,
     max_batch: bool = False,
     optimizer: str = "sgd",
 ) -> ProfileResult:
@@ -364,7 +374,9 @@ def profile_model(
         channels_last: NHWC memory format.
         compile: ``torch.compile`` the model; compilation time is reported apart.
         memory: GPU memory size in bytes to predict the max batch size for; on CUDA the
-            device's own memory when None.
+            device's own memory when None (or ``memory_limit``).
+        memory_limit: on CUDA, measure as if the card had this many bytes (``limit_memory``):
+            "would it fit on a smaller card?".
         max_batch: measure the max batch size on the CUDA device (probes in a child process).
         optimizer: ``sgd`` or ``adamw``, the optimizer of the training step.
 
@@ -382,6 +394,9 @@ def profile_model(
     check_amp(amp)
     settings = LEVELS[level]
     dev = resolve_device(device)
+    if memory_limit is not None:
+        limit_memory(dev, memory_limit)
+        memory = memory if memory is not None else memory_limit
     options: dict[str, Any] = {"optimizer": optimizer, "amp": amp, "channels_last": channels_last}
     notes: dict[str, str] = {}
     measured_batch = batch_size
@@ -424,6 +439,20 @@ def profile_model(
         optimizer=optimizer,
         level=level,
     )
+    # The max batch is probed first, while this process holds no model, optimizer or cuBLAS
+    # workspace on the device: they would take memory from the probing child.
+    measured, missing, max_batch_notes = _max_batch_figures(
+        cfg,
+        dev,
+        requested=max_batch,
+        start=figures.get("predicted_max_batch_size") or batch_size,
+        memory_limit=memory_limit,
+        workload_options=options,
+    )
+    figures.update(measured)
+    unavailable.update(missing)
+    notes.update(max_batch_notes)
+
     nvml: NvmlDevice | None = None
     if dev.type == "cuda":
         try:
@@ -441,15 +470,4 @@ def profile_model(
             nvml.close()
     figures.update(measured)
     unavailable.update(missing)
-
-    measured, missing, max_batch_notes = _max_batch_figures(
-        cfg,
-        dev,
-        requested=max_batch,
-        start=figures.get("predicted_max_batch_size") or batch_size,
-        workload_options=options,
-    )
-    figures.update(measured)
-    unavailable.update(missing)
-    notes.update(max_batch_notes)
     return ProfileResult(**figures, env=env, unavailable=unavailable, notes=notes)

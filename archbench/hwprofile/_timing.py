@@ -20,7 +20,6 @@ import time
 import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -68,15 +67,30 @@ def time_latency(
     It sizes its blocks (which warms up too), then times blocks until there are more than 3
     and their IQR is within 10% of the median after ``min_run_time``, or until the time limit.
     The limit is ``max_run_time``, raised to about ``min_runs`` calls when one call takes longer
-    (seen on a loaded machine: a single 0.7 s run, reported with an IQR of 0). On CPU the plain
-    clock is passed explicitly: the default would synchronize an accelerator that may be
-    present but is not the one we measure.
+    (seen on a loaded machine: a single 0.7 s run, reported with an IQR of 0). The clock
+    synchronizes ``device`` itself: Timer's default synchronizes only the current CUDA device,
+    which stays cuda:0 while we measure cuda:1, and on CPU it would wait for an accelerator
+    that is not the one we measure.
     """
     limit = max(max_run_time, min_runs * time_call(fn, device))
-    clock: dict[str, Any] = {} if device.type == "cuda" else {"timer": timeit.default_timer}
-    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads(), **clock)
+    timer = Timer(
+        stmt="fn()",
+        globals={"fn": fn},
+        num_threads=torch.get_num_threads(),
+        timer=synchronized_clock(device),
+    )
     measurement = timer.adaptive_autorange(min_run_time=min_run_time, max_run_time=limit)
     return TimingStats.from_seconds(measurement.times)
+
+
+def synchronized_clock(device: torch.device) -> Callable[[], float]:
+    """A clock that waits for ``device``'s queued work before each read."""
+
+    def clock() -> float:
+        synchronize(device)
+        return timeit.default_timer()
+
+    return clock
 
 
 def time_call(fn: Callable[[], object], device: torch.device) -> float:

@@ -86,6 +86,18 @@ _PRESETS = [
         },
     ),
     Preset(
+        "airbench94_like",
+        "The net of airbench94 (Jordan 2024, arXiv:2404.00498), the fast-CIFAR speed anchor, "
+        "approximated with our VGG family: 3 stages of 2 convs at 64/256/256 with batch norm, "
+        "GELU and max pooling, global pooling and one linear layer (airbench has a 2x2 "
+        "whitening stem, and a 3x3 max pool before its head). About 1.96M params.",
+        {
+            "family": "vgg",
+            "stages": _vgg_stages([(2, 64), (2, 256), (2, 256)]),
+            "activation": "gelu",
+        },
+    ),
+    Preset(
         "quizdnn",
         "A small 11-layer residual net (stem, 5 basic blocks, classifier) of about 0.3M params, "
         "the quiz-sized baseline of the seed project.",

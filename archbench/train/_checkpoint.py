@@ -55,8 +55,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def capture_rng_state() -> dict[str, Any]:
-    """The state of every generator training draws from: python, numpy, torch (CPU and CUDA)."""
+def capture_rng_state(device: torch.device) -> dict[str, Any]:
+    """The state of every generator training draws from: python, numpy, torch's CPU generator,
+    and the training device's CUDA generator (only that one: the file must resume on a machine
+    with fewer visible GPUs)."""
     numpy_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
     bit_generator, keys, position, has_gauss, cached_gaussian = numpy_state
     return {
@@ -69,17 +71,25 @@ def capture_rng_state() -> dict[str, Any]:
             float(cached_gaussian),
         ),
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
 
 
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Puts every generator back where ``capture_rng_state`` found it."""
+def restore_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    """Puts every generator back where ``capture_rng_state`` found it.
+
+    The CUDA state goes to the training device; a run moved to the CPU has none to restore.
+    Older files hold a list with one state per visible GPU: the training device's is used.
+    """
     random.setstate(state["python"])
     bit_generator, keys, position, has_gauss, cached_gaussian = state["numpy"]
     np.random.set_state(
         (bit_generator, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian)
     )
     torch.set_rng_state(state["torch"])
-    if state["cuda"]:
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda_state = state.get("cuda")
+    if isinstance(cuda_state, list):
+        index = device.index or 0
+        cuda_state = cuda_state[index] if index < len(cuda_state) else None
+    if device.type == "cuda" and cuda_state is not None:
+        torch.cuda.set_rng_state(cuda_state, device)

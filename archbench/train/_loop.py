@@ -10,12 +10,13 @@ optuna nor ray (Syne Tune's reporter pattern).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import random
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,11 @@ class TrainResult:
         final_val_accuracy: the validation accuracy after the last epoch (fraction).
         seconds: wall time of all epochs, training and validation, counting those before a resume.
         stopped_early: ``should_stop()`` or the early-stopping patience ended the run.
+        settings: what the recipe's ``auto`` fields became on this device, and the CUDA flags
+            the run trained with (``amp``, ``memory_format``, ``compile``, ``cudnn_benchmark``,
+            ``tf32_matmul``), for the environment stamp.
+        compile_seconds: the first compiled step's seconds in this process (compilation), or
+            None without ``compile``.
     """
 
     model: nn.Module
@@ -86,6 +92,8 @@ class TrainResult:
     final_val_accuracy: float
     seconds: float
     stopped_early: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+    compile_seconds: float | None = None
 
 
 def train_model(
@@ -127,7 +135,11 @@ def train_model(
     checkpoint_file = Path(out_dir) / CHECKPOINT_FILE if out_dir is not None else None
 
     _seed_everything(recipe.seed)
+    amp_dtype = _amp_dtype(recipe, device)
+    channels_last = uses_channels_last(recipe.memory_format, device)
     model = build_model(cfg).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     train_loader = DeviceLoader(
         train_data,
         recipe.batch_size,
@@ -135,11 +147,13 @@ def train_model(
         train=True,
         augment=recipe.augmentation,
         seed=recipe.seed,
+        channels_last=channels_last,
     )
     # Evaluation at the training batch size: memory is known to fit, and the result is the same.
-    val_loader = DeviceLoader(val_data, recipe.batch_size, device=device, train=False)
+    val_loader = DeviceLoader(
+        val_data, recipe.batch_size, device=device, train=False, channels_last=channels_last
+    )
     optimizer = _make_optimizer(model, recipe)
-    amp_dtype = _amp_dtype(recipe, device)
     trainer = _Trainer(
         model=model,
         optimizer=optimizer,
@@ -148,7 +162,13 @@ def train_model(
         criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         grad_clip=recipe.grad_clip,
         amp_dtype=amp_dtype,
+        forward=torch.compile(model) if recipe.compile else model,
     )
+    settings: dict[str, Any] = {
+        "amp": _AMP_NAMES[amp_dtype] if amp_dtype is not None else None,
+        "memory_format": "channels_last" if channels_last else "contiguous",
+        "compile": recipe.compile,
+    }
 
     history: list[dict[str, float]] = []
     stopped_early = False
@@ -156,17 +176,60 @@ def train_model(
         state = load_checkpoint(checkpoint_file)
         _check_same_run(state, cfg, recipe, checkpoint_file)
         trainer.load_state_dict(state)
-        restore_rng_state(state["rng"])
+        restore_rng_state(state["rng"], device)
         history = state["history"]
         stopped_early = state["stopped_early"]
 
+    with cuda_training_flags(device) as flags:
+        settings.update(flags)
+        stopped_early = _train_epochs(
+            trainer,
+            cfg,
+            recipe,
+            loaders=(train_loader, val_loader),
+            history=history,
+            stopped_early=stopped_early,
+            report=report,
+            should_stop=should_stop,
+            checkpoint_file=checkpoint_file,
+        )
+
+    return TrainResult(
+        model=model,
+        history=history,
+        epochs_trained=len(history),
+        best_val_accuracy=max(m["val_accuracy"] for m in history),
+        final_val_accuracy=history[-1]["val_accuracy"],
+        seconds=sum(m["seconds"] for m in history),
+        stopped_early=stopped_early,
+        settings=settings,
+        compile_seconds=trainer.compile_seconds,
+    )
+
+
+def _train_epochs(
+    trainer: _Trainer,
+    cfg: ModelConfig,
+    recipe: TrainRecipe,
+    *,
+    loaders: tuple[DeviceLoader, DeviceLoader],
+    history: list[dict[str, float]],
+    stopped_early: bool,
+    report: Report | None,
+    should_stop: Callable[[], bool] | None,
+    checkpoint_file: Path | None,
+) -> bool:
+    """Trains the remaining epochs into ``history``; returns whether the run stopped early."""
+    train_loader, val_loader = loaders
+    device = train_loader.device
     while len(history) < recipe.epochs and not stopped_early:
         epoch = len(history) + 1
         started = time.perf_counter()
         train_loader.set_epoch(epoch - 1)
+        compiled_before = trainer.compile_seconds is not None
         train_loss, train_accuracy, images = _train_epoch(trainer, train_loader, device, epoch)
         train_seconds = time.perf_counter() - started
-        val_loss, confusion = evaluate_loader(model, val_loader, cfg.num_classes)
+        val_loss, confusion = evaluate_loader(trainer.model, val_loader, cfg.num_classes)
         metrics = {
             "epoch": epoch,
             "train_loss": train_loss,
@@ -176,6 +239,8 @@ def train_model(
             "seconds": time.perf_counter() - started,
             "images_per_second": images / train_seconds,
         }
+        if trainer.compile_seconds is not None and not compiled_before:
+            metrics["compile_seconds"] = trainer.compile_seconds  # inside this epoch's seconds
         history.append(metrics)
         if report is not None:
             report(epoch, metrics)
@@ -189,22 +254,14 @@ def train_model(
                     "config": cfg.to_dict(),
                     "recipe": recipe.to_dict(),
                     **trainer.state_dict(),
-                    "rng": capture_rng_state(),  # the loader's randomness is fixed by the epoch
+                    # the loader's randomness is fixed by the epoch
+                    "rng": capture_rng_state(device),
                     "history": history,
                     "stopped_early": stopped_early,
                 },
                 checkpoint_file,
             )
-
-    return TrainResult(
-        model=model,
-        history=history,
-        epochs_trained=len(history),
-        best_val_accuracy=max(m["val_accuracy"] for m in history),
-        final_val_accuracy=history[-1]["val_accuracy"],
-        seconds=sum(m["seconds"] for m in history),
-        stopped_early=stopped_early,
-    )
+    return stopped_early
 
 
 @dataclass
@@ -218,12 +275,29 @@ class _Trainer:
     criterion: nn.Module
     grad_clip: float | None
     amp_dtype: torch.dtype | None
+    forward: Callable[[torch.Tensor], torch.Tensor]  # the model, or its torch.compile wrapper
+    compile_seconds: float | None = None
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward, backward, update and schedule; returns the loss and the logits, detached."""
+        """Forward, backward, update and schedule; returns the loss and the logits, detached.
+
+        The first step of a compiled forward compiles it; that step is timed on its own.
+        """
+        if self.forward is not self.model and self.compile_seconds is None:
+            _synchronize(images.device)
+            started = time.perf_counter()
+            result = self._step(images, labels)
+            _synchronize(images.device)
+            self.compile_seconds = time.perf_counter() - started
+            return result
+        return self._step(images, labels)
+
+    def _step(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         device_type = images.device.type
         with torch.autocast(device_type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            logits = self.model(images)
+            logits = self.forward(images)
             loss = self.criterion(logits, labels)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -330,16 +404,79 @@ def _check_same_run(
                 )
 
 
-def _amp_dtype(recipe: TrainRecipe, device: torch.device) -> torch.dtype | None:
-    if recipe.amp == "none":
+_AMP_NAMES = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+def amp_dtype_for(amp: str, device_type: str, *, native_bf16: bool) -> torch.dtype | None:
+    """The autocast dtype of a recipe's ``amp`` on a device type, or None for float32.
+
+    Args:
+        amp: ``auto``, ``bf16``, ``fp16`` or ``none``.
+        device_type: ``cuda``, ``cpu``, ...
+        native_bf16: the CUDA device computes bf16 in hardware (compute capability 8.0 and up);
+            torch's emulation on older GPUs is slower than float32.
+
+    Raises:
+        ValueError: for ``bf16`` on a CUDA device that only emulates it.
+    """
+    if amp == "none" or (amp == "auto" and device_type != "cuda"):
         return None
-    if device.type != "cuda":
+    if amp == "auto":
+        return torch.bfloat16 if native_bf16 else torch.float16
+    if amp == "bf16":
+        if device_type == "cuda" and not native_bf16:
+            raise ValueError(
+                "amp: this GPU only emulates bf16, which is slower than float32; "
+                "use amp fp16 or auto"
+            )
+        return torch.bfloat16
+    if device_type != "cuda":
         warnings.warn(
-            f"amp {recipe.amp!r} is only used on CUDA; training in float32 on {device.type}",
-            stacklevel=3,
+            f"amp 'fp16' is only used on CUDA; training in float32 on {device_type}", stacklevel=4
         )
         return None
-    return torch.bfloat16 if recipe.amp == "bf16" else torch.float16
+    return torch.float16
+
+
+def _amp_dtype(recipe: TrainRecipe, device: torch.device) -> torch.dtype | None:
+    native_bf16 = device.type == "cuda" and _native_bf16(device)
+    return amp_dtype_for(recipe.amp, device.type, native_bf16=native_bf16)
+
+
+def _native_bf16(device: torch.device) -> bool:
+    with torch.cuda.device(device):
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def uses_channels_last(memory_format: str, device: torch.device) -> bool:
+    """Whether a recipe's ``memory_format`` means NHWC on ``device`` (``auto``: on CUDA)."""
+    if memory_format == "auto":
+        return device.type == "cuda"
+    return memory_format == "channels_last"
+
+
+@contextlib.contextmanager
+def cuda_training_flags(device: torch.device) -> Iterator[dict[str, bool]]:
+    """On CUDA, lets cuDNN pick the fastest convolution algorithms for the fixed input shapes
+    (``cudnn.benchmark``) and matmuls use TF32, as timm and airbench train; the previous
+    settings come back afterwards. Yields the flags in force, for the environment stamp."""
+    if device.type != "cuda":
+        yield {"cudnn_benchmark": False, "tf32_matmul": False}
+        return
+    benchmark = torch.backends.cudnn.benchmark
+    precision = torch.get_float32_matmul_precision()
+    torch.backends.cudnn.benchmark = True
+    torch.set_float32_matmul_precision("high")  # TF32 for float32 matmuls
+    try:
+        yield {"cudnn_benchmark": True, "tf32_matmul": True}
+    finally:
+        torch.backends.cudnn.benchmark = benchmark
+        torch.set_float32_matmul_precision(precision)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _make_optimizer(model: nn.Module, recipe: TrainRecipe) -> torch.optim.Optimizer:

@@ -21,7 +21,8 @@ from archbench.data import Augment
 
 Optimizer = Literal["sgd", "sgd_nesterov", "adamw"]
 Schedule = Literal["onecycle", "cosine", "step", "none"]
-Amp = Literal["none", "bf16", "fp16"]
+Amp = Literal["auto", "none", "bf16", "fp16"]
+MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 
 
 def _require(condition: bool, field_name: str, message: str) -> None:
@@ -53,13 +54,20 @@ class TrainRecipe:
         augmentation: crop padding, flips and cutout (``archbench.data.Augment``); None (null)
             means the data set's default, as for ``DeviceLoader``: no flips on digits, crop and
             flip on CIFAR. No augmentation at all is ``{crop_padding: 0, flip: false}``.
-        amp: autocast precision on CUDA (``fp16`` adds a gradient scaler); ignored on CPU.
+        amp: autocast precision. ``auto``: bf16 on CUDA devices with native bf16, fp16 (with
+            a gradient scaler) on older ones, none on CPU. ``bf16`` also runs on CPU; on a GPU
+            that only emulates it, it is refused. ``fp16`` adds a gradient scaler and is
+            ignored on CPU.
         grad_clip: maximum global gradient norm, or None for no clipping.
         early_stopping: stop after this many epochs without a better validation accuracy, or None.
         seed: seeds weights, data order, augmentation and dropout; on the CPU the same seed
             gives the same weights (some CUDA kernels are not deterministic).
         val_fraction: share of the training split held out (stratified) for validation by the
             callers that split (``archbench train``, the search objective).
+        memory_format: layout of the model and every batch; ``auto`` is ``channels_last`` on
+            CUDA (tensor-core convolutions want NHWC) and ``contiguous`` elsewhere.
+        compile: ``torch.compile`` the training forward once per run; its seconds are recorded
+            apart (``compile_seconds``). Evaluation runs the eager model.
     """
 
     optimizer: Optimizer = "sgd_nesterov"
@@ -74,11 +82,13 @@ class TrainRecipe:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     augmentation: Augment | None = None
-    amp: Amp = "none"
+    amp: Amp = "auto"
     grad_clip: float | None = None
     early_stopping: int | None = None
     seed: int = 0
     val_fraction: float = 0.1
+    memory_format: MemoryFormat = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _require(

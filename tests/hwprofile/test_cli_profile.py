@@ -68,6 +68,8 @@ def test_sweep_prints_a_table_and_writes_a_plot(
         (["--sweep", "8", "--max-batch"], "--sweep measures its own batch sizes"),
         (["--level", "fast", "--device", "cpu"], "level: 'fast' is unknown"),
         (["--amp", "fp8", "--device", "cpu"], "amp: 'fp8' is unknown"),
+        (["--memory-limit", "24GiB", "--device", "cpu"], "memory_limit: emulates a smaller GPU"),
+        (["--memory-limit", "lots"], "memory: cannot read 'lots'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

@@ -71,3 +71,12 @@ def test_nvml_sees_the_cuda_device() -> None:
     with nvml:
         assert nvml.used_bytes() > 0
         assert nvml.stamp()["driver"]
+
+
+def test_an_nvml_read_that_fails_is_a_reason() -> None:
+    """A real NVML call that fails (here: NVML never started) marks the figure unavailable."""
+    pynvml = pytest.importorskip("pynvml")
+    nvml = object.__new__(NvmlDevice)
+    nvml._nvml, nvml._handle = pynvml, None
+    with pytest.raises(Unavailable, match="NVML could not read the device memory in use"):
+        nvml.used_bytes()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import time
 
 import pytest
 import torch
@@ -10,6 +13,7 @@ import torch
 from archbench.hwprofile import (
     MAX_BATCH_LIMIT,
     ProbeFailed,
+    is_oom_error,
     measure_max_batch_size,
     predict_max_batch_size,
     safe_batch_size,
@@ -73,14 +77,51 @@ def test_measuring_on_cpu_is_refused() -> None:
 
 
 @pytest.mark.slow
-def test_probe_process_answers_and_reports_its_death() -> None:
-    """The child trains real steps (on CPU here, at tiny batches) and a dead child is an error,
-    not a "does not fit"."""
+def test_probe_process_is_restarted_once_then_its_death_is_an_error() -> None:
+    """The child trains real steps (on CPU here, at tiny batches). A dead child is restarted
+    once and asked again; a second death is an error, not a "does not fit"."""
     with ProbeProcess(get_preset("simple_cnn"), "cpu") as probe:
         assert probe.fits(2)
         probe._process.kill()
-        with pytest.raises(ProbeFailed, match="died at batch 4"):
+        assert probe.fits(4)  # answered by the restarted child
+        probe._process.kill()
+        with pytest.raises(ProbeFailed, match="died at batch 8.*again after one restart"):
+            probe.fits(8)
+
+
+@pytest.mark.slow
+def test_a_hung_probe_is_killed_at_its_deadline() -> None:
+    with ProbeProcess(get_preset("simple_cnn"), "cpu", deadline=60) as probe:
+        assert probe.fits(2)  # started and answering
+        probe._deadline = 1.0
+        os.kill(probe._process.pid, signal.SIGSTOP)  # a real hang: the child stops running
+        started = time.monotonic()
+        with pytest.raises(ProbeFailed, match="did not answer within 1 s.*killed"):
             probe.fits(4)
+        assert time.monotonic() - started < 10
+        assert not probe._process.is_alive()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity)",
+        "CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported",
+        "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`",
+        "GET was unable to find an engine to execute this computation",
+        "cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in a "
+        "non-contiguous input.",
+        "cuDNN error: CUDNN_STATUS_ALLOC_FAILED",
+    ],
+)
+def test_every_out_of_memory_form_is_classified_as_one(message: str) -> None:
+    assert is_oom_error(RuntimeError(message))
+
+
+def test_the_out_of_memory_class_is_one_and_other_errors_are_not() -> None:
+    assert is_oom_error(torch.OutOfMemoryError("anything"))
+    assert not is_oom_error(RuntimeError("CUDA error: an illegal memory access was encountered"))
+    assert not is_oom_error(ValueError("out of memory"))  # not a runtime failure of the step
 
 
 @pytest.mark.cuda
@@ -93,3 +134,11 @@ def test_measured_max_batch_on_cuda_is_near_the_prediction() -> None:
     assert measured.max_batch_size > 0
     assert len(measured.probes) <= math.ceil(math.log2(MAX_BATCH_LIMIT)) + 3
     assert 0.5 * measured.max_batch_size <= predicted <= 1.5 * measured.max_batch_size
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_an_emulated_smaller_card_fits_a_smaller_batch() -> None:
+    cfg = get_preset("quizdnn")
+    small = measure_max_batch_size(cfg, "cuda:0", start=256, limit=8192, memory_limit=2 * 2**30)
+    assert 0 < small.max_batch_size < 8192

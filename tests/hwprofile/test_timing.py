@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 
+from archbench.hwprofile import _timing
 from archbench.hwprofile._timing import TimingStats, time_latency, time_steps
 
 CPU = torch.device("cpu")
@@ -54,3 +55,26 @@ def test_steps_without_warmup_time_one_step_per_block() -> None:
     calls = []
     time_steps(lambda: calls.append(None), CPU, warmup=0, repeats=2, min_block_seconds=1.0)
     assert len(calls) == 2
+
+
+def test_latency_synchronizes_the_measured_device_not_the_current_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On cuda:1 every clock read must wait for cuda:1 (Timer's default waits for the current
+    device, cuda:0). The synchronize seam records which device each read waits for."""
+    synced: list[torch.device] = []
+    monkeypatch.setattr(_timing, "synchronize", synced.append)
+    second_gpu = torch.device("cuda", 1)
+    stats = time_latency(lambda: time.sleep(0.001), second_gpu, min_run_time=0.01, max_run_time=0.2)
+    assert stats.runs >= 3
+    assert len(synced) >= 2 * stats.runs and set(synced) == {second_gpu}
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_latency_on_the_second_gpu_waits_for_its_kernels() -> None:
+    second = torch.device("cuda", 1)
+    weight = torch.randn(4096, 4096, device=second)
+    stats = time_latency(lambda: weight @ weight, second, min_run_time=0.05, max_run_time=0.5)
+    # 137 GFLOP per call: no GPU finishes it in under 10 us, which an unsynced clock would show.
+    assert stats.median > 1e-5

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from archbench.train import (
     load_checkpoint,
     train_model,
 )
-from archbench.train._loop import _make_scheduler
+from archbench.train._loop import _make_scheduler, amp_dtype_for, cuda_training_flags
 from tests.train.conftest import METRIC_NAMES, TINY_CONFIG, TINY_RECIPE
 
 Data = tuple[Dataset, Dataset]
@@ -126,10 +127,77 @@ def test_data_that_do_not_fit_the_config_are_refused(tiny_data: Data) -> None:
         train_model(cfg, TINY_RECIPE, train_data=tiny_data[0], val_data=tiny_data[1])
 
 
-def test_amp_on_cpu_is_ignored_with_a_warning(tiny_data: Data) -> None:
-    recipe = dataclasses.replace(TINY_RECIPE, amp="bf16", epochs=1)
-    with pytest.warns(UserWarning, match="amp 'bf16' is only used on CUDA"):
-        train_model(TINY_CONFIG, recipe, train_data=tiny_data[0], val_data=tiny_data[1])
+def test_fp16_on_cpu_is_ignored_with_a_warning(tiny_data: Data) -> None:
+    recipe = dataclasses.replace(TINY_RECIPE, amp="fp16", epochs=1)
+    with pytest.warns(UserWarning, match="amp 'fp16' is only used on CUDA"):
+        result = train_model(TINY_CONFIG, recipe, train_data=tiny_data[0], val_data=tiny_data[1])
+    assert result.settings["amp"] is None
+
+
+@pytest.mark.parametrize(
+    ("amp", "device_type", "native_bf16", "expected"),
+    [
+        ("auto", "cpu", False, None),
+        ("auto", "cuda", True, torch.bfloat16),
+        ("auto", "cuda", False, torch.float16),
+        ("bf16", "cpu", False, torch.bfloat16),
+        ("bf16", "cuda", True, torch.bfloat16),
+        ("fp16", "cuda", True, torch.float16),
+        ("none", "cuda", True, None),
+    ],
+)
+def test_amp_resolves_per_device(
+    amp: str, device_type: str, native_bf16: bool, expected: torch.dtype | None
+) -> None:
+    assert amp_dtype_for(amp, device_type, native_bf16=native_bf16) == expected
+
+
+def test_fast_path_fields_default_to_auto_and_refuse_other_values() -> None:
+    recipe = TrainRecipe.from_dict({"compile": True})
+    assert (recipe.amp, recipe.memory_format, recipe.compile) == ("auto", "auto", True)
+    with pytest.raises(ValueError, match="memory_format"):
+        TrainRecipe.from_dict({"memory_format": "nhwc"})
+    with pytest.raises(ValueError, match="amp"):
+        TrainRecipe.from_dict({"amp": "fp8"})
+
+
+def test_bf16_is_refused_where_the_gpu_only_emulates_it() -> None:
+    with pytest.raises(ValueError, match="only emulates bf16"):
+        amp_dtype_for("bf16", "cuda", native_bf16=False)
+
+
+def test_bf16_autocast_and_channels_last_train_on_cpu(tiny_data: Data) -> None:
+    recipe = dataclasses.replace(TINY_RECIPE, amp="bf16", memory_format="channels_last", epochs=2)
+    seen: list[tuple[torch.dtype, bool]] = []
+    result = train_model(TINY_CONFIG, recipe, train_data=tiny_data[0], val_data=tiny_data[1])
+    assert result.settings == {
+        "amp": "bf16",
+        "memory_format": "channels_last",
+        "compile": False,
+        "cudnn_benchmark": False,
+        "tf32_matmul": False,
+    }
+    conv = next(m for m in result.model.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert conv.weight.dtype == torch.float32  # autocast keeps float32 master weights
+    images = torch.randn(2, 1, 8, 8).contiguous(memory_format=torch.channels_last)
+    conv.register_forward_hook(
+        lambda module, inputs, output: seen.append(
+            (output.dtype, inputs[0].is_contiguous(memory_format=torch.channels_last))
+        )
+    )
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        result.model.eval()(images)
+    assert seen == [(torch.bfloat16, True)]
+    assert all(math.isfinite(m["train_loss"]) for m in result.history)
+    assert len(result.history) == 2
+
+
+def test_cuda_flags_are_off_on_cpu_and_leave_the_globals_alone() -> None:
+    before = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
+    with cuda_training_flags(torch.device("cpu")) as flags:
+        assert flags == {"cudnn_benchmark": False, "tf32_matmul": False}
+    assert (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()) == before
 
 
 def _learning_rates(recipe: TrainRecipe, steps_per_epoch: int) -> list[float]:
@@ -179,12 +247,17 @@ def test_a_file_that_is_no_checkpoint_is_refused(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
 
 
+@pytest.mark.parametrize(
+    "recipe",
+    [TINY_RECIPE, dataclasses.replace(TINY_RECIPE, amp="bf16", memory_format="channels_last")],
+    ids=["fp32-contiguous", "bf16-channels_last"],
+)
 def test_resume_ends_with_the_weights_of_an_uninterrupted_run(
-    tiny_data: Data, tmp_path: Path
+    tiny_data: Data, tmp_path: Path, recipe: TrainRecipe
 ) -> None:
     straight = train_model(
         TINY_CONFIG,
-        TINY_RECIPE,
+        recipe,
         train_data=tiny_data[0],
         val_data=tiny_data[1],
         out_dir=tmp_path / "straight",
@@ -197,7 +270,7 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(
     with pytest.raises(Interrupted):
         train_model(
             TINY_CONFIG,
-            TINY_RECIPE,
+            recipe,
             train_data=tiny_data[0],
             val_data=tiny_data[1],
             out_dir=tmp_path / "resumed",
@@ -207,7 +280,7 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(
     reported: list[int] = []
     resumed = train_model(
         TINY_CONFIG,
-        TINY_RECIPE,
+        recipe,
         train_data=tiny_data[0],
         val_data=tiny_data[1],
         out_dir=tmp_path / "resumed",
@@ -223,6 +296,39 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(
     assert [{k: v for k, v in m.items() if k not in timing} for m in resumed.history] == [
         {k: v for k, v in m.items() if k not in timing} for m in straight.history
     ]
+
+
+@pytest.mark.parametrize(
+    "cuda_state",
+    [None, [], torch.zeros(16, dtype=torch.uint8), [torch.zeros(16, dtype=torch.uint8)] * 2],
+    ids=["none", "older-empty-list", "one-device", "older-two-devices"],
+)
+def test_a_checkpoint_resumes_on_cpu_whatever_cuda_state_it_holds(
+    tiny_data: Data, tmp_path: Path, cuda_state: object
+) -> None:
+    """The file keeps only the training device's CUDA generator; one written on a GPU (or by
+    an older version, with one state per visible GPU) still resumes where there is none."""
+    recipe = dataclasses.replace(TINY_RECIPE, epochs=2)
+    kwargs = {"train_data": tiny_data[0], "val_data": tiny_data[1], "out_dir": tmp_path}
+    straight = train_model(TINY_CONFIG, recipe, train_data=tiny_data[0], val_data=tiny_data[1])
+    with pytest.raises(Interrupted):  # epoch 2 is never checkpointed
+        train_model(TINY_CONFIG, recipe, report=_stop_after(1), **kwargs)
+    state = load_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert state["epoch"] == 1 and state["rng"]["cuda"] is None  # trained on the CPU
+    state["rng"]["cuda"] = cuda_state
+    torch.save(state, tmp_path / CHECKPOINT_FILE)
+    resumed = train_model(TINY_CONFIG, recipe, resume=True, **kwargs)
+    assert resumed.epochs_trained == 2
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def _stop_after(epochs: int) -> Callable[[int, dict[str, float]], None]:
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        if epoch > epochs:
+            raise Interrupted
+
+    return report
 
 
 def test_resume_refuses_a_checkpoint_of_another_recipe(tiny_data: Data, tmp_path: Path) -> None:

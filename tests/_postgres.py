@@ -11,13 +11,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests._ports import free_port
 
 SERVER_USER = "postgres"
 DATABASE = "archbench"
@@ -48,12 +49,6 @@ def bin_dir() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl) not found; install Debian's postgresql "
         "package (make test does when apt-get is available)"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _server_user() -> pwd.struct_passwd | None:

@@ -20,7 +20,7 @@ import pytest
 
 from archbench.search import is_trained, open_storage, trained_count
 from tests import _ray_cluster
-from tests._postgres import free_port
+from tests._ports import free_port
 from tests.conftest import REPO, invoke
 from tests.search.conftest import tiny_search_args
 

@@ -16,8 +16,8 @@ Three driver-side pieces keep the archbench contract:
   storage (the one source of truth) with the Optuna backend's user attrs, once per Ray trial id.
 
 Rerunning the same command after the driver was killed restores the Ray experiment
-(``Tuner.restore``) instead of starting over. Only this module imports ray (DESIGN.md, decision 1):
-its reporting API has moved between releases.
+(``Tuner.restore``) instead of starting over. Only the Ray modules of ``search/`` import ray
+(docs/DESIGN.md, decision 1): its reporting API has moved between releases.
 """
 
 from __future__ import annotations

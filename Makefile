@@ -5,12 +5,20 @@ PIP := $(PYTHON) -m pip
 # served from the local disk on our machines. Other machines fall back to any matching release.
 TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test lint bench gpu-check gpu-wheels
+.PHONY: install postgres-server demo test lint bench gpu-check gpu-wheels
 
 install:
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_PAIR) \
 		|| $(PIP) install -q "torch>=2.4" torchvision
-	@$(PIP) install -q -e ".[dev,ray,fvcore]"
+	@$(PIP) install -q -e ".[dev,ray,fvcore,postgres]"
+
+# The tests start their own PostgreSQL server; install Debian's package where it is missing
+# (best effort: without apt or root the PostgreSQL tests skip and say why).
+postgres-server:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| { command -v apt-get >/dev/null 2>&1 && apt-get update -qq >/dev/null \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+		|| echo "PostgreSQL not installed (no apt-get or no root): its tests will be skipped"
 
 # A real search: the resnet space under a 5M cap, proxy-trained on mnist5k (embedded, no download).
 # The FLOPs cap keeps each CPU trial to seconds; about 2.5 minutes on 2 idle CPU cores.
@@ -20,7 +28,7 @@ demo: install
 		--memory rtx3060 --fresh
 	archbench results --storage sqlite:///results/demo.db --study demo --top 5
 
-test: install
+test: install postgres-server
 	$(PYTHON) -m pytest -q
 
 lint: install

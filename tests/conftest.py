@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests import _postgres
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,3 +52,16 @@ def invoke(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
         code = int(exc.code or 0)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``postgresql://archbench@127.0.0.1:PORT/archbench`` on a real server started for the session.
+
+    Skips only where the server binaries (or a user to run them as) cannot be had.
+    """
+    try:
+        with _postgres.running_server() as server:
+            yield server.url
+    except _postgres.Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")

@@ -1,7 +1,8 @@
 """What every command shares: consoles, JSON output, and the one-line error contract.
 
-Bad input exits 2 with one line on stderr naming the problem, never a traceback (DESIGN.md, CLI
-contract). Library code raises ``ValueError`` for bad input; ``user_errors`` turns it into that.
+Bad input exits 2 with one line on stderr naming the problem, never a traceback (docs/DESIGN.md,
+command-line conventions). Library code raises ``ValueError`` for bad input; ``user_errors`` turns
+it into that.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from archbench._dataclass_io import write_mapping
 from archbench._units import format_bytes, format_count
@@ -22,7 +23,7 @@ from archbench.cli._common import console, err_console, fail, print_json, user_e
 from archbench.models import PRESETS, resolve_config
 
 if TYPE_CHECKING:
-    from archbench.hwprofile import ProfileResult, SweepResult
+    from archbench.hwprofile import MemoryPrediction, ProfileResult, SweepResult
 
 
 def _rate(value: float) -> str:
@@ -76,19 +77,33 @@ def _profile_table(title: str, result: ProfileResult) -> Table:
         value = getattr(result, name)
         note = result.notes.get(name, "")
         if name == "predicted_train_memory_bytes" and result.predicted_train_memory:
-            split = result.predicted_train_memory
-            note = (
-                f"params {format_bytes(split.params)}, gradients {format_bytes(split.gradients)}, "
-                f"optimizer {format_bytes(split.optimizer_state)}, "
-                f"activations {format_bytes(split.activations)}"
-            )
+            note = _memory_note(result.predicted_train_memory)
         if name == "predicted_max_batch_size" and result.predicted_for_memory_bytes:
             note = f"for {format_bytes(result.predicted_for_memory_bytes)} of GPU memory"
+        # Text, not markup: reasons such as "pip install 'archbench[fvcore]'" hold brackets.
         if value is None:
-            table.add_row(label, "n/a", result.unavailable.get(name, ""))
+            table.add_row(label, "n/a", Text(result.unavailable.get(name, "")))
         else:
-            table.add_row(label, fmt(value), note)
+            table.add_row(label, fmt(value), Text(note))
     return table
+
+
+def _memory_note(split: MemoryPrediction) -> str:
+    """What was alive at the peak (during backward: only part of the gradients), and beside it
+    the steady-state sizes a step holds once backward and the optimizer step are done."""
+    note = (
+        f"at the peak: params {format_bytes(split.params)}, "
+        f"gradients {format_bytes(split.gradients)}, "
+        f"optimizer {format_bytes(split.optimizer_state)}, "
+        f"activations {format_bytes(split.activations)}"
+    )
+    if split.steady_gradients is None or split.steady_optimizer_state is None:
+        return note
+    return (
+        f"{note}; steady state: params {format_bytes(split.params)}, "
+        f"gradients {format_bytes(split.steady_gradients)}, "
+        f"optimizer {format_bytes(split.steady_optimizer_state)}"
+    )
 
 
 def _sweep_table(title: str, result: SweepResult) -> Table:

@@ -3,7 +3,7 @@
 Readers for the standard on-disk formats (CIFAR-10/100 python pickles, MNIST and Fashion-MNIST IDX
 files) under one data root; ``mnist5k``, ``digits`` and ``synthetic`` need no files at all.
 ``DeviceLoader`` keeps a data set on the device and crops, flips, normalizes and cuts out per
-batch there, the airbench approach (DESIGN.md, decision 5).
+batch there, the airbench approach (docs/DESIGN.md, decision 5).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A data set is small enough to hold whole: CIFAR-10's 50,000 training images are 153 MB as uint8.
 Keeping pixels as uint8 (N, C, H, W) until the last moment is what lets the loader move the whole
-set to the training device once and augment there (DESIGN.md, decision 5).
+set to the training device once and augment there (docs/DESIGN.md, decision 5).
 """
 
 from __future__ import annotations

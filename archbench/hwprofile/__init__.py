@@ -4,7 +4,7 @@
 batch for a GPU memory size, from a training step simulated on fake tensors) and measures
 (latency, throughput, peak memory, and on CUDA the max batch size) one config. Every figure it
 cannot measure is None with the reason, and every result carries an environment stamp.
-Methods, pitfalls and sources: ``research/anchors-profiling.md``.
+Methods, pitfalls and sources: ``docs/profiling.md``.
 """
 
 from archbench.hwprofile._device import NvmlDevice, resolve_device

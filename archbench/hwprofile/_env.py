@@ -3,7 +3,8 @@
 A number without its hardware, versions and settings cannot be compared (airbench and nanoGPT
 report every figure with them). The stamp records what changes timings and memory: device and
 driver, torch/CUDA/cuDNN versions, precision, memory format, compile, TF32 and
-``cudnn.benchmark`` (timm turns both on), allocator settings, thread counts and batch size.
+``cudnn.benchmark`` (timm turns both on), allocator settings, thread counts and batch size, and
+where it ran: the host, and the Ray node when a Ray worker measured it.
 File names follow timm's ``results/`` convention (task, precision, layout, torch and CUDA
 versions, device), e.g. ``profile-train-fp32-nchw-pt2.14-cpu-resnet18_cifar.json``.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import os
 import platform
 import re
+import socket
+import sys
 from typing import Any
 
 import torch
@@ -56,6 +59,8 @@ def environment_stamp(
         "compile": compile,
         "optimizer": optimizer,
         "level": level,
+        "host": socket.gethostname(),
+        **_ray_node(),
     }
     if device.type == "cuda":
         properties = torch.cuda.get_device_properties(device)
@@ -72,6 +77,17 @@ def environment_stamp(
             cuda_module_loading=os.environ.get("CUDA_MODULE_LOADING"),
         )
     return env
+
+
+def _ray_node() -> dict[str, str]:
+    """``ray_node_id`` inside a Ray worker or driver; empty otherwise.
+
+    Ray is looked up only where the process already imported it, so profiling never imports Ray.
+    """
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return {}
+    return {"ray_node_id": ray.get_runtime_context().get_node_id()}
 
 
 def _slug(text: str) -> str:

@@ -111,11 +111,13 @@ class StorageTracker(TorchDispatchMode):
 
 
 def replay(events: Iterable[Event]) -> MemoryPrediction:
-    """The peak of live bytes over ``events`` and what was alive at that moment."""
+    """The peak of live bytes over ``events``, what was alive at that moment, and the most
+    gradient and optimizer-state bytes alive at any moment (their steady-state sizes)."""
     live: dict[int, tuple[int, str]] = {}
     current = dict.fromkeys(CATEGORIES, 0)
     total = peak_total = 0
     peak = dict(current)
+    most = dict(current)
     for event in events:
         if event.kind == "alloc":
             size = -(-event.nbytes // BLOCK_BYTES) * BLOCK_BYTES
@@ -135,7 +137,14 @@ def replay(events: Iterable[Event]) -> MemoryPrediction:
             live[event.slot] = (size, event.category)
             if total == peak_total:  # still at the peak: a gradient is labelled after its op
                 peak = dict(current)
-    return MemoryPrediction(**peak, total=peak_total)
+        if event.kind != "free":
+            most[event.category] = max(most[event.category], current[event.category])
+    return MemoryPrediction(
+        **peak,
+        total=peak_total,
+        steady_gradients=most["gradients"],
+        steady_optimizer_state=most["optimizer_state"],
+    )
 
 
 def block_bytes(tensors: Iterable[torch.Tensor]) -> int:

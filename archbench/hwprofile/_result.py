@@ -28,6 +28,9 @@ class MemoryPrediction:
         activations: everything else alive at the peak: the input batch, tensors saved for
             backward, and short-lived temporaries.
         total: the peak itself, the sum of the four.
+        steady_gradients: the most gradient bytes alive at any moment of the step (all of
+            them, after backward): the steady-state size, unlike ``gradients``.
+        steady_optimizer_state: the same for the optimizer state (after the first step).
     """
 
     params: int
@@ -35,6 +38,8 @@ class MemoryPrediction:
     optimizer_state: int
     activations: int
     total: int
+    steady_gradients: int | None = None  # None in records written before it was predicted
+    steady_optimizer_state: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _dataclass_io.to_dict(self)

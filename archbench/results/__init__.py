@@ -1,6 +1,6 @@
 """Reading a search back: leaderboard, export of the winners with their card, plots and report.
 
-Everything here reads the Optuna storage, the one source of truth (DESIGN.md, decision 8), and
+Everything here reads the Optuna storage, the one source of truth (docs/DESIGN.md, decision 8), and
 returns data or the paths it wrote; the CLI formats them.
 """
 

@@ -1,10 +1,11 @@
 """Export of the winners of a search: one YAML file per config, carrying its card.
 
 Like a torchvision weights entry, the artifact carries what it costs and how it was measured
-(STYLE.md): the model config, its exact parameter count, FLOPs and MACs, the proxy metrics, the
-hardware profile with its environment stamp, a full-training recipe and the provenance. The
-file is the input of the next step as-is: ``archbench count``, ``profile`` and ``train`` read the
-config under ``model`` and the recipe under ``recipe`` (DESIGN.md, decision 9).
+(docs/DESIGN.md, the card): the model config, its exact parameter count, FLOPs and MACs, the
+proxy metrics, the hardware profile with its environment stamp, a full-training recipe and the
+provenance. The file is the input of the next step as-is: ``archbench count``, ``profile`` and
+``train`` read the config under ``model`` and the recipe under ``recipe`` (docs/DESIGN.md,
+decision 9).
 """
 
 from __future__ import annotations

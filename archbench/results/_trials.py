@@ -1,10 +1,10 @@
 """Reading a search back from its Optuna storage: studies, and one flat row per trial.
 
-The storage is the one source of truth (DESIGN.md, decision 8). Everything in ``results/`` reads
-the trial records described in docs/CONTRACTS.md through ``read_trials`` so that a record written
-by an older search, by the Ray backend, or without a profile (``--profile none``) shows as a
-missing figure rather than an error. The profile dict is read as plain data: ``results/`` never
-imports ``hwprofile``.
+The storage is the one source of truth (docs/DESIGN.md, decision 8). Everything in
+``results/`` reads the trial records described in docs/CONTRACTS.md through ``read_trials`` so
+that a record written by an older search, by the Ray backend, or without a profile
+(``--profile none``) shows as a missing figure rather than an error. The profile dict is read as
+plain data: ``results/`` never imports ``hwprofile``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The budget check every trial passes before anything is built.
 
 Counting is analytic (microseconds), so an over-budget config is rejected before a model exists
-(DESIGN.md, decision 2). Each limit becomes an Optuna constraint (``value <= 0`` is feasible) so
-constraint-aware samplers learn the boundary of the feasible region.
+(docs/DESIGN.md, decision 2). Each limit becomes an Optuna constraint (``value <= 0`` is
+feasible) so constraint-aware samplers learn the boundary of the feasible region.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ Three driver-side pieces keep the archbench contract:
   storage (the one source of truth) with the Optuna backend's user attrs, once per Ray trial id.
 
 Rerunning the same command after the driver was killed restores the Ray experiment
-(``Tuner.restore``) instead of starting over. Only this module imports ray (DESIGN.md, decision 1):
-its reporting API has moved between releases.
+(``Tuner.restore``) instead of starting over. Only the Ray modules of ``search/`` import ray
+(docs/DESIGN.md, decision 1): its reporting API has moved between releases.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from ray.tune.search.optuna import OptunaSearch
 from archbench.models import config_from_dict, count_flops
 from archbench.search._budget import decide
 from archbench.search._optuna import make_sampler, suggest
+from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED, trained_count
 from archbench.search._search import (
     SearchAborted,
@@ -640,21 +641,20 @@ def _environment(**values: str) -> Iterator[None]:
 def ray_runtime(address: str | None) -> Iterator[None]:
     """Connects to Ray (``address``), or starts a local runtime, unless one is already up.
 
-    Only a runtime this function started is shut down afterwards.
+    Without an address the runtime is this process's own, never a cluster another ``ray start``
+    left behind. Only a runtime this function started or joined is shut down afterwards.
 
     Raises:
-        ValueError: when no cluster answers at ``address``.
+        ValueError: in one line, when no cluster answers at ``address`` or it wants a token.
     """
     if ray.is_initialized():
         yield
         return
     options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
-        options["include_dashboard"] = False
-    try:
-        ray.init(address=address, **options)
-    except ConnectionError as exc:
-        raise ValueError(f"ray_address: cannot connect to Ray at {address!r}: {exc}") from None
+        start_local(options)
+    else:
+        join_cluster(address, options)
     try:
         yield
     finally:

@@ -1,6 +1,6 @@
 """How archbench writes trials into an Optuna storage, and how it reads them back.
 
-The storage is the one source of truth (DESIGN.md, decision 8): the leaderboard, the report and
+The storage is the one source of truth (docs/DESIGN.md, decision 8): the leaderboard, the report and
 the export read only what is written here, whichever backend ran the search. The keys are listed
 in docs/CONTRACTS.md.
 """

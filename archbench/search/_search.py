@@ -1,6 +1,6 @@
 """Running a search with Optuna: study set-up, the objective, workers, resume.
 
-The flow of one trial (DESIGN.md): suggest params, decode, count, reject over-budget configs
+The flow of one trial (docs/DESIGN.md): suggest params, decode, count, reject over-budget configs
 before any build, profile, train with per-epoch reports for pruning, store everything as trial
 user attrs. ``--trials N`` counts trials that trained; rejections are recorded and bounded.
 Running the same command again resumes the study until N trials have trained in total.

@@ -1,14 +1,15 @@
 """Opening an Optuna storage from what the user typed.
 
 SQLite by default (``results/archbench.db``, which optuna-dashboard opens as-is), any SQLAlchemy
-URL (PostgreSQL for several machines), or a journal file (``*.log``/``*.journal``), which Optuna
-recommends for several processes on one machine. RDB storages get a heartbeat, so a worker
-killed with SIGKILL leaves no trial RUNNING forever: the next search fails it and retries its
-config (``RetryHeartbeatStaleTrialCallback``).
+URL (PostgreSQL for several machines, through whichever driver is installed), or a journal file
+(``*.log``/``*.journal``), which Optuna recommends for several processes on one machine. RDB
+storages get a heartbeat, so a worker killed with SIGKILL leaves no trial RUNNING forever: the
+next search fails it and retries its config (``RetryHeartbeatStaleTrialCallback``).
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from pathlib import Path
 
@@ -18,12 +19,38 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 DEFAULT_STORAGE = "sqlite:///results/archbench.db"
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+# SQLAlchemy dialect suffix per PostgreSQL driver, in order of preference (psycopg 3 is the
+# maintained one; ``postgresql://`` alone would mean psycopg2 to SQLAlchemy).
+POSTGRES_DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2"}
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_MISSING = "storage: PostgreSQL needs a driver: pip install 'archbench[postgres]'"
+
+
+def postgres_driver() -> str | None:
+    """The SQLAlchemy driver name of the first PostgreSQL driver that imports, if any."""
+    for module, driver in POSTGRES_DRIVERS.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        return driver
+    return None
 
 
 def normalize_storage_url(storage: str | None) -> str:
-    """A URL for ``storage``: a plain ``.db`` path becomes a SQLite URL."""
+    """A URL for ``storage``: a plain ``.db`` path becomes a SQLite URL, and a driverless
+    ``postgresql://`` URL names the installed driver.
+
+    Raises:
+        ValueError: for a path that is no storage, or a PostgreSQL URL without a driver.
+    """
     if not storage:
         return DEFAULT_STORAGE
+    if storage.startswith(POSTGRES_SCHEMES):
+        driver = postgres_driver()
+        if driver is None:
+            raise ValueError(POSTGRES_MISSING)
+        return f"postgresql+{driver}://{storage.split('://', 1)[1]}"
     if "://" in storage or storage.endswith(JOURNAL_SUFFIXES):
         return storage
     if storage.endswith((".db", ".sqlite", ".sqlite3")):

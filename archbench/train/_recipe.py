@@ -2,7 +2,7 @@
 
 A recipe travels with its results (the summary of ``archbench train``, the study attributes of a
 search, an exported config), so a run can be repeated from the file alone. The shipped recipes
-follow the anchors in ``research/anchors-cifar.md``: SGD with step decay (the seed project's
+follow the anchors in ``docs/recipes.md``: SGD with step decay (the seed project's
 recipe), AdamW with one-cycle (Smith and Topin, 2017, arXiv:1708.07120), and the standard CIFAR
 recipe of SGD Nesterov with a cosine schedule and Cutout (DeVries and Taylor, 2017,
 arXiv:1708.04552).
@@ -216,7 +216,7 @@ RECIPES: dict[str, TrainRecipe] = {
         schedule="onecycle",
         label_smoothing=0.1,
     ),
-    # Recipe A of research/anchors-cifar.md section 4: 95-96% with a ResNet-18-sized net.
+    # The standard recipe of docs/recipes.md: 95-96% with a ResNet-18-sized net.
     "sgd_cosine": TrainRecipe(
         optimizer="sgd_nesterov",
         lr=0.1,

@@ -86,3 +86,32 @@ def test_cuda_without_cuda_exits_2_in_a_real_process(cli: RunCli) -> None:
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "torch.cuda.is_available() is False" in lines[0], lines
+
+
+def test_the_table_shows_memory_at_the_peak_beside_the_steady_state(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(
+        ["profile", "resnet_5m", "--device", "cpu", "--level", "basic", "--batch-size", "2"],
+        capsys,
+    )
+    assert code == 0, err
+    words = " ".join(out.replace("│", " ").split())  # the note column wraps
+    assert "at the peak: params" in words and "steady state: params" in words
+
+
+def test_reasons_keep_their_brackets_in_the_table() -> None:
+    """rich reads ``[fvcore]`` as markup and drops it unless the cell is plain text."""
+    from rich.console import Console
+
+    from archbench.cli._profile import _profile_table
+    from archbench.hwprofile import ProfileResult
+
+    reason = "fvcore is not installed; pip install 'archbench[fvcore]' for the cross-check"
+    result = ProfileResult(
+        n_params=1, model_bytes_fp32=4, model_bytes_fp16=2, flops=2, macs=1, train_step_flops=6,
+        unavailable={"latency_ms_median": reason},
+    )  # fmt: skip
+    console = Console(width=400, record=True)
+    console.print(_profile_table("t", result))
+    assert "pip install 'archbench[fvcore]'" in console.export_text()

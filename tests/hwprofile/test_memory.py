@@ -34,8 +34,23 @@ def test_replay_counts_the_peak_of_live_bytes_rounded_to_blocks() -> None:
         Event("alloc", 3, 3 * KIB, "gradients"),
     ]
     assert replay(events) == MemoryPrediction(
-        params=KIB, gradients=3 * KIB, optimizer_state=0, activations=512, total=4608
-    )
+        params=KIB, gradients=3 * KIB, optimizer_state=0, activations=512, total=4608,
+        steady_gradients=3 * KIB, steady_optimizer_state=0,
+    )  # fmt: skip
+
+
+def test_replay_keeps_the_steady_sizes_apart_from_the_peak() -> None:
+    """The peak comes while gradients are half made; their full size is reported beside it."""
+    events = [
+        Event("alloc", 0, 4 * KIB, "activations"),  # saved for backward
+        Event("alloc", 1, KIB, "gradients"),  # the peak: 5 KiB, one gradient of two
+        Event("free", 0),
+        Event("alloc", 2, KIB, "gradients"),
+        Event("alloc", 3, 2 * KIB, "optimizer_state"),
+    ]
+    peak = replay(events)
+    assert (peak.total, peak.gradients, peak.optimizer_state) == (5 * KIB, KIB, 0)
+    assert (peak.steady_gradients, peak.steady_optimizer_state) == (2 * KIB, 2 * KIB)
 
 
 def test_replay_moves_relabelled_bytes_between_categories() -> None:
@@ -87,6 +102,8 @@ def test_training_counts_the_optimizer_state_and_inference_does_not() -> None:
     assert state_bytes > 2 * model_bytes * 0.95  # two moments per parameter, and the steps
     train = replay(trace_train_step(workload, images, labels))
     assert (train.params, train.optimizer_state) == (model_bytes, state_bytes)
+    weights = block_bytes(list(workload.model.parameters()))
+    assert (train.steady_gradients, train.steady_optimizer_state) == (weights, state_bytes)
     infer = replay(trace_infer_step(workload, images))
     assert (infer.params, infer.optimizer_state, infer.gradients) == (model_bytes, 0, 0)
     assert infer.total < train.total

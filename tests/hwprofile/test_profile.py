@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 
 import pytest
 import torch
@@ -74,6 +75,7 @@ def test_environment_stamp(cpu_profile: ProfileResult) -> None:
     assert env["threads"] == torch.get_num_threads()
     assert (env["precision"], env["memory_format"], env["compile"]) == ("fp32", "nchw", False)
     assert env["torch"] == torch.__version__ and env["level"] == "basic"
+    assert env["host"] == socket.gethostname()  # and ray_node_id inside Ray (test_ray_cluster.py)
 
 
 def test_result_round_trips_through_json(cpu_profile: ProfileResult) -> None:

@@ -156,12 +156,12 @@ def weight_gradient(weight: torch.Tensor) -> torch.Tensor:
 def _hamming_kernel(codes: list[list[torch.Tensor]], count: int) -> torch.Tensor:
     """K[i, j] = units where images i and j fall on the same side of every kink.
 
-    That is ``N_A - hamming(c_i, c_j)``, summed layer by layer as ``c c^T + (1 - c)(1 - c)^T``.
-    Each layer's product is exact in float32 (0/1 sums below 2^24); the sum is float64.
+    That is ``N_A - hamming(c_i, c_j)``. With signs s = 2c - 1, s_i . s_j counts agreements minus
+    disagreements, so K = (N_A + s s^T) / 2: one product per activation call. Each product is
+    exact in float32 (integer sums below 2^24); the sum over calls is float64.
     """
     kernel = torch.zeros(count, count, dtype=torch.float64)
     for same_call in zip(*codes):  # one activation call, every batch
-        on = torch.cat(same_call).float()
-        off = 1.0 - on
-        kernel += (on @ on.T + off @ off.T).double().cpu()
+        signs = torch.cat(same_call).float().mul_(2).sub_(1)
+        kernel += ((signs.shape[1] + signs @ signs.T) / 2).double().cpu()
     return kernel

@@ -34,3 +34,4 @@ bench: install
 	$(PYTHON) benchmarks/search_overhead.py
 	$(PYTHON) benchmarks/profile_prediction.py
 	$(PYTHON) benchmarks/profile_cost.py
+	$(PYTHON) benchmarks/zerocost.py

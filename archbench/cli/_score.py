@@ -136,13 +136,19 @@ def _score_space(
     started = time.perf_counter()
     status = f"scoring {len(pool)} configs of {space.name}"
     spinner = contextlib.nullcontext() if json_output else err_console.status(status)
-    with spinner:
+    with spinner as view:
+
+        def show(index: int, _: dict[str, float]) -> None:
+            if view is not None:
+                view.update(f"{status}: {index + 1} done")
+
         rows = score_configs(
             [candidate.config for candidate in pool],
             names,
             batches=batches,
             seed=settings["seed"],
             device=device,
+            on_scored=show,
         )
     seconds = time.perf_counter() - started
     order_by = "ensemble" if "ensemble" in names else names[0]

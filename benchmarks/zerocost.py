@@ -86,7 +86,8 @@ def main() -> None:
         f"{args.space} under {format_count(budget.max_params)} params and "
         f"{format_count(budget.max_flops or 0)} FLOPs ({sizes} params); "
         f"scoring batch {args.batch_size}; proxy epoch: {len(train)} {DATASET} images, "
-        f"batch {recipe.batch_size}"
+        f"batch {recipe.batch_size}",
+        flush=True,
     )
     names = [name for name in list_scores() if name != "ensemble"]
     seconds: dict[str, list[float]] = {name: [] for name in [*names, WHOLE_SET]}
@@ -98,6 +99,11 @@ def main() -> None:
         started = time.perf_counter()
         train_model(cfg, recipe, train_data=train, val_data=val)
         epochs.append(time.perf_counter() - started)
+        print(
+            f"  {format_count(count_params(cfg))} params: all scores {seconds[WHOLE_SET][-1]:.3f} s, "
+            f"proxy epoch {epochs[-1]:.1f} s, load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
 
     print(f"one proxy epoch: {sum(epochs) / len(epochs):.2f} s per config (mean)")
     print(f"{'score':<12} {'configs/s':>10} {'mean s':>8} {'max s':>8} {'epoch / score':>14}")

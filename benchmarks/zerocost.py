@@ -100,7 +100,8 @@ def main() -> None:
         train_model(cfg, recipe, train_data=train, val_data=val)
         epochs.append(time.perf_counter() - started)
         print(
-            f"  {format_count(count_params(cfg))} params: all scores {seconds[WHOLE_SET][-1]:.3f} s, "
+            f"  {format_count(count_params(cfg))} params: "
+            f"all scores {seconds[WHOLE_SET][-1]:.3f} s, "
             f"proxy epoch {epochs[-1]:.1f} s, load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )

@@ -66,9 +66,9 @@ def score_config(
     Raises:
         ValueError: an unknown score, ``ensemble``, or batches that do not fit the config.
     """
-    if scores is not None and ENSEMBLE in resolve_scores(scores):
+    names = resolve_scores(scores) if scores is not None else _per_config(list_scores())
+    if ENSEMBLE in names:
         raise ValueError("ensemble ranks a set of configs: use score_configs")
-    names = _per_config(resolve_scores(scores) if scores is not None else None)
     _check_batches(cfg, batches)
     probe = Probe(cfg, batches, seed=seed, device=device)
     return {name: get_score(name).compute(probe) for name in names}

@@ -27,6 +27,7 @@ from archbench.cli import (  # noqa: E402,F401
     _models,
     _profile,
     _results,
+    _score,
     _search,
     _train,
 )

@@ -1,0 +1,230 @@
+"""``archbench score``: zero-cost scores of one config, or of seeded feasible samples of a space."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.table import Table
+
+from archbench._units import format_count, parse_count
+from archbench.cli import app
+from archbench.cli._common import JSON_OPTION, console, err_console, fail, print_json, user_errors
+
+if TYPE_CHECKING:
+    from archbench.models import ModelConfig
+    from archbench.zerocost import Batch
+
+DEFAULT_SAMPLES = 20
+SCORES_HELP = (
+    "Comma-separated: params, flops, synflow, snip, grad_norm, naswot, zico, ensemble (mean rank "
+    "of the others; --space only), or all."
+)
+
+
+@app.command("score")
+def score(
+    config: str = typer.Argument(
+        None, help="A preset name or a config / exported YAML file (or use --space)."
+    ),
+    space: str = typer.Option(None, help="Score seeded feasible samples of this space instead."),
+    max_params: str = typer.Option("5M", help="--space: parameter budget, e.g. 5M or 500k."),
+    max_flops: str = typer.Option(None, help="--space: forward FLOPs cap per image, e.g. 60M."),
+    samples: int = typer.Option(DEFAULT_SAMPLES, help="--space: how many configs to score."),
+    scores: str = typer.Option("all", help=SCORES_HELP),
+    dataset: str = typer.Option("mnist5k", help="Data set whose batches the scores read."),
+    data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
+    batch_size: int = typer.Option(None, help="Images scored per config (default 32)."),
+    seed: int = typer.Option(0, help="Seeds the samples, the batch and the initial weights."),
+    device: str = typer.Option("cpu", help="cpu, cuda[:N] or auto."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Zero-cost scores at initialisation: one config, or a space's samples ranked best first."""
+    from archbench.hwprofile import resolve_device
+    from archbench.zerocost import DEFAULT_BATCH_SIZE, resolve_scores
+
+    if (config is None) == (space is None):
+        fail("score: give exactly one of CONFIG (a preset or a config file) and --space NAME")
+    with user_errors():
+        names = resolve_scores([name.strip() for name in scores.split(",")])
+        if config is not None and scores == "all":
+            names = [name for name in names if name != "ensemble"]
+        elif config is not None and "ensemble" in names:
+            raise ValueError("scores: ensemble ranks a set of configs; use it with --space")
+        device = str(resolve_device(device))
+        batch_size = batch_size or DEFAULT_BATCH_SIZE
+        if batch_size < 2:
+            raise ValueError(f"batch_size: needs at least 2 images, got {batch_size}")
+        if samples < 1:
+            raise ValueError(f"samples: must be at least 1, got {samples}")
+        settings: dict[str, Any] = {
+            "dataset": dataset,
+            "batch_size": batch_size,
+            "seed": seed,
+            "scores": names,
+        }
+        if config is not None:
+            _score_one(config, names, settings, data_dir, device, json_output)
+        else:
+            budget = {"max_params": max_params, "max_flops": max_flops, "samples": samples}
+            _score_space(space, budget, names, settings, data_dir, device, json_output)
+
+
+def _score_one(
+    spec: str,
+    names: list[str],
+    settings: dict[str, Any],
+    data_dir: str | None,
+    device: str,
+    json_output: bool,
+) -> None:
+    from archbench.models import resolve_config
+    from archbench.zerocost import score_config
+
+    cfg = _with_data(resolve_config(spec), settings["dataset"], data_dir)
+    batches = _batches(names, settings, data_dir, device)
+    started = time.perf_counter()
+    values = score_config(cfg, names, batches=batches, seed=settings["seed"], device=device)
+    seconds = time.perf_counter() - started
+    if json_output:
+        print_json(
+            {"config": spec, "family": cfg.family, **settings, "seconds": seconds, "values": values}
+        )
+        return
+    table = Table(
+        title=f"{spec} ({cfg.family}) at initialisation on {settings['batch_size']} "
+        f"{settings['dataset']} images, seed {settings['seed']}: {seconds:.2f}s"
+    )
+    table.add_column("score")
+    table.add_column("value", justify="right")
+    for name, value in values.items():
+        table.add_row(name, _format(name, value))
+    console.print(table)
+
+
+def _score_space(
+    space_name: str,
+    limits: dict[str, Any],
+    names: list[str],
+    settings: dict[str, Any],
+    data_dir: str | None,
+    device: str,
+    json_output: bool,
+) -> None:
+    from archbench.models import count_params
+    from archbench.search import Budget, decide, ensure_feasible
+    from archbench.spaces import get_space
+    from archbench.zerocost import sample_feasible, score_configs
+
+    space = get_space(space_name)
+    budget = Budget(
+        max_params=parse_count(limits["max_params"], "max_params"),
+        max_flops=parse_count(limits["max_flops"], "max_flops") if limits["max_flops"] else None,
+    )
+    shape = _data_shape(settings["dataset"], data_dir)
+    ensure_feasible(space, budget, shape)
+    pool = sample_feasible(
+        space,
+        limits["samples"],
+        accept=lambda cfg: not decide(cfg, budget).rejected,
+        shape=shape,
+        seed=settings["seed"],
+    )
+    batches = _batches(names, settings, data_dir, device)
+    started = time.perf_counter()
+    status = f"scoring {len(pool)} configs of {space.name}"
+    spinner = contextlib.nullcontext() if json_output else err_console.status(status)
+    with spinner as view:
+
+        def show(index: int, _: dict[str, float]) -> None:
+            if view is not None:
+                view.update(f"{status}: {index + 1} done")
+
+        rows = score_configs(
+            [candidate.config for candidate in pool],
+            names,
+            batches=batches,
+            seed=settings["seed"],
+            device=device,
+            on_scored=show,
+        )
+    seconds = time.perf_counter() - started
+    order_by = "ensemble" if "ensemble" in names else names[0]
+    ranked = sorted(range(len(pool)), key=lambda i: rows[i][order_by], reverse=True)
+    configs: list[dict[str, Any]] = [
+        {
+            "rank": rank,
+            "sample": index,
+            "n_params": count_params(pool[index].config),
+            "params": pool[index].params,
+            "values": rows[index],
+            "config": pool[index].config.to_dict(),
+        }
+        for rank, index in enumerate(ranked, 1)
+    ]
+    if json_output:
+        print_json(
+            {
+                "space": space.name,
+                "max_params": budget.max_params,
+                "max_flops": budget.max_flops,
+                **settings,
+                "order_by": order_by,
+                "seconds": seconds,
+                "configs": configs,
+            }
+        )
+        return
+    table = Table(
+        title=f"{space.name}: {len(pool)} feasible samples under {format_count(budget.max_params)} "
+        f"params, best {order_by} first; scored in {seconds:.1f}s"
+    )
+    for column in ("rank", "sample", "n params", *names):
+        table.add_column(column, justify="right")
+    table.add_column("knobs", overflow="fold")
+    for row in configs:
+        knobs = " ".join(f"{key}={value}" for key, value in row["params"].items())
+        values = [_format(name, row["values"][name]) for name in names]
+        table.add_row(
+            str(row["rank"]), str(row["sample"]), format_count(row["n_params"]), *values, knobs
+        )
+    console.print(table)
+
+
+def _data_shape(dataset: str, data_dir: str | None) -> Any:
+    from archbench.data import dataset_info
+    from archbench.spaces import DataShape
+
+    info = dataset_info(dataset, data_dir)
+    channels, size, _ = info.shape
+    return DataShape(info.num_classes, channels, size)
+
+
+def _with_data(cfg: ModelConfig, dataset: str, data_dir: str | None) -> ModelConfig:
+    shape = _data_shape(dataset, data_dir)
+    return cfg.with_data(
+        num_classes=shape.num_classes, in_channels=shape.in_channels, input_size=shape.input_size
+    )
+
+
+def _batches(
+    names: list[str], settings: dict[str, Any], data_dir: str | None, device: str
+) -> list[Batch]:
+    """The scoring batch of the search's training split, loaded only when a score needs data."""
+    from archbench.data import load_dataset, split_train_val
+    from archbench.zerocost import ensemble_members, get_score, scoring_batches
+
+    if not any(get_score(name).needs_data for name in ensemble_members(names)):
+        return []
+    train, _ = split_train_val(load_dataset(settings["dataset"], "train", data_dir))
+    return scoring_batches(
+        train, batch_size=settings["batch_size"], seed=settings["seed"], device=device
+    )
+
+
+def _format(name: str, value: float) -> str:
+    if name in ("params", "flops"):
+        return format_count(value)
+    return f"{value:.4g}"

@@ -1,0 +1,45 @@
+"""Zero-cost scores: rank architectures at initialisation, from one batch, in well under a second.
+
+``score_config`` scores one config; ``score_configs`` scores a set and ranks the ``ensemble``
+across it; ``sample_feasible`` draws the budget-checked configs to score. The scores, their papers,
+formulas and batch-norm handling are in ``docs/zerocost.md``.
+"""
+
+from archbench.zerocost import _scores  # noqa: F401  (registers the built-in scores)
+from archbench.zerocost._pool import Candidate, sample_feasible
+from archbench.zerocost._probe import Batch, Probe
+from archbench.zerocost._registry import (
+    ENSEMBLE,
+    ZeroCostScore,
+    get_score,
+    list_scores,
+    register_score,
+    resolve_scores,
+)
+from archbench.zerocost._score import (
+    DEFAULT_BATCH_SIZE,
+    ensemble_members,
+    mean_rank,
+    score_config,
+    score_configs,
+    scoring_batches,
+)
+
+__all__ = [
+    "Batch",
+    "Candidate",
+    "DEFAULT_BATCH_SIZE",
+    "ENSEMBLE",
+    "Probe",
+    "ZeroCostScore",
+    "ensemble_members",
+    "get_score",
+    "list_scores",
+    "mean_rank",
+    "register_score",
+    "resolve_scores",
+    "sample_feasible",
+    "score_config",
+    "score_configs",
+    "scoring_batches",
+]

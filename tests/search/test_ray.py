@@ -18,7 +18,7 @@ import optuna
 import pytest
 
 from archbench.search import SearchSettings, counts_by_status, open_storage, trial_status
-from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED
+from archbench.search._record import FAILED, PRUNED, REJECTED, TRAINED
 from archbench.search._settings import RaySettings
 from tests.conftest import REPO, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings

@@ -34,11 +34,16 @@ def slots_taken(study: optuna.Study) -> int:
     return sum(holds_slot(t) for t in study.get_trials(deepcopy=False))
 
 
+def write_claim(trial: optuna.Trial) -> None:
+    """Names this process as ``trial``'s owner: the claim, one storage write."""
+    trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
+
+
 def claim(study: optuna.Study, trial: optuna.Trial) -> int:
-    """Writes this process as ``trial``'s owner, then counts the slots taken, this one included.
+    """Writes the claim, then counts the slots taken, this one included (one read).
 
     Returns:
         The slots taken as read after the claim; the trial may train if it is at most N.
     """
-    trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
+    write_claim(trial)
     return slots_taken(study)

@@ -41,7 +41,7 @@ class TrialRow:
         status: ``trained``, ``pruned``, ``rejected``, ``failed`` or ``running``.
         val_accuracy: best validation accuracy of the proxy training (fraction).
         n_params: exact parameter count of the effective config.
-        flops: forward FLOPs per image, from the trial's profile.
+        flops: forward FLOPs per image, from the profile (or an older record).
         macs: forward multiply-adds per image.
         latency_ms: batch-1 inference latency, median.
         infer_images_per_second: inference throughput at the profile's batch size.
@@ -189,8 +189,8 @@ def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
         n_params=_integer(
             record.n_params if record.n_params is not None else measured.get("n_params")
         ),
-        flops=_integer(measured.get("flops")),
-        macs=_integer(measured.get("macs")),
+        flops=_integer(record.flops),
+        macs=_integer(record.macs),
         latency_ms=_number(measured.get("latency_ms_median")),
         infer_images_per_second=_number(measured.get("infer_images_per_second")),
         train_images_per_second=_number(measured.get("train_images_per_second")),

@@ -30,8 +30,12 @@ def holds_slot(trial: FrozenTrial) -> bool:
     return is_trained(trial)
 
 
+def count_slots(trials: list[FrozenTrial]) -> int:
+    return sum(holds_slot(t) for t in trials)
+
+
 def slots_taken(study: optuna.Study) -> int:
-    return sum(holds_slot(t) for t in study.get_trials(deepcopy=False))
+    return count_slots(study.get_trials(deepcopy=False))
 
 
 def write_claim(trial: optuna.Trial) -> None:

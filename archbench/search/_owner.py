@@ -92,8 +92,10 @@ def is_dead(owner: Owner) -> bool:
     return owner.started not in (None, "unknown") and started not in ("unknown", owner.started)
 
 
-def fail_orphans(study: optuna.Study) -> list[int]:
+def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[int]:
     """Fails the RUNNING trials of ``study`` whose local owner died, and retries their configs.
+
+    ``trials``: the study's trials as just read, to save a read of the storage.
 
     Safe when several processes sweep at once: the storage lets only one of them finish a trial,
     and only that one enqueues the retry.
@@ -103,9 +105,11 @@ def fail_orphans(study: optuna.Study) -> list[int]:
     """
     storage = study._storage  # the public Study API cannot finish another process's trial
     failed: list[int] = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    if trials is None:
+        trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in trials:
         owner = Owner.of(trial)
-        if owner is None or not is_dead(owner):
+        if trial.state != TrialState.RUNNING or owner is None or not is_dead(owner):
             continue
         reason = f"its process (pid {owner.pid} on {owner.host}) died; config retried"
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):

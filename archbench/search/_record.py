@@ -41,6 +41,8 @@ OWNER = "owner"  # {host, pid, started, trial}: the process that claimed a quota
 HOST = "host"  # the machine the trial trained on
 RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
 RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
+# Read, never written: older Ray searches stored FLOPs beside the profile (--profile none).
+LEGACY_FLOPS, LEGACY_MACS = "flops", "macs"
 
 
 class _AttrWriter(Protocol):
@@ -182,6 +184,8 @@ class TrialRecord:
     config: dict[str, Any] | None
     sampled_config: dict[str, Any] | None
     n_params: int | None
+    flops: int | None  # forward FLOPs per image, from the profile
+    macs: int | None
     metrics: tuple[dict[str, float], ...]
     val_accuracy: float | None
     epochs_trained: int | None
@@ -196,6 +200,7 @@ class TrialRecord:
     def read(cls, trial: FrozenTrial) -> TrialRecord:
         attrs = trial.user_attrs
         profile = attrs.get(PROFILE)
+        measured = profile if isinstance(profile, Mapping) else {}
         return cls(
             number=trial.number,
             status=trial_status(trial),
@@ -203,6 +208,8 @@ class TrialRecord:
             config=attrs.get(CONFIG),
             sampled_config=attrs.get(SAMPLED_CONFIG),
             n_params=attrs.get(N_PARAMS),
+            flops=measured.get("flops", attrs.get(LEGACY_FLOPS)),
+            macs=measured.get("macs", attrs.get(LEGACY_MACS)),
             metrics=tuple(attrs.get(METRICS) or ()),
             val_accuracy=attrs.get(VAL_ACCURACY),
             epochs_trained=attrs.get(EPOCHS_TRAINED),

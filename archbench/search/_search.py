@@ -22,7 +22,7 @@ import archbench
 from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide, ensure_feasible
-from archbench.search._claim import claim, slots_taken
+from archbench.search._claim import claim, count_slots
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._owner import fail_orphans, host_name
 from archbench.search._policy import StopPolicy
@@ -313,8 +313,7 @@ def run_worker(
         pruner=make_pruner(settings.pruner, len(settings.objectives)),
     )
     policy = StopPolicy.of(settings)
-    fail_orphans(study)
-    if policy.quota_full(slots_taken(study)):
+    if not _sweep_and_go_on(study, policy):
         return
     objective = Objective(settings, runner or TrialRunner(settings), policy)
 
@@ -323,13 +322,20 @@ def run_worker(
             policy.failed(trial.user_attrs.get(REASON))
         if on_trial is not None:
             on_trial(study, trial)
-        fail_orphans(study)
-        if policy.problem is not None or policy.quota_full(slots_taken(study)):
+        if not _sweep_and_go_on(study, policy):
             study.stop()
 
     study.optimize(objective, catch=(Exception,), callbacks=[after_trial])
     if policy.problem is not None:
         raise SearchAborted(policy.problem)
+
+
+def _sweep_and_go_on(study: optuna.Study, policy: StopPolicy) -> bool:
+    """Fails dead local owners' trials, then says whether another trial may start (one read)."""
+    trials = study.get_trials(deepcopy=False)
+    failed = set(fail_orphans(study, trials))
+    alive = [t for t in trials if t.number not in failed]
+    return policy.problem is None and not policy.quota_full(count_slots(alive))
 
 
 def _worker_main(settings: SearchSettings, study_name: str, errors: Any) -> None:

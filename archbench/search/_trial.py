@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[], bool]
 OnProfile = Callable[[dict[str, Any]], None]
+Body = Callable[["ModelConfig", SearchSettings, "TrialData", Report, ShouldStop], "TrialOutcome"]
 
 
 @dataclass
@@ -198,10 +199,15 @@ def free_accelerator_memory() -> None:
 class TrialRunner:
     """Runs trials of one search, inline or each in a fresh child process."""
 
-    def __init__(self, settings: SearchSettings, data: TrialData | None = None) -> None:
+    def __init__(
+        self, settings: SearchSettings, data: TrialData | None = None, body: Body | None = None
+    ) -> None:
+        """``body`` trains one config (default ``train_config``); with process isolation it
+        must be picklable, e.g. a module-level function."""
         self.settings = settings
         self.isolated = uses_child_process(settings)
         self._data = data
+        self.body: Body = body or train_config
 
     @property
     def data(self) -> TrialData:
@@ -215,7 +221,7 @@ class TrialRunner:
             return self._run_in_child(cfg, report, should_stop)
         reason = None
         try:
-            return train_config(cfg, self.settings, self.data, report, should_stop)
+            return self.body(cfg, self.settings, self.data, report, should_stop)
         except LatencyRejection:
             raise
         except Exception as exc:
@@ -234,7 +240,9 @@ class TrialRunner:
         # Not a daemon: the trial may start children of its own (the max-batch probe), which a
         # daemonic process cannot. The ``finally`` below kills it whatever happens.
         process = context.Process(
-            target=_child_main, args=(self.settings, cfg.to_dict(), child_end), daemon=False
+            target=_child_main,
+            args=(self.settings, cfg.to_dict(), child_end, self.body),
+            daemon=False,
         )
         process.start()
         child_end.close()
@@ -271,7 +279,7 @@ class TrialRunner:
                 process.join()
 
 
-def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any) -> None:
+def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any, body: Body) -> None:
     """Entry point of a per-trial child process: trains and sends results over ``conn``."""
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -280,7 +288,7 @@ def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any) -> 
 
     stop_requests: list[bool] = []
     try:
-        outcome = train_config(
+        outcome = body(
             config_from_dict(config),
             settings,
             TrialData.load(settings),

@@ -278,6 +278,7 @@ def test_memory_constraint_rejects_configs_that_cannot_fit_the_batch(
     )  # fmt: skip
     assert result.returncode == 2
     assert "2 proposals in a row were rejected" in result.stderr
+    assert "A new study created" not in result.stderr, "Optuna's INFO lines need --verbose"
     storage = open_storage(f"sqlite:///{tmp_path}/s.db", heartbeat_seconds=None)
     study = optuna.load_study(study_name="memory", storage=storage)
     reasons = [t.user_attrs["reason"] for t in study.trials]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._owner import this_process
+from archbench.search._owner import fail_orphans, this_process
 from archbench.search._record import OWNER, Owner, is_trained
 
 
@@ -38,16 +38,27 @@ def slots_taken(study: optuna.Study) -> int:
     return count_slots(study.get_trials(deepcopy=False))
 
 
+def sweep_and_count(study: optuna.Study) -> int:
+    """Fails the trials of dead local owners (``_owner.py``), then counts the slots taken.
+
+    One read of the storage serves both.
+    """
+    trials = study.get_trials(deepcopy=False)
+    failed = set(fail_orphans(study, trials))
+    return count_slots([t for t in trials if t.number not in failed])
+
+
 def write_claim(trial: optuna.Trial) -> None:
     """Names this process as ``trial``'s owner: the claim, one storage write."""
     trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
 
 
 def claim(study: optuna.Study, trial: optuna.Trial) -> int:
-    """Writes the claim, then counts the slots taken, this one included (one read).
+    """Writes the claim, then sweeps dead local owners and counts the slots taken, this one
+    included: one write and one read of the storage.
 
     Returns:
         The slots taken as read after the claim; the trial may train if it is at most N.
     """
     write_claim(trial)
-    return slots_taken(study)
+    return sweep_and_count(study)

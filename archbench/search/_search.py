@@ -22,9 +22,9 @@ import archbench
 from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide, ensure_feasible
-from archbench.search._claim import claim, count_slots
+from archbench.search._claim import claim, sweep_and_count
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
-from archbench.search._owner import fail_orphans, host_name
+from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
 from archbench.search._record import (
     BASELINE,
@@ -181,6 +181,10 @@ class Objective:
         self.policy = policy
         self.space = get_space(settings.space)
         self.shape = data_shape(settings)
+        # Set by a trial's claim when it found every slot taken, its own included: this
+        # process then starts no other trial.
+        self.last_slot_taken = False
+        self.refused = False  # the last claim was refused
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         """Evaluates one trial; any failure is stored with its reason before Optuna sees it."""
@@ -215,7 +219,10 @@ class Objective:
             self.policy.rejected()
             return self._reject(trial, decision.reason or "rejected")
         self.policy.accepted()
-        if not self.policy.admits(claim(trial.study, trial)):
+        taken = claim(trial.study, trial)
+        self.last_slot_taken = self.policy.quota_full(taken)
+        if not self.policy.admits(taken):
+            self.refused = True
             return self._reject(trial, QUOTA_REACHED)
         pruner_said_stop: list[bool] = []
         try:
@@ -226,6 +233,7 @@ class Objective:
             write_outcome(trial, metrics=[], val_accuracy=None, profile=exc.profile, placement=None)
             trial.set_constraint("max_latency_ms", exc.latency_ms - exc.limit_ms)
             self.policy.rejected()
+            self.last_slot_taken = False  # its slot is free again
             return self._reject(trial, str(exc))
         write_outcome(
             trial,
@@ -299,8 +307,11 @@ def run_worker(
     """Runs trials in this process until the study holds ``settings.n_trials`` trained trials.
 
     Other processes may run trials of the same study at the same time, on this machine or
-    others: every trial claims its slot through the storage first (``_claim.py``). Before each
-    trial, RUNNING trials of dead local processes are failed and their configs retried.
+    others: every accepted config claims its slot through the storage before it trains
+    (``_claim.py``), and the process stops after the trial whose claim took the last slot. At
+    start and at each claim, RUNNING trials of dead local processes are failed and their
+    configs retried. A process whose claim finds the slots taken records a ``quota reached``
+    rejection, reads the study again, and stops unless a slot is free.
 
     Raises:
         SearchAborted: after too many rejections in a row, or too many failures.
@@ -313,29 +324,25 @@ def run_worker(
         pruner=make_pruner(settings.pruner, len(settings.objectives)),
     )
     policy = StopPolicy.of(settings)
-    if not _sweep_and_go_on(study, policy):
+    if policy.quota_full(sweep_and_count(study)):
         return
     objective = Objective(settings, runner or TrialRunner(settings), policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial_status(trial) == FAILED:
             policy.failed(trial.user_attrs.get(REASON))
+            objective.last_slot_taken = False  # its slot is free again
+        if objective.refused:  # read again, now that the refused claim holds no slot
+            objective.refused = False
+            objective.last_slot_taken = policy.quota_full(sweep_and_count(study))
         if on_trial is not None:
             on_trial(study, trial)
-        if not _sweep_and_go_on(study, policy):
+        if policy.problem is not None or objective.last_slot_taken:
             study.stop()
 
     study.optimize(objective, catch=(Exception,), callbacks=[after_trial])
     if policy.problem is not None:
         raise SearchAborted(policy.problem)
-
-
-def _sweep_and_go_on(study: optuna.Study, policy: StopPolicy) -> bool:
-    """Fails dead local owners' trials, then says whether another trial may start (one read)."""
-    trials = study.get_trials(deepcopy=False)
-    failed = set(fail_orphans(study, trials))
-    alive = [t for t in trials if t.number not in failed]
-    return policy.problem is None and not policy.quota_full(count_slots(alive))
 
 
 def _worker_main(settings: SearchSettings, study_name: str, errors: Any) -> None:
@@ -378,6 +385,8 @@ def run_search(
             process.join()
         if not errors.empty():
             raise SearchAborted(errors.get())
+        # A worker killed after its siblings stopped leaves its slot to this process.
+        run_worker(settings, name, runner=runner)
     return summarize(study, name, settings, time.perf_counter() - start)
 
 

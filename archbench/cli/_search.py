@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-import optuna
 import typer
 from rich.console import Group
 from rich.live import Live
@@ -18,43 +16,50 @@ from archbench.cli import app
 from archbench.cli._common import console, err_console, fail, print_json, user_errors
 from archbench.search import (
     Budget,
+    ProgressEvent,
+    RaySettings,
     SearchAborted,
     SearchSettings,
     SearchSummary,
-    counts_by_status,
-    run_search,
+    TrialCounts,
+    run,
 )
-from archbench.search._records import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
-from archbench.search._settings import RaySettings
 
 GPU_MEMORY_HINT = "A size (12GiB) or a GPU name (rtx3060, a100-40gb, ...)."
 
 
 class SearchProgress:
-    """The live view: trained/total, rejected, pruned, failed, best so far, elapsed and ETA."""
+    """The live view: trained/total, rejected, pruned, failed, running, best, elapsed and ETA.
+
+    It renders the last ``TrialCounts`` event at each refresh, so elapsed time moves on while
+    a trial trains.
+    """
 
     def __init__(self, settings: SearchSettings, study_name: str) -> None:
         self.settings = settings
         self.study_name = study_name
         self.start = time.perf_counter()
+        self.counts: TrialCounts | None = None
         self.trained_at_start: int | None = None
-        self.live = Live(self._render(None), console=console, refresh_per_second=2, transient=False)
+        self.live = Live(self, console=console, refresh_per_second=2, transient=False)
 
     def __enter__(self) -> SearchProgress:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.live.refresh()
         self.live.__exit__(*exc)
 
-    def update(self, study: optuna.Study, *_: Any) -> None:
-        self.live.update(self._render(study))
+    def __call__(self, event: ProgressEvent) -> None:
+        if isinstance(event, TrialCounts):
+            if self.trained_at_start is None:
+                self.trained_at_start = event.trained
+            self.counts = event
 
-    def _render(self, study: optuna.Study | None) -> Group:
-        counts = counts_by_status(study) if study is not None else {}
-        trained = counts.get(TRAINED, 0) + counts.get(PRUNED, 0)
-        if self.trained_at_start is None and study is not None:
-            self.trained_at_start = trained
+    def __rich__(self) -> Group:
+        counts = self.counts
+        trained = counts.trained if counts else 0
         elapsed = time.perf_counter() - self.start
         done_now = trained - (self.trained_at_start or 0)
         remaining = self.settings.n_trials - trained
@@ -62,29 +67,20 @@ class SearchProgress:
         line = Text.assemble(
             (f"{self.study_name}  ", "bold"),
             f"trained {trained}/{self.settings.n_trials}  ",
-            (f"rejected {counts.get(REJECTED, 0)}  ", "yellow"),
-            f"pruned {counts.get(PRUNED, 0)}  ",
-            (f"failed {counts.get(FAILED, 0)}  ", "red"),
-            f"running {counts.get(RUNNING, 0)}  ",
+            (f"rejected {counts.rejected if counts else 0}  ", "yellow"),
+            f"pruned {counts.pruned if counts else 0}  ",
+            (f"failed {counts.failed if counts else 0}  ", "red"),
+            f"running {counts.running if counts else 0}  ",
             f"elapsed {elapsed:.0f}s  ETA {eta}",
         )
-        best = _best_line(study) if study is not None else ""
-        return Group(line, Text(best, style="green"))
-
-
-def _best_line(study: optuna.Study) -> str:
-    best_value, best_trial = None, None
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        if trial.user_attrs.get("status") != TRAINED or not trial.values:
-            continue
-        if best_value is None or trial.values[0] > best_value:
-            best_value, best_trial = trial.values[0], trial
-    if best_trial is None:
-        return "best: none yet"
-    return (
-        f"best: trial {best_trial.number}  val acc {best_value:.2%}  "
-        f"params {format_count(best_trial.user_attrs.get('n_params', 0))}"
-    )
+        best = counts.best if counts else None
+        text = (
+            f"best: trial {best.number}  val acc {best.val_accuracy:.2%}  "
+            f"params {format_count(best.n_params or 0)}"
+            if best is not None
+            else "best: none yet"
+        )
+        return Group(line, Text(text, style="green"))
 
 
 def _summary_table(summary: SearchSummary) -> Table:
@@ -141,6 +137,9 @@ def search(
     ),
     max_rejections: int = typer.Option(None, help="Rejections in a row before giving up."),
     heartbeat: int = typer.Option(30, help="Seconds between trial heartbeats (RDB storages)."),
+    epoch_timeout: float = typer.Option(
+        3600.0, help="Seconds a trial process may take per epoch before it is killed."
+    ),
     scheduler: str = typer.Option("asha", help="Ray: asha (stops weak trials early) or fifo."),
     grace_period: int = typer.Option(1, help="Ray ASHA: epochs every trial trains before a stop."),
     reduction_factor: int = typer.Option(4, help="Ray ASHA: 1/N of the trials go on at each rung."),
@@ -154,6 +153,7 @@ def search(
     fresh: bool = typer.Option(False, help="Delete the study of this name first."),
     quiet: bool = typer.Option(False, help="No live view; one summary line."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    verbose: bool = typer.Option(False, help="Show Optuna's log lines."),
 ) -> None:
     """Search a space under a parameter budget; rerun the same command to resume."""
     with user_errors():
@@ -191,6 +191,7 @@ def search(
             baselines=tuple(baseline),
             max_rejections=max_rejections,
             heartbeat_seconds=heartbeat,
+            epoch_timeout_seconds=epoch_timeout,
             backend=backend,
             ray=RaySettings(
                 address=ray_address,
@@ -205,30 +206,17 @@ def search(
             if backend == "ray"
             else None,
         )
-    if backend not in ("optuna", "ray"):
-        fail(f"backend: {backend!r} is unknown; choose optuna or ray")
-    if backend == "ray":
-        from archbench.cli._ray import run_ray_search
-
-        run_ray_search(settings, fresh=fresh, quiet=quiet or json_output, json_output=json_output)
-        return
-    _run_optuna(settings, fresh=fresh, quiet=quiet or json_output, json_output=json_output)
-
-
-def _run_optuna(settings: SearchSettings, *, fresh: bool, quiet: bool, json_output: bool) -> None:
-    def run(view: SearchProgress | None) -> SearchSummary:
-        update = view.update if view is not None else None
-        return run_search(settings, fresh=fresh, on_trial=update, poll=update)
-
-    run_with_view(settings, run, quiet=quiet, json_output=json_output)
+    run_with_view(
+        settings,
+        fresh=fresh,
+        verbose=verbose,
+        quiet=quiet or json_output,
+        json_output=json_output,
+    )
 
 
 def run_with_view(
-    settings: SearchSettings,
-    run: Callable[[SearchProgress | None], SearchSummary],
-    *,
-    quiet: bool,
-    json_output: bool,
+    settings: SearchSettings, *, fresh: bool, verbose: bool, quiet: bool, json_output: bool
 ) -> None:
     """Runs a search (any backend) under the live view, then prints its summary."""
     from archbench.search import default_study_name
@@ -236,14 +224,19 @@ def run_with_view(
     try:
         with user_errors():
             if quiet:
-                summary = run(None)
+                summary = run(settings, fresh=fresh, verbose=verbose)
             else:
-                with SearchProgress(
-                    settings, settings.study or default_study_name(settings)
-                ) as view:
-                    summary = run(view)
+                name = settings.study or default_study_name(settings)
+                with SearchProgress(settings, name) as view:
+                    summary = run(settings, fresh=fresh, verbose=verbose, progress=view)
     except SearchAborted as exc:
         fail(f"search stopped: {exc} (stored trials are kept)")
+    _print_summary(settings, summary, quiet=quiet, json_output=json_output)
+
+
+def _print_summary(
+    settings: SearchSettings, summary: SearchSummary, *, quiet: bool, json_output: bool
+) -> None:
     if json_output:
         print_json(summary.to_dict())
     elif quiet:
@@ -252,6 +245,7 @@ def run_with_view(
             f"{summary.failed} failed in {summary.seconds:.0f}s"
         )
     else:
+        console.print()  # the live view may leave the cursor on its last line
         console.print(_summary_table(summary))
         console.print(
             f"next: archbench results --study {summary.study}"

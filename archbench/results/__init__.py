@@ -29,12 +29,12 @@ from archbench.results._leaderboard import (
 from archbench.results._plots import NothingToPlot, pareto_front
 from archbench.results._report import Report, ReportFigure, write_report
 from archbench.results._trials import (
-    STATUSES,
     TrialRow,
     load_study,
     open_existing_storage,
     read_trials,
 )
+from archbench.search import STATUSES
 
 __all__ = [
     "COLUMNS",

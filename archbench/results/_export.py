@@ -24,7 +24,7 @@ import archbench
 from archbench.models import config_from_dict, count_params
 from archbench.results._leaderboard import rank_trials
 from archbench.results._trials import TrialRow, objectives_of, read_trials
-from archbench.search._records import PRUNED, TRAINED
+from archbench.search import PRUNED, TRAINED
 
 if TYPE_CHECKING:
     from archbench.train import TrainRecipe

@@ -19,15 +19,13 @@ import optuna
 
 from archbench._units import format_bytes, format_count
 from archbench.results._trials import (
-    STATUSES,
     SUMMARY_FIELDS,
     TrialRow,
     objectives_of,
     open_existing_storage,
     read_trials,
 )
-from archbench.search import list_study_names
-from archbench.search._records import TRAINED
+from archbench.search import STATUSES, TRAINED, list_study_names
 
 # --sort name -> (TrialRow field, larger is better)
 SORT_FIELDS: dict[str, tuple[str, bool]] = {

@@ -24,9 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from archbench._units import format_count
-from archbench.results._trials import STATUSES, TrialRow
-from archbench.search import trial_status
-from archbench.search._records import PRUNED, REJECTED, TRAINED
+from archbench.results._trials import TrialRow
+from archbench.search import PRUNED, REJECTED, STATUSES, TRAINED, trial_status
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

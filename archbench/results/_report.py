@@ -22,8 +22,8 @@ import archbench
 from archbench._units import format_count
 from archbench.results import _plots
 from archbench.results._leaderboard import Leaderboard, leaderboard
-from archbench.results._trials import STATUSES, TrialRow
-from archbench.search._records import TRAINED
+from archbench.results._trials import TrialRow
+from archbench.search import STATUSES, TRAINED
 
 DEFAULT_TOP = 5
 

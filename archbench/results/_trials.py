@@ -10,7 +10,6 @@ plain data: ``results/`` never imports ``hwprofile``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,15 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search import list_study_names, normalize_storage_url, open_storage, trial_status
-from archbench.search._records import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
+from archbench.search import (
+    TRAINED,
+    TrialRecord,
+    list_study_names,
+    normalize_storage_url,
+    open_storage,
+)
 from archbench.search._storage import JOURNAL_SUFFIXES
 
-STATUSES = (TRAINED, PRUNED, REJECTED, FAILED, RUNNING)
 _STORAGE_SUFFIXES = (".db", ".sqlite", ".sqlite3", *JOURNAL_SUFFIXES)
 
 
@@ -38,7 +41,7 @@ class TrialRow:
         status: ``trained``, ``pruned``, ``rejected``, ``failed`` or ``running``.
         val_accuracy: best validation accuracy of the proxy training (fraction).
         n_params: exact parameter count of the effective config.
-        flops: forward FLOPs per image, from the trial or its profile.
+        flops: forward FLOPs per image, from the profile (or an older record).
         macs: forward multiply-adds per image.
         latency_ms: batch-1 inference latency, median.
         infer_images_per_second: inference throughput at the profile's batch size.
@@ -174,35 +177,35 @@ def read_trials(study: optuna.Study) -> list[TrialRow]:
 
 
 def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
-    attrs = trial.user_attrs
-    status = trial_status(trial)
-    profile = attrs.get("profile") if isinstance(attrs.get("profile"), Mapping) else None
-    measured = profile or {}
-    accuracy = attrs.get("val_accuracy")
-    if accuracy is None and status == TRAINED and trial.state == TrialState.COMPLETE:
+    record = TrialRecord.read(trial)
+    measured = record.profile or {}
+    accuracy = record.val_accuracy
+    if accuracy is None and record.status == TRAINED and trial.state == TrialState.COMPLETE:
         accuracy = trial.values[0]  # a record without the attribute (e.g. an older search)
     return TrialRow(
         number=trial.number,
-        status=status,
+        status=record.status,
         val_accuracy=_number(accuracy),
-        n_params=_integer(attrs.get("n_params", measured.get("n_params"))),
-        flops=_integer(attrs.get("flops", measured.get("flops"))),
-        macs=_integer(attrs.get("macs", measured.get("macs"))),
+        n_params=_integer(
+            record.n_params if record.n_params is not None else measured.get("n_params")
+        ),
+        flops=_integer(record.flops),
+        macs=_integer(record.macs),
         latency_ms=_number(measured.get("latency_ms_median")),
         infer_images_per_second=_number(measured.get("infer_images_per_second")),
         train_images_per_second=_number(measured.get("train_images_per_second")),
         peak_train_memory_bytes=_integer(measured.get("peak_train_memory_bytes")),
         predicted_max_batch_size=_integer(measured.get("predicted_max_batch_size")),
-        epochs_trained=_integer(attrs.get("epochs_trained")),
+        epochs_trained=_integer(record.epochs_trained),
         values=tuple(trial.values) if trial.values is not None else None,
         feasible=all(value <= 0.0 for value in trial.constraints.values()),
         pareto=pareto,
-        reason=attrs.get("reason"),
-        baseline=attrs.get("baseline"),
+        reason=record.reason,
+        baseline=record.baseline,
         params=dict(trial.params),
-        config=attrs.get("config"),
-        metrics=tuple(attrs.get("metrics") or ()),
-        profile=dict(profile) if profile is not None else None,
+        config=record.config,
+        metrics=record.metrics,
+        profile=record.profile,
     )
 
 

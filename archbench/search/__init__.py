@@ -1,40 +1,79 @@
-"""Search under a parameter budget: Optuna (and Ray Tune) over the declarative spaces."""
+"""Search under a parameter budget: Optuna (and Ray Tune) over the declarative spaces.
+
+``run(settings, progress=...)`` is the one entry point; ``TrialRecord`` reads a stored trial.
+"""
 
 from archbench.search._budget import Budget, Decision, decide, ensure_feasible
 from archbench.search._optuna import make_pruner, make_sampler, suggest
-from archbench.search._records import (
+from archbench.search._record import (
+    FAILED,
     OBJECTIVES,
+    PRUNED,
+    QUOTA_REACHED,
+    REJECTED,
+    RUNNING,
+    STATUSES,
+    TRAINED,
+    Owner,
+    Placement,
+    TrialRecord,
     counts_by_status,
     is_trained,
     trained_count,
     trial_status,
+)
+from archbench.search._run import (
+    BestTrial,
+    Progress,
+    ProgressEvent,
+    SearchFinished,
+    SearchStarted,
+    TrialCounts,
+    run,
 )
 from archbench.search._search import (
     SearchAborted,
     SearchSummary,
     default_study_name,
     prepare_study,
-    run_search,
-    run_worker,
-    split_quota,
     summarize,
 )
-from archbench.search._settings import SearchSettings
+from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import (
     DEFAULT_STORAGE,
     list_study_names,
     normalize_storage_url,
     open_storage,
 )
+from archbench.search._trial import Runner, TrialOutcome
 
 __all__ = [
+    "BestTrial",
     "Budget",
     "DEFAULT_STORAGE",
     "Decision",
+    "FAILED",
     "OBJECTIVES",
+    "Owner",
+    "PRUNED",
+    "Placement",
+    "Progress",
+    "ProgressEvent",
+    "QUOTA_REACHED",
+    "REJECTED",
+    "RUNNING",
+    "RaySettings",
+    "Runner",
+    "STATUSES",
     "SearchAborted",
+    "SearchFinished",
     "SearchSettings",
+    "SearchStarted",
     "SearchSummary",
+    "TRAINED",
+    "TrialCounts",
+    "TrialOutcome",
+    "TrialRecord",
     "counts_by_status",
     "decide",
     "default_study_name",
@@ -46,9 +85,7 @@ __all__ = [
     "normalize_storage_url",
     "open_storage",
     "prepare_study",
-    "run_search",
-    "run_worker",
-    "split_quota",
+    "run",
     "suggest",
     "summarize",
     "trained_count",

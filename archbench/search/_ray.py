@@ -29,11 +29,11 @@ import json
 import logging
 import math
 import os
-import threading
+import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,11 +46,21 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from archbench.models import config_from_dict, count_flops
+from archbench.models import config_from_dict
 from archbench.search._budget import decide
+from archbench.search._claim import slots_taken
 from archbench.search._optuna import make_sampler, suggest
+from archbench.search._policy import StopPolicy
 from archbench.search._ray_connect import join_cluster, start_local
-from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED, trained_count
+from archbench.search._record import (
+    FAILED,
+    PRUNED,
+    RAY_TRIAL_ID,
+    REJECTED,
+    TRAINED,
+    Placement,
+    outcome_attrs,
+)
 from archbench.search._search import (
     SearchAborted,
     SearchSummary,
@@ -60,15 +70,9 @@ from archbench.search._search import (
 )
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import normalize_storage_url, open_storage
-from archbench.search._trial import (
-    LatencyRejection,
-    TrialData,
-    describe_failure,
-    profile_config,
-    resolve_device,
-)
+from archbench.search._trial import LatencyRejection, TrialData, describe_failure, train_config
 from archbench.spaces import DataShape, SearchSpace, get_space
-from archbench.train import RECIPES, resolve_recipe, train_model
+from archbench.train import RECIPES, resolve_recipe
 
 METRIC = "val_accuracy"
 # Under this key, a Ray trial's config holds the driver's budget decision, and each of its
@@ -206,9 +210,9 @@ class Recorder:
         """Ray trial ids already in the storage (read once, then kept up to date)."""
         if self._recorded is None:
             self._recorded = {
-                str(t.user_attrs["ray_trial_id"])
+                str(t.user_attrs[RAY_TRIAL_ID])
                 for t in self.study.get_trials(deepcopy=False)
-                if "ray_trial_id" in t.user_attrs
+                if RAY_TRIAL_ID in t.user_attrs
             }
         return self._recorded
 
@@ -221,37 +225,32 @@ class Recorder:
         reason: str | None = None,
         history: list[dict[str, float]] | None = None,
         profile: dict[str, Any] | None = None,
+        placement: Placement | None = None,
         seconds: float | None = None,
     ) -> None:
         """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md)."""
         if ray_trial_id in self.recorded_ids():
             return
         history = history or []
-        attrs: dict[str, Any] = {
-            "status": status,
-            "ray_trial_id": ray_trial_id,
-            "config": proposal["config"],
-            "n_params": proposal["n_params"],
-        }
-        if reason is not None:
-            attrs["reason"] = reason
-        if "sampled_config" in proposal:
-            attrs["sampled_config"] = proposal["sampled_config"]
         constraints = dict(proposal["constraints"])
-        if status != REJECTED and self.settings.profile == "none":
-            flops = count_flops(config_from_dict(proposal["config"]))
-            attrs["flops"], attrs["macs"] = flops.flops, flops.macs
         if profile is not None:
-            attrs["profile"] = profile
             limit = self.settings.budget.max_latency_ms
             latency = profile.get("latency_ms_median")
             if limit is not None and latency is not None:
                 constraints["max_latency_ms"] = latency - limit
         best = max((m[METRIC] for m in history), default=None)
-        if history:
-            attrs["metrics"] = history
-            attrs["val_accuracy"] = best
-            attrs["epochs_trained"] = len(history)
+        attrs = outcome_attrs(
+            config=proposal["config"],
+            n_params=proposal["n_params"],
+            sampled_config=proposal.get("sampled_config"),
+            status=status,
+            reason=reason,
+            metrics=history,
+            val_accuracy=best,
+            profile=profile,
+            placement=placement,
+        )
+        attrs[RAY_TRIAL_ID] = ray_trial_id
         state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
             status, TrialState.PRUNED
         )
@@ -291,9 +290,7 @@ class BudgetedSearcher(Searcher):
         self.run = run
         self.live: dict[str, str] = {}  # Ray trial id -> id of the inner Optuna trial
         self.proposals = 0
-        self.failed = 0
-        self.rejections_in_a_row = 0
-        self.stop_reason: str | None = None
+        self.policy = StopPolicy.of(recorder.settings)
 
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict, **spec: Any
@@ -302,44 +299,35 @@ class BudgetedSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
         """A config within the budget, None to wait for trials in flight, or FINISHED."""
-        settings = self.recorder.settings
-        while self.stop_reason is None and self._slots_taken() < settings.n_trials:
+        while self.policy.problem is None and not self.policy.quota_full(self._slots_taken()):
             inner_id = f"{trial_id}-{self.proposals}"
             self.proposals += 1
             config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
             proposal = config[KEY]
             if proposal["reason"] is None:
                 self.live[trial_id] = inner_id
-                self.rejections_in_a_row = 0
+                self.policy.accepted()
                 return config
             self.searcher.on_trial_complete(inner_id, result=None)  # PRUNED in the inner study
             self.recorder.add(inner_id, proposal, status=REJECTED, reason=proposal["reason"])
-            self._count_rejection(settings.rejection_limit)
+            self.policy.rejected()
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
-        if self.stop_reason is None:
+        if self.policy.problem is None:
             set_run_state(self.recorder.study, self.run, "finished")
         else:
-            set_run_state(self.recorder.study, self.run, "aborted", self.stop_reason)
+            set_run_state(self.recorder.study, self.run, "aborted", self.policy.problem)
         return Searcher.FINISHED
 
     def _slots_taken(self) -> int:
-        """Trials that trained, from the storage, plus trials in flight not yet recorded.
+        """Slots taken in the storage (``_claim.py``), plus this driver's trials in flight.
 
         After a crash Ray restores this searcher from its last snapshot, which may predate
         trials the driver already recorded; the storage is the truth, so none trains twice.
         """
         recorded = self.recorder.recorded_ids()
         in_flight = sum(1 for ray_id in self.live if ray_id not in recorded)
-        return trained_count(self.recorder.study) + in_flight
-
-    def _count_rejection(self, limit: int) -> None:
-        self.rejections_in_a_row += 1
-        if self.rejections_in_a_row >= limit:
-            self.stop_reason = (
-                f"{self.rejections_in_a_row} proposals in a row were rejected by the budget; "
-                "raise --max-params or narrow the space"
-            )
+        return slots_taken(self.recorder.study) + in_flight
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self.live and f"{KEY}/metrics/{METRIC}" in result:
@@ -358,23 +346,17 @@ class BudgetedSearcher(Searcher):
             self.searcher.on_trial_complete(inner_id, result=None if stopped_early else result)
         elif not error and f"{KEY}/rejected" in result:  # measured latency over the cap
             self.searcher.on_trial_complete(inner_id, result=None)
-            self._count_rejection(self.recorder.settings.rejection_limit)
+            self.policy.rejected()
         else:
             self.searcher.on_trial_complete(inner_id, result=None, error=True)
-            self.failed += 1
-            if self.failed >= max(3, self.recorder.settings.n_trials):
-                last = result.get(f"{KEY}/failed", "the Ray worker died")
-                self.stop_reason = (
-                    f"{self.failed} trials failed (last: {last}); "
-                    "see `archbench results --state failed`"
-                )
+            self.policy.failed(result.get(f"{KEY}/failed", "the Ray worker died"))
 
     def get_state(self) -> dict[str, Any]:
-        keys = ("live", "proposals", "failed", "rejections_in_a_row", "stop_reason")
-        return {key: getattr(self, key) for key in keys}
+        return {"live": self.live, "proposals": self.proposals, "policy": asdict(self.policy)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.live, self.proposals = state["live"], state["proposals"]
+        self.policy = StopPolicy(**state["policy"])
 
 
 class RecordTrials(tune.Callback):
@@ -387,114 +369,107 @@ class RecordTrials(tune.Callback):
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self._history: dict[str, list[dict[str, float]]] = {}
-        self._profile: dict[str, dict[str, Any]] = {}
-        self._last: dict[str, dict[str, Any]] = {}
+        self._seen: dict[str, _Reports] = {}
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         payload = result.get(KEY, {})
+        seen = self._seen.setdefault(trial.trial_id, _Reports())
         if "metrics" in payload:
-            self._history.setdefault(trial.trial_id, []).append(payload["metrics"])
+            seen.history.append(payload["metrics"])
         if "profile" in payload:
-            self._profile[trial.trial_id] = json.loads(payload["profile"])
-        self._last[trial.trial_id] = result
+            seen.profile = json.loads(payload["profile"])
+        if "placement" in payload:
+            seen.placement = Placement(**payload["placement"])
+        seen.last = result
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A retried trial starts from its first epoch again: forget the failed attempt."""
-        self._forget(trial.trial_id)
+        self._seen.pop(trial.trial_id, None)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        history, profile, last = self._forget(trial.trial_id)
-        payload = last.get(KEY, {})
-        epochs = len(history)
+        seen = self._seen.pop(trial.trial_id, _Reports())
+        payload = seen.last.get(KEY, {})
+        epochs = len(seen.history)
         status, reason = TRAINED, None
         if "rejected" in payload:
             status, reason = REJECTED, payload["rejected"]
         elif "failed" in payload:
             status, reason = FAILED, payload["failed"]
-        elif not history:
+        elif not seen.history:
             status, reason = FAILED, "the trial ended without reporting an epoch"
-        elif last.get("done") and epochs < self.recorder.epochs:
+        elif seen.last.get("done") and epochs < self.recorder.epochs:
             status, reason = PRUNED, f"stopped by ASHA after epoch {epochs}"  # FIFO never stops
+        self._add(trial, seen, status, reason)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        reason = (
+            f"Ray trial errored {trial.num_failures} time(s) (worker process died or was "
+            f"lost); see {trial.path}/error.txt"
+        )
+        self._add(trial, self._seen.pop(trial.trial_id, _Reports()), FAILED, reason)
+
+    def _add(self, trial: Any, seen: _Reports, status: str, reason: str | None) -> None:
         self.recorder.add(
             trial.trial_id,
             trial.config[KEY],
             status=status,
             reason=reason,
-            history=history,
-            profile=profile,
-            seconds=last.get("time_total_s"),
+            history=seen.history,
+            profile=seen.profile,
+            placement=seen.placement,
+            seconds=seen.last.get("time_total_s"),
         )
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        history, profile, last = self._forget(trial.trial_id)
-        self.recorder.add(
-            trial.trial_id,
-            trial.config[KEY],
-            status=FAILED,
-            reason=(
-                f"Ray trial errored {trial.num_failures} time(s) (worker process died or was "
-                f"lost); see {trial.path}/error.txt"
-            ),
-            history=history,
-            profile=profile,
-            seconds=last.get("time_total_s"),
-        )
 
-    def _forget(
-        self, trial_id: str
-    ) -> tuple[list[dict[str, float]], dict[str, Any] | None, dict[str, Any]]:
-        return (
-            self._history.pop(trial_id, []),
-            self._profile.pop(trial_id, None),
-            self._last.pop(trial_id, {}),
-        )
+@dataclass
+class _Reports:
+    """What the reports of one Ray trial carried so far."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    profile: dict[str, Any] | None = None
+    placement: Placement | None = None
+    last: dict[str, Any] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=1)
 def _trial_data(settings: SearchSettings) -> TrialData:
     """The data of the search, loaded once per worker process (Ray reuses actors on CPUs)."""
-    return TrialData(settings)
+    return TrialData.load(settings)
 
 
-def train_trial(config: dict[str, Any], settings: SearchSettings) -> None:
-    """The Ray trainable: profiles and trains one accepted config, one ``tune.report`` per epoch.
+def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
+    """The Ray trainable: the trial body (``_trial.train_config``), one report per epoch.
 
     Everything the driver records travels in the reports, because ASHA may stop the trial at any
-    of them: the profile goes with the first epoch. Failures the trainer can name (non-finite
-    loss, out of memory) are reported rather than raised, so they are recorded at once and Ray
-    does not retry a config that would fail the same way; ``--max-failures`` is for workers
-    that die. Failure and rejection reports carry a NaN metric, which ASHA's rung quantiles
-    ignore.
+    of them: the placement and the profile go with the first. Failures the trainer can name
+    (non-finite loss, out of memory) are reported rather than raised, so they are recorded at
+    once and Ray does not retry a config that would fail the same way; ``--max-failures`` is for
+    workers that die. Failure and rejection reports carry a NaN metric, which ASHA's rung
+    quantiles ignore.
     """
-    extra: dict[str, Any] = {}
+    node = ray.get_runtime_context().get_node_id()
+    extra: dict[str, Any] = {"placement": asdict(Placement(socket.gethostname(), node))}
+
+    def on_profile(profile: dict[str, Any]) -> None:
+        extra["profile"] = json.dumps(profile)
+
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        tune.report({**metrics, KEY: {"metrics": dict(metrics), **extra}})
+        extra.clear()
+
     try:
-        cfg = config_from_dict(config[KEY]["config"])
-        data = _trial_data(settings)
-        profile = profile_config(cfg, settings, batch_size=min(data.recipe.batch_size, 64))
-        if profile is not None:
-            extra["profile"] = json.dumps(profile)
-            limit = settings.budget.max_latency_ms
-            latency = profile.get("latency_ms_median")
-            if limit is not None and latency is not None and latency > limit:
-                rejection = str(LatencyRejection(latency, limit, profile))
-                tune.report({METRIC: math.nan, KEY: {"rejected": rejection, **extra}})
-                return
-
-        def report(epoch: int, metrics: dict[str, float]) -> None:
-            tune.report({**metrics, KEY: {"metrics": dict(metrics), **extra}})
-            extra.clear()
-
-        train_model(
-            cfg,
-            data.recipe,
-            train_data=data.train,
-            val_data=data.val,
-            device=resolve_device(settings.device),
-            report=report,
+        train_config(
+            config_from_dict(config[KEY]["config"]),
+            settings,
+            _trial_data(settings),
+            report,
+            lambda: False,  # ASHA stops a trial by not asking for its next epoch
+            on_profile,
         )
+    except LatencyRejection as exc:
+        tune.report({METRIC: math.nan, KEY: {"rejected": str(exc), **extra}})
     except Exception as exc:
         tune.report({METRIC: math.nan, KEY: {"failed": describe_failure(exc), **extra}})
 
@@ -641,6 +616,8 @@ def _environment(**values: str) -> Iterator[None]:
 def ray_runtime(address: str | None) -> Iterator[None]:
     """Connects to Ray (``address``), or starts a local runtime, unless one is already up.
 
+    The one place where ``ray.init`` is called.
+
     Without an address the runtime is this process's own, never a cluster another ``ray start``
     left behind. Only a runtime this function started or joined is shut down afterwards.
 
@@ -661,33 +638,11 @@ def ray_runtime(address: str | None) -> Iterator[None]:
         ray.shutdown()
 
 
-@contextlib.contextmanager
-def _polling(study: optuna.Study, poll: Callable[[optuna.Study], None] | None) -> Iterator[None]:
-    """Calls ``poll(study)`` about once a second while Ray runs in this thread."""
-    if poll is None:
-        yield
-        return
-    done = threading.Event()
-
-    def loop() -> None:
-        while not done.wait(1.0):
-            poll(study)
-
-    thread = threading.Thread(target=loop, name="archbench-poll", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        poll(study)
-
-
 def run_ray_search(
     settings: SearchSettings,
     *,
     fresh: bool = False,
-    poll: Callable[[optuna.Study], None] | None = None,
+    watch: Callable[[optuna.Study], None] | None = None,
 ) -> SearchSummary:
     """Runs (or resumes) a search on Ray Tune until ``settings.n_trials`` trials have trained.
 
@@ -697,7 +652,7 @@ def run_ray_search(
 
     Args:
         fresh: delete the study first (its old Ray experiments are left on disk, unused).
-        poll: called about once a second with the study (live display).
+        watch: called once with the prepared study (the progress poller reads it).
 
     Raises:
         ValueError: for settings the Ray backend cannot run, or an unreachable cluster.
@@ -707,28 +662,27 @@ def run_ray_search(
     start = time.perf_counter()
     ray_settings = check_settings(settings)
     settings = with_absolute_paths(replace(settings, ray=ray_settings))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, name = prepare_study(settings, fresh=fresh)
+    if watch is not None:
+        watch(study)
     study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials here
     study.set_user_attr("ray", asdict(ray_settings))
     root = experiment_root(settings, name)
     resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
-    with ray_runtime(ray_settings.address), _polling(study, poll):
-        trainable = tune.with_resources(
-            tune.with_parameters(train_trial, settings=settings), resources
-        )
+    with ray_runtime(ray_settings.address):
+        wrapped = tune.with_resources(tune.with_parameters(trainable, settings=settings), resources)
         runs = ray_runs(study)
         if runs and runs[-1]["state"] == "running":
             last = runs[-1]
-            restored = _restore(last["path"], trainable)
+            restored = _restore(last["path"], wrapped)
             if restored is not None:
                 _fit(restored, study, last["name"])
             else:
                 set_run_state(study, last["name"], "lost")
-        remaining = settings.n_trials - trained_count(study)
+        remaining = settings.n_trials - slots_taken(study)
         if remaining > 0:
             run = time.strftime("run-%Y%m%d-%H%M%S")
             _add_run(study, run, f"{root}/{run}", remaining)
-            tuner = _new_tuner(settings, ray_settings, study, trainable, root, run)
+            tuner = _new_tuner(settings, ray_settings, study, wrapped, root, run)
             _fit(tuner, study, run)
     return summarize(study, name, settings, time.perf_counter() - start)

@@ -9,7 +9,6 @@ Running the same command again resumes the study until N trials have trained in 
 from __future__ import annotations
 
 import contextlib
-import logging
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -23,19 +22,29 @@ import archbench
 from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide, ensure_feasible
+from archbench.search._claim import claim, sweep_and_count
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
-from archbench.search._records import (
+from archbench.search._owner import host_name
+from archbench.search._policy import StopPolicy
+from archbench.search._record import (
+    BASELINE,
+    EPOCHS_TRAINED,
     FAILED,
+    N_PARAMS,
     PRUNED,
+    QUOTA_REACHED,
+    REASON,
     REJECTED,
     TRAINED,
-    is_trained,
-    trained_count,
+    Placement,
     trial_status,
+    write_decision,
+    write_outcome,
+    write_status,
 )
 from archbench.search._settings import SearchSettings
 from archbench.search._storage import open_storage
-from archbench.search._trial import LatencyRejection, TrialRunner, describe_failure
+from archbench.search._trial import LatencyRejection, Runner, TrialRunner, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
 
 WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
@@ -156,22 +165,26 @@ def prepare_study(settings: SearchSettings, *, fresh: bool = False) -> tuple[opt
 
 
 def _enqueue_baselines(study: optuna.Study, baselines: tuple[str, ...]) -> None:
-    present = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False)}
+    present = {t.user_attrs.get(BASELINE) for t in study.get_trials(deepcopy=False)}
     for preset in baselines:
         get_preset(preset)  # fails early on a typo
         if preset not in present:
-            study.enqueue_trial({}, user_attrs={"baseline": preset})
+            study.enqueue_trial({}, user_attrs={BASELINE: preset})
 
 
 class Objective:
-    """The Optuna objective of one worker: budget check, training, and the trial record."""
+    """The Optuna objective of one worker: budget check, claim, training, and the trial record."""
 
-    def __init__(self, settings: SearchSettings, runner: TrialRunner) -> None:
+    def __init__(self, settings: SearchSettings, runner: Runner, policy: StopPolicy) -> None:
         self.settings = settings
         self.runner = runner
+        self.policy = policy
         self.space = get_space(settings.space)
         self.shape = data_shape(settings)
-        self.rejections_in_a_row = 0
+        # Set by a trial's claim when it found every slot taken, its own included: this
+        # process then starts no other trial.
+        self.last_slot_taken = False
+        self.refused = False  # the last claim was refused
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         """Evaluates one trial; any failure is stored with its reason before Optuna sees it."""
@@ -180,12 +193,11 @@ class Objective:
         except optuna.TrialPruned:
             raise
         except Exception as exc:
-            trial.set_user_attr("status", FAILED)
-            trial.set_user_attr("reason", describe_failure(exc))
+            write_status(trial, FAILED, describe_failure(exc))
             raise
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
-        baseline = trial.user_attrs.get("baseline")
+        baseline = trial.user_attrs.get(BASELINE)
         if baseline:
             sampled = get_preset(baseline).with_data(
                 num_classes=self.shape.num_classes,
@@ -195,24 +207,41 @@ class Objective:
         else:
             sampled = self.space.to_config(suggest(trial, self.space), self.shape)
         decision = decide(sampled, self.settings.budget)
-        self._record_decision(trial, decision)
+        for key, value in decision.constraints.items():
+            trial.set_constraint(key, value)
+        write_decision(
+            trial,
+            config=decision.config.to_dict(),
+            n_params=decision.n_params,
+            sampled_config=decision.sampled_config.to_dict(),
+        )
         if decision.rejected:
+            self.policy.rejected()
             return self._reject(trial, decision.reason or "rejected")
-        self.rejections_in_a_row = 0
+        self.policy.accepted()
+        taken = claim(trial.study, trial)
+        self.last_slot_taken = self.policy.quota_full(taken)
+        if not self.policy.admits(taken):
+            self.refused = True
+            return self._reject(trial, QUOTA_REACHED)
+        pruner_said_stop: list[bool] = []
         try:
-            pruner_said_stop: list[bool] = []
             outcome = self.runner.run(
                 decision.config, self._reporter(trial), self._should_stop(trial, pruner_said_stop)
             )
         except LatencyRejection as exc:
-            trial.set_user_attr("profile", exc.profile)
+            write_outcome(trial, metrics=[], val_accuracy=None, profile=exc.profile, placement=None)
             trial.set_constraint("max_latency_ms", exc.latency_ms - exc.limit_ms)
+            self.policy.rejected()
+            self.last_slot_taken = False  # its slot is free again
             return self._reject(trial, str(exc))
-        trial.set_user_attr("metrics", outcome.metrics)
-        trial.set_user_attr("val_accuracy", outcome.val_accuracy)
-        trial.set_user_attr("epochs_trained", outcome.epochs_trained)
-        if outcome.profile is not None:
-            trial.set_user_attr("profile", outcome.profile)
+        write_outcome(
+            trial,
+            metrics=outcome.metrics,
+            val_accuracy=outcome.val_accuracy,
+            profile=outcome.profile,
+            placement=Placement(host_name()),
+        )
         if self.settings.budget.max_latency_ms is not None and outcome.profile:
             latency = outcome.profile.get("latency_ms_median")
             if latency is not None:
@@ -220,26 +249,14 @@ class Objective:
                     "max_latency_ms", latency - self.settings.budget.max_latency_ms
                 )
         if outcome.stopped_early and pruner_said_stop:
-            trial.set_user_attr("status", PRUNED)
-            trial.set_user_attr(
-                "reason", f"pruned after epoch {outcome.epochs_trained} by {self.settings.pruner}"
-            )
+            reason = f"pruned after epoch {outcome.epochs_trained} by {self.settings.pruner}"
+            write_status(trial, PRUNED, reason)
             raise optuna.TrialPruned()
-        trial.set_user_attr("status", TRAINED)
+        write_status(trial, TRAINED)
         return self._values(decision, outcome.val_accuracy, outcome.profile)
 
-    def _record_decision(self, trial: optuna.Trial, decision: Decision) -> None:
-        for key, value in decision.constraints.items():
-            trial.set_constraint(key, value)
-        trial.set_user_attr("config", decision.config.to_dict())
-        trial.set_user_attr("n_params", decision.n_params)
-        if decision.sampled_config != decision.config:
-            trial.set_user_attr("sampled_config", decision.sampled_config.to_dict())
-
     def _reject(self, trial: optuna.Trial, reason: str) -> float | list[float]:
-        trial.set_user_attr("status", REJECTED)
-        trial.set_user_attr("reason", reason)
-        self.rejections_in_a_row += 1
+        write_status(trial, REJECTED, reason)
         if learns_only_from_complete(self.settings.sampler):
             values = [WORST_VALUES[name] for name in self.settings.objectives]
             return values[0] if len(values) == 1 else values
@@ -283,18 +300,22 @@ class Objective:
 def run_worker(
     settings: SearchSettings,
     study_name: str,
-    quota: int,
+    *,
+    runner: Runner | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> None:
-    """Runs trials in this process until ``quota`` of them trained.
+    """Runs trials in this process until the study holds ``settings.n_trials`` trained trials.
+
+    Other processes may run trials of the same study at the same time, on this machine or
+    others: every accepted config claims its slot through the storage before it trains
+    (``_claim.py``), and the process stops after the trial whose claim took the last slot. At
+    start and at each claim, RUNNING trials of dead local processes are failed and their
+    configs retried. A process whose claim finds the slots taken records a ``quota reached``
+    rejection, reads the study again, and stops unless a slot is free.
 
     Raises:
         SearchAborted: after too many rejections in a row, or too many failures.
     """
-    if quota <= 0:
-        return
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    logging.getLogger("optuna").setLevel(logging.ERROR)
     storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
     study = optuna.load_study(
         study_name=study_name,
@@ -302,88 +323,70 @@ def run_worker(
         sampler=make_sampler(settings.sampler, settings.seed, len(settings.objectives)),
         pruner=make_pruner(settings.pruner, len(settings.objectives)),
     )
-    objective = Objective(settings, TrialRunner(settings))
-    state = {"trained": 0, "failed": 0}
-    failure_limit = max(3, settings.n_trials)
-    problems: list[str] = []
+    policy = StopPolicy.of(settings)
+    if policy.quota_full(sweep_and_count(study)):
+        return
+    objective = Objective(settings, runner or TrialRunner(settings), policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-        if is_trained(trial):
-            state["trained"] += 1
-        elif trial_status(trial) == FAILED:
-            state["failed"] += 1
+        if trial_status(trial) == FAILED:
+            policy.failed(trial.user_attrs.get(REASON))
+            objective.last_slot_taken = False  # its slot is free again
+        if objective.refused:  # read again, now that the refused claim holds no slot
+            objective.refused = False
+            objective.last_slot_taken = policy.quota_full(sweep_and_count(study))
         if on_trial is not None:
             on_trial(study, trial)
-        if state["trained"] >= quota:
-            study.stop()
-        elif objective.rejections_in_a_row >= settings.rejection_limit:
-            problems.append(
-                f"{objective.rejections_in_a_row} proposals in a row were rejected by the budget; "
-                "raise --max-params or narrow the space"
-            )
-            study.stop()
-        elif state["failed"] >= failure_limit:
-            problems.append(
-                f"{state['failed']} trials failed (last: {trial.user_attrs.get('reason')}); "
-                "see `archbench results --state failed`"
-            )
+        if policy.problem is not None or objective.last_slot_taken:
             study.stop()
 
     study.optimize(objective, catch=(Exception,), callbacks=[after_trial])
-    if problems:
-        raise SearchAborted(problems[0])
+    if policy.problem is not None:
+        raise SearchAborted(policy.problem)
 
 
-def _worker_main(settings: SearchSettings, study_name: str, quota: int, errors: Any) -> None:
+def _worker_main(settings: SearchSettings, study_name: str, errors: Any) -> None:
     try:
-        run_worker(settings, study_name, quota)
+        run_worker(settings, study_name)
     except SearchAborted as exc:
         errors.put(str(exc))
-
-
-def split_quota(remaining: int, workers: int) -> list[int]:
-    """Trials each worker trains so that together they train exactly ``remaining``."""
-    return [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
 
 
 def run_search(
     settings: SearchSettings,
     *,
     fresh: bool = False,
-    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
-    poll: Callable[[optuna.Study], None] | None = None,
+    watch: Callable[[optuna.Study], None] | None = None,
+    runner: Runner | None = None,
 ) -> SearchSummary:
-    """Runs (or resumes) a search until ``settings.n_trials`` trials have trained.
+    """Runs (or resumes) a search with Optuna until the study holds ``settings.n_trials``.
 
     Args:
-        on_trial: called after each trial of a single-worker search (live display).
-        poll: called about once a second while worker processes run.
+        watch: called once with the prepared study (the progress poller reads it).
+        runner: trains the accepted configs (default: a ``TrialRunner``); one worker only.
     """
     start = time.perf_counter()
     study, name = prepare_study(settings, fresh=fresh)
-    remaining = settings.n_trials - trained_count(study)
+    if watch is not None:
+        watch(study)
     if settings.workers == 1:
-        run_worker(settings, name, remaining, on_trial)
+        run_worker(settings, name, runner=runner)
     else:
         context = multiprocessing.get_context("spawn")
         errors = context.Queue()
         processes = []
-        for index, quota in enumerate(split_quota(remaining, settings.workers)):
+        for index in range(settings.workers):
             seed = None if settings.seed is None else settings.seed + index
             worker_settings = replace(settings, seed=seed)
-            process = context.Process(
-                target=_worker_main, args=(worker_settings, name, quota, errors)
-            )
+            process = context.Process(target=_worker_main, args=(worker_settings, name, errors))
             process.start()
             processes.append(process)
-        while any(p.is_alive() for p in processes):
-            if poll is not None:
-                poll(study)
-            time.sleep(1.0)
         for process in processes:
             process.join()
         if not errors.empty():
             raise SearchAborted(errors.get())
+        # A worker killed after its siblings stopped leaves its slot to this process.
+        run_worker(settings, name, runner=runner)
     return summarize(study, name, settings, time.perf_counter() - start)
 
 
@@ -398,9 +401,9 @@ def summarize(
         {
             "trial": t.number,
             "val_accuracy": t.values[0],
-            "n_params": t.user_attrs.get("n_params"),
-            "epochs": t.user_attrs.get("epochs_trained"),
-            "baseline": t.user_attrs.get("baseline"),
+            "n_params": t.user_attrs.get(N_PARAMS),
+            "epochs": t.user_attrs.get(EPOCHS_TRAINED),
+            "baseline": t.user_attrs.get(BASELINE),
         }
         for t in trained[:top]
     ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from archbench.search._budget import Budget
-from archbench.search._records import OBJECTIVES
+from archbench.search._record import OBJECTIVES
 
 SAMPLERS = ("tpe", "random", "gp", "qmc", "nsga2")
 PRUNERS = ("median", "hyperband", "none")
@@ -75,6 +75,7 @@ class SearchSettings:
     baselines: tuple[str, ...] = ()
     max_rejections: int | None = None
     heartbeat_seconds: int = 30
+    epoch_timeout_seconds: float = 3600.0
     backend: str = "optuna"
     ray: RaySettings | None = None
 
@@ -102,6 +103,10 @@ class SearchSettings:
             raise ValueError(f"subset: must be in (0, 1], got {self.subset}")
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs: must be >= 1, got {self.epochs}")
+        if self.epoch_timeout_seconds <= 0:
+            raise ValueError(
+                f"epoch_timeout: must be > 0 seconds, got {self.epoch_timeout_seconds:g}"
+            )
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
         if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:

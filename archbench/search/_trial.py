@@ -1,4 +1,4 @@
-"""Training and profiling one config for a search, in this process or in a child process.
+"""Training and profiling one config for a search: the one trial body both backends call.
 
 Backend-neutral: the caller passes ``report(epoch, metrics)`` and ``should_stop()`` (Optuna's
 ``trial.report``/``should_prune`` or Ray's ``tune.report``). With ``isolation="process"`` every
@@ -16,13 +16,19 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archbench.models import ModelConfig, config_from_dict
 from archbench.search._settings import SearchSettings
 
+if TYPE_CHECKING:
+    from archbench.data import Dataset
+    from archbench.train import TrainRecipe
+
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[], bool]
+OnProfile = Callable[[dict[str, Any]], None]
+Body = Callable[["ModelConfig", SearchSettings, "TrialData", Report, ShouldStop], "TrialOutcome"]
 
 
 @dataclass
@@ -48,36 +54,50 @@ class TrialError(RuntimeError):
         self.reason = reason
 
 
-def resolve_device(device: str) -> str:
-    import torch
+class LatencyRejection(Exception):
+    """The measured latency is over ``--max-latency-ms``: the trial is rejected, not failed."""
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    def __init__(self, latency_ms: float, limit_ms: float, profile: dict[str, Any]) -> None:
+        super().__init__(f"latency {latency_ms:.2f} ms over the cap of {limit_ms:g} ms")
+        self.latency_ms = latency_ms
+        self.limit_ms = limit_ms
+        self.profile = profile
+
+
+def trial_device(settings: SearchSettings) -> str:
+    """The device trials train on (``auto`` resolved here, once, by the device layer)."""
+    from archbench.hwprofile import resolve_device
+
+    return str(resolve_device(settings.device))
 
 
 def uses_child_process(settings: SearchSettings) -> bool:
     if settings.isolation == "auto":
-        return resolve_device(settings.device).startswith("cuda")
+        return trial_device(settings).startswith("cuda")
     return settings.isolation == "process"
 
 
+@dataclass(frozen=True)
 class TrialData:
-    """The data of a search, loaded once per process and shared by its trials."""
+    """The data and recipe of a search, loaded once per process and shared by its trials."""
 
-    def __init__(self, settings: SearchSettings) -> None:
+    recipe: TrainRecipe
+    train: Dataset
+    val: Dataset
+
+    @classmethod
+    def load(cls, settings: SearchSettings) -> TrialData:
         from archbench.data import load_dataset, split_train_val
         from archbench.train import resolve_recipe
 
         recipe = resolve_recipe(settings.recipe)
         if settings.epochs is not None:
             recipe = dataclasses.replace(recipe, epochs=settings.epochs)
-        self.recipe = recipe
         full = load_dataset(settings.dataset, "train", settings.data_dir)
-        self.train, self.val = split_train_val(
+        train, val = split_train_val(
             full, val_fraction=recipe.val_fraction, seed=recipe.seed, subset=settings.subset
         )
-        self.shape = (full.num_classes, full.in_channels, full.input_size)
+        return cls(recipe, train, val)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -97,20 +117,21 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def profile_config(
-    cfg: ModelConfig, settings: SearchSettings, batch_size: int, optimizer: str = "sgd"
+    cfg: ModelConfig, settings: SearchSettings, batch_size: int, optimizer: str
 ) -> dict[str, Any] | None:
+    """The hardware profile of ``cfg`` with the optimizer state the recipe's step keeps."""
     if settings.profile == "none":
         return None
     from archbench.hwprofile import profile_model
 
-    device = resolve_device(settings.device)
+    device = trial_device(settings)
     result = profile_model(
         cfg,
         device=device,
         batch_size=batch_size,
         level="full" if settings.profile == "full" else "basic",
         memory=settings.budget.memory_bytes,
-        optimizer="adamw" if optimizer == "adamw" else "sgd",  # the state the step keeps
+        optimizer="adamw" if optimizer == "adamw" else "sgd",
         max_batch=settings.profile == "full" and device.startswith("cuda"),
     )
     return result.to_dict()
@@ -122,13 +143,20 @@ def train_config(
     data: TrialData,
     report: Report,
     should_stop: ShouldStop,
+    on_profile: OnProfile | None = None,
 ) -> TrialOutcome:
-    """Profiles ``cfg`` (so a latency cap can reject it before training), then trains it."""
+    """The trial body: profiles ``cfg`` (so a latency cap rejects it before training), trains it.
+
+    Raises:
+        LatencyRejection: the measured latency is over ``--max-latency-ms``.
+    """
     from archbench.train import train_model
 
     profile = profile_config(
         cfg, settings, batch_size=min(data.recipe.batch_size, 64), optimizer=data.recipe.optimizer
     )
+    if profile is not None and on_profile is not None:
+        on_profile(profile)
     limit = settings.budget.max_latency_ms
     if limit is not None and profile is not None:
         latency = profile.get("latency_ms_median")
@@ -139,7 +167,7 @@ def train_config(
         data.recipe,
         train_data=data.train,
         val_data=data.val,
-        device=resolve_device(settings.device),
+        device=trial_device(settings),
         report=report,
         should_stop=should_stop,
     )
@@ -153,59 +181,83 @@ def train_config(
     )
 
 
-class LatencyRejection(Exception):
-    """The measured latency is over ``--max-latency-ms``: the trial is rejected, not failed."""
+class Runner(Protocol):
+    """What the Optuna objective calls to train a config (injectable, e.g. in tests)."""
 
-    def __init__(self, latency_ms: float, limit_ms: float, profile: dict[str, Any]) -> None:
-        super().__init__(f"latency {latency_ms:.2f} ms over the cap of {limit_ms:g} ms")
-        self.latency_ms = latency_ms
-        self.limit_ms = limit_ms
-        self.profile = profile
+    def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome: ...
+
+
+def free_accelerator_memory() -> None:
+    """Returns the memory of a finished trial before the next one starts."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 class TrialRunner:
     """Runs trials of one search, inline or each in a fresh child process."""
 
-    def __init__(self, settings: SearchSettings) -> None:
+    def __init__(
+        self, settings: SearchSettings, data: TrialData | None = None, body: Body | None = None
+    ) -> None:
+        """``body`` trains one config (default ``train_config``); with process isolation it
+        must be picklable, e.g. a module-level function."""
         self.settings = settings
         self.isolated = uses_child_process(settings)
-        self._data: TrialData | None = None
+        self._data = data
+        self.body: Body = body or train_config
 
     @property
     def data(self) -> TrialData:
         if self._data is None:
-            self._data = TrialData(self.settings)
+            self._data = TrialData.load(self.settings)
         return self._data
 
     def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
         """Trains ``cfg``; raises ``TrialError`` or ``LatencyRejection`` when it cannot."""
         if self.isolated:
             return self._run_in_child(cfg, report, should_stop)
+        reason = None
         try:
-            return train_config(cfg, self.settings, self.data, report, should_stop)
+            return self.body(cfg, self.settings, self.data, report, should_stop)
         except LatencyRejection:
             raise
         except Exception as exc:
-            raise TrialError(describe_failure(exc)) from exc
+            # The reason only: the exception's traceback holds the model, the optimizer and
+            # the activations, which must not outlive the trial (Optuna keeps what it raised).
+            reason = describe_failure(exc)
         finally:
-            gc.collect()
+            free_accelerator_memory()
+        raise TrialError(reason)
 
     def _run_in_child(
         self, cfg: ModelConfig, report: Report, should_stop: ShouldStop
     ) -> TrialOutcome:
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
+        # Not a daemon: the trial may start children of its own (the max-batch probe), which a
+        # daemonic process cannot. The ``finally`` below kills it whatever happens.
         process = context.Process(
-            target=_child_main, args=(self.settings, cfg.to_dict(), child_end), daemon=True
+            target=_child_main,
+            args=(self.settings, cfg.to_dict(), child_end, self.body),
+            daemon=False,
         )
         process.start()
         child_end.close()
+        deadline = self.settings.epoch_timeout_seconds
         try:
             while True:
+                if not parent_end.poll(deadline):
+                    raise TrialError(
+                        f"no epoch finished within {deadline:g} s (--epoch-timeout); "
+                        "the trial process was killed"
+                    )
                 try:
                     message = parent_end.recv()
                 except EOFError:
-                    process.join()
+                    process.join(timeout=10)
                     raise TrialError(
                         f"trial process died with exit code {process.exitcode}"
                     ) from None
@@ -224,9 +276,10 @@ class TrialRunner:
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
+                process.join()
 
 
-def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any) -> None:
+def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any, body: Body) -> None:
     """Entry point of a per-trial child process: trains and sends results over ``conn``."""
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -235,10 +288,10 @@ def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any) -> 
 
     stop_requests: list[bool] = []
     try:
-        outcome = train_config(
+        outcome = body(
             config_from_dict(config),
             settings,
-            TrialData(settings),
+            TrialData.load(settings),
             report,
             lambda: bool(stop_requests and stop_requests[-1]),
         )

@@ -14,7 +14,7 @@ import optuna
 import pytest
 import yaml
 
-from archbench.search import open_storage, run_search
+from archbench.search import open_storage, run
 from tests.search.conftest import TINY_SPACE, tiny_settings
 
 STUDY = "tiny"
@@ -39,7 +39,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> TinyStudy:
     space = folder / "tiny.yaml"
     space.write_text(yaml.safe_dump(TINY_SPACE))
     storage = f"sqlite:///{folder}/archbench.db"
-    run_search(tiny_settings(space, storage, TRAINED_TRIALS, subset=0.2, study=STUDY))
+    run(tiny_settings(space, storage, TRAINED_TRIALS, subset=0.2, study=STUDY))
     return TinyStudy(folder, storage, STUDY)
 
 

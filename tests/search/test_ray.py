@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +16,7 @@ import optuna
 import pytest
 
 from archbench.search import SearchSettings, counts_by_status, open_storage, trial_status
-from archbench.search._records import FAILED, PRUNED, REJECTED, TRAINED
+from archbench.search._record import FAILED, PRUNED, REJECTED, TRAINED
 from archbench.search._settings import RaySettings
 from tests.conftest import REPO, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
@@ -34,17 +32,6 @@ def load(storage: str) -> optuna.Study:
     return optuna.load_study(
         study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
     )
-
-
-@pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    """One local Ray runtime for the module; drivers in subprocesses join it by address."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
 
 
 def test_without_ray_the_backend_exits_2_with_the_install_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,17 +14,20 @@ from typing import Any
 import optuna
 import pytest
 
+from archbench.models import ModelConfig
 from archbench.search import (
+    FAILED,
+    REJECTED,
+    TRAINED,
     Budget,
     SearchSettings,
-    _trial,
+    TrialOutcome,
     counts_by_status,
     open_storage,
-    run_search,
-    split_quota,
+    run,
     trial_status,
 )
-from archbench.search._records import FAILED, REJECTED, TRAINED
+from archbench.search._trial import Report, ShouldStop, TrialRunner
 from archbench.spaces import get_space
 from tests.conftest import REPO, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
@@ -43,7 +47,7 @@ def test_trains_exactly_n_with_rejections_and_nothing_over_budget(
     tiny_space: Path, tmp_path: Path
 ) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    summary = run_search(settings_for(tiny_space, storage, 4))
+    summary = run(settings_for(tiny_space, storage, 4))
     study = load(storage)
     counts = counts_by_status(study)
     assert counts[TRAINED] == 4 == summary.trained
@@ -64,38 +68,37 @@ def test_trains_exactly_n_with_rejections_and_nothing_over_budget(
 
 def test_rerunning_resumes_to_n_in_total(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(settings_for(tiny_space, storage, 2))
-    run_search(settings_for(tiny_space, storage, 3))
+    run(settings_for(tiny_space, storage, 2))
+    run(settings_for(tiny_space, storage, 3))
     assert counts_by_status(load(storage))[TRAINED] == 3
 
 
-def test_failures_are_recorded_and_the_study_goes_on(
-    tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Trial 1 diverges for real (a huge learning rate), trial 2 raises; both are recorded."""
-    import dataclasses
+class FlakyRunner:
+    """A real trial runner whose first trial diverges for real and whose second one raises."""
 
-    real_train_config = _trial.train_config
-    calls = {"n": 0}
+    def __init__(self, settings: SearchSettings) -> None:
+        self.real = TrialRunner(settings)
+        data = self.real.data
+        diverging = dataclasses.replace(
+            data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
+        )
+        self.diverging = TrialRunner(settings, dataclasses.replace(data, recipe=diverging))
+        self.calls = 0
 
-    def flaky_train_config(cfg, settings, data, report, should_stop):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 1:
-            diverging = dataclasses.replace(
-                data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
-            )
-            data = (
-                dataclasses.replace(data, recipe=diverging)
-                if dataclasses.is_dataclass(data)
-                else _with_recipe(data, diverging)
-            )
-        if calls["n"] == 2:
+    def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
+        self.calls += 1
+        if self.calls == 1:
+            return self.diverging.run(cfg, report, should_stop)
+        if self.calls == 2:
             raise RuntimeError("injected failure")
-        return real_train_config(cfg, settings, data, report, should_stop)
+        return self.real.run(cfg, report, should_stop)
 
-    monkeypatch.setattr(_trial, "train_config", flaky_train_config)
+
+def test_failures_are_recorded_and_the_study_goes_on(tiny_space: Path, tmp_path: Path) -> None:
+    """Trial 1 diverges for real (a huge learning rate), trial 2 raises; both are recorded."""
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(settings_for(tiny_space, storage, 2))
+    settings = settings_for(tiny_space, storage, 2)
+    run(settings, runner=FlakyRunner(settings))
     study = load(storage)
     failed = [t for t in study.trials if trial_status(t) == FAILED]
     reasons = sorted(t.user_attrs["reason"] for t in failed)
@@ -106,65 +109,82 @@ def test_failures_are_recorded_and_the_study_goes_on(
     assert counts_by_status(study)[TRAINED] == 2
 
 
-def _with_recipe(data, recipe):  # type: ignore[no-untyped-def]
-    clone = object.__new__(type(data))
-    clone.__dict__.update(data.__dict__)
-    clone.recipe = recipe
-    return clone
-
-
 def test_two_workers_reach_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(settings_for(tiny_space, storage, 4, workers=2))
+    run(settings_for(tiny_space, storage, 4, workers=2))
     study = load(storage)
     assert counts_by_status(study)[TRAINED] == 4
     numbers = [t.number for t in study.trials]
     assert len(numbers) == len(set(numbers))
 
 
-def test_split_quota_adds_up() -> None:
-    assert split_quota(5, 2) == [3, 2]
-    assert sum(split_quota(7, 3)) == 7
-    assert split_quota(0, 2) == [0, 0]
-
-
-@pytest.mark.slow
-def test_resume_after_sigkill_completes_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
-    storage = f"sqlite:///{tmp_path}/s.db"
-    args = tiny_search_args(tiny_space, storage, 4, "--heartbeat", "1", "--epochs", "3")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
+def _start_search(args: list[str]) -> subprocess.Popen:
+    """The search process itself (no shell around it), so SIGKILL hits the search."""
+    return subprocess.Popen(
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _owner_of_a_running_trial(storage: str, process: subprocess.Popen) -> int | None:
+    """Waits until a trial trained and another one trains; returns that trial's owner pid."""
     deadline = time.time() + 240
-    killed_while_running = False
     while time.time() < deadline and process.poll() is None:
-        time.sleep(0.5)
+        time.sleep(0.3)
         try:
             study = load(storage)
-        except (KeyError, ValueError, Exception):
+        except Exception:  # the study does not exist yet
             continue
-        counts = counts_by_status(study)
-        if counts[TRAINED] >= 1 and any(
-            t.state == optuna.trial.TrialState.RUNNING and "config" in t.user_attrs
-            for t in study.trials
-        ):
-            process.send_signal(signal.SIGKILL)
-            killed_while_running = True
-            break
-    process.wait()
-    assert killed_while_running, "the search finished before it could be killed"
-    time.sleep(2.5)  # past the grace period of the heartbeat
-    result = run_cli(*args)
-    assert result.returncode == 0, result.stderr
+        if counts_by_status(study)[TRAINED] < 1:
+            continue
+        for trial in study.trials:
+            owner = trial.user_attrs.get("owner")
+            running = trial.state == optuna.trial.TrialState.RUNNING
+            if running and owner and owner["trial"] == trial.number:
+                return int(owner["pid"])
+    return None
+
+
+def _assert_exactly_n_and_no_zombie(storage: str, n: int) -> None:
     study = load(storage)
-    assert counts_by_status(study)[TRAINED] == 4
+    assert counts_by_status(study)[TRAINED] == n
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    stale = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
-    assert stale, "the killed trial must be marked failed"
+    killed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert killed and all("died" in t.user_attrs["reason"] for t in killed)
+
+
+@pytest.mark.slow
+def test_resume_within_a_second_of_sigkill_fails_the_killed_trial(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    """The heartbeat (30 s by default) has no time to act: the dead local owner is detected."""
+    storage = f"sqlite:///{tmp_path}/s.db"
+    args = tiny_search_args(tiny_space, storage, 3, "--epochs", "3")
+    process = _start_search(args)
+    pid = _owner_of_a_running_trial(storage, process)
+    assert pid == process.pid, "the search finished before it could be killed"
+    os.kill(pid, signal.SIGKILL)
+    process.wait()
+    result = subprocess.run(  # at once: well within the heartbeat's grace period
+        [sys.executable, "-c", "from archbench.cli import main; main()", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    _assert_exactly_n_and_no_zombie(storage, 3)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_by_its_sibling(tiny_space: Path, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    args = tiny_search_args(tiny_space, storage, 4, "--epochs", "3", "--workers", "2")
+    process = _start_search(args)
+    pid = _owner_of_a_running_trial(storage, process)
+    assert pid is not None and pid != process.pid, "no worker trial to kill"
+    os.kill(pid, signal.SIGKILL)
+    assert process.wait(timeout=300) == 0
+    _assert_exactly_n_and_no_zombie(storage, 4)
 
 
 def test_infeasible_space_fails_before_the_first_trial(tiny_space: Path, tmp_path: Path) -> None:
@@ -191,14 +211,14 @@ def test_bad_max_params_exit_2_with_one_line(budget: str, tmp_path: Path) -> Non
 
 def test_study_with_other_settings_is_not_mixed(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(settings_for(tiny_space, storage, 1))
+    run(settings_for(tiny_space, storage, 1))
     with pytest.raises(ValueError, match="exists with max_params"):
-        run_search(settings_for(tiny_space, storage, 1, budget=Budget(max_params=20_000)))
+        run(settings_for(tiny_space, storage, 1, budget=Budget(max_params=20_000)))
 
 
 def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(
+    run(
         settings_for(
             tiny_space, storage, 2, baselines=("simple_cnn",), budget=Budget(max_params=200_000)
         )
@@ -212,7 +232,7 @@ def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:
 def test_journal_storage_and_child_process_isolation(tiny_space: Path, tmp_path: Path) -> None:
     """A journal file works as storage, and a trial in its own process reports every epoch."""
     storage = str(tmp_path / "search.log")
-    run_search(settings_for(tiny_space, storage, 1, isolation="process", epochs=2))
+    run(settings_for(tiny_space, storage, 1, isolation="process", epochs=2))
     study = optuna.load_study(study_name="tiny", storage=open_storage(storage))
     trained = [t for t in study.trials if trial_status(t) == TRAINED]
     assert len(trained) == 1
@@ -222,9 +242,7 @@ def test_journal_storage_and_child_process_isolation(tiny_space: Path, tmp_path:
 
 def test_multi_objective_records_accuracy_and_params(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(
-        settings_for(tiny_space, storage, 2, objectives=("accuracy", "params"), sampler="nsga2")
-    )
+    run(settings_for(tiny_space, storage, 2, objectives=("accuracy", "params"), sampler="nsga2"))
     study = load(storage)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
     for trial in study.trials:
@@ -239,7 +257,7 @@ def test_fit_budget_trains_shrunk_configs_instead_of_rejecting(
     tiny_space: Path, tmp_path: Path
 ) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    run_search(settings_for(tiny_space, storage, 3, budget=Budget(max_params=12_000, fit=True)))
+    run(settings_for(tiny_space, storage, 3, budget=Budget(max_params=12_000, fit=True)))
     study = load(storage)
     statuses = [trial_status(t) for t in study.trials]
     assert statuses.count(TRAINED) == 3
@@ -260,6 +278,7 @@ def test_memory_constraint_rejects_configs_that_cannot_fit_the_batch(
     )  # fmt: skip
     assert result.returncode == 2
     assert "2 proposals in a row were rejected" in result.stderr
+    assert "A new study created" not in result.stderr, "Optuna's INFO lines need --verbose"
     storage = open_storage(f"sqlite:///{tmp_path}/s.db", heartbeat_seconds=None)
     study = optuna.load_study(study_name="memory", storage=storage)
     reasons = [t.user_attrs["reason"] for t in study.trials]

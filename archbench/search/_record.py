@@ -1,0 +1,222 @@
+"""The trial record: the one place that names the user attrs archbench stores with a trial.
+
+The storage is the one source of truth (DESIGN.md, decision 8): the leaderboard, the report and
+the export read only what is written here, whichever backend ran the search, and both backends
+write the same attrs for the same trial. The attrs are listed in docs/CONTRACTS.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+TRAINED, REJECTED, PRUNED, FAILED, RUNNING = "trained", "rejected", "pruned", "failed", "running"
+STATUSES = (TRAINED, PRUNED, REJECTED, FAILED, RUNNING)
+QUOTA_REACHED = "quota reached"
+
+OBJECTIVES: dict[str, Literal["minimize", "maximize"]] = {
+    "accuracy": "maximize",
+    "params": "minimize",
+    "latency": "minimize",
+    "throughput": "maximize",
+}
+
+# Trial user attrs. Nothing outside this module spells them.
+STATUS = "status"  # TRAINED | REJECTED | PRUNED | FAILED once the trial ended
+REASON = "reason"  # why rejected, pruned or failed: one line
+CONFIG = "config"  # the effective ModelConfig dict
+SAMPLED_CONFIG = "sampled_config"  # the sampled config, when --fit-budget shrank it
+N_PARAMS = "n_params"  # exact parameter count of CONFIG
+METRICS = "metrics"  # per-epoch metric dicts
+VAL_ACCURACY = "val_accuracy"  # best validation accuracy, fraction
+EPOCHS_TRAINED = "epochs_trained"
+PROFILE = "profile"  # ProfileResult.to_dict(), absent with --profile none
+BASELINE = "baseline"  # preset name of an enqueued --baseline trial
+OWNER = "owner"  # {host, pid, started, trial}: the process that claimed a quota slot
+HOST = "host"  # the machine the trial trained on
+RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
+RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
+# Read, never written: older Ray searches stored FLOPs beside the profile (--profile none).
+LEGACY_FLOPS, LEGACY_MACS = "flops", "macs"
+
+
+class _AttrWriter(Protocol):
+    def set_user_attr(self, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process that claimed a trial's quota slot; ``started`` tells a reused pid apart."""
+
+    host: str
+    pid: int
+    started: str | None
+    trial: int  # the trial it was written for: a retried trial copies its predecessor's attrs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "pid": self.pid, "started": self.started, "trial": self.trial}
+
+    @classmethod
+    def of(cls, trial: FrozenTrial) -> Owner | None:
+        """The owner written for this very trial, or None."""
+        value = trial.user_attrs.get(OWNER)
+        if not isinstance(value, Mapping) or value.get("trial") != trial.number:
+            return None
+        return cls(str(value["host"]), int(value["pid"]), value.get("started"), trial.number)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a trial trained: the host, and on Ray the node."""
+
+    host: str
+    ray_node_id: str | None = None
+
+
+def write_decision(
+    trial: _AttrWriter,
+    *,
+    config: dict[str, Any],
+    n_params: int,
+    sampled_config: dict[str, Any] | None = None,
+) -> None:
+    """Records the budget decision: what would be built and its exact size."""
+    trial.set_user_attr(CONFIG, config)
+    trial.set_user_attr(N_PARAMS, n_params)
+    if sampled_config is not None and sampled_config != config:
+        trial.set_user_attr(SAMPLED_CONFIG, sampled_config)
+
+
+def write_outcome(
+    trial: _AttrWriter,
+    *,
+    metrics: list[dict[str, float]],
+    val_accuracy: float | None,
+    profile: dict[str, Any] | None,
+    placement: Placement | None,
+) -> None:
+    """Records what training produced (before the status, which the caller writes last)."""
+    if metrics:
+        trial.set_user_attr(METRICS, metrics)
+        trial.set_user_attr(VAL_ACCURACY, val_accuracy)
+        trial.set_user_attr(EPOCHS_TRAINED, len(metrics))
+    if profile is not None:
+        trial.set_user_attr(PROFILE, profile)
+    if placement is not None:
+        trial.set_user_attr(HOST, placement.host)
+        if placement.ray_node_id is not None:
+            trial.set_user_attr(RAY_NODE_ID, placement.ray_node_id)
+
+
+def write_status(trial: _AttrWriter, status: str, reason: str | None = None) -> None:
+    trial.set_user_attr(STATUS, status)
+    if reason is not None:
+        trial.set_user_attr(REASON, reason)
+
+
+def outcome_attrs(
+    *,
+    config: dict[str, Any],
+    n_params: int,
+    status: str,
+    reason: str | None = None,
+    sampled_config: dict[str, Any] | None = None,
+    metrics: list[dict[str, float]] | None = None,
+    val_accuracy: float | None = None,
+    profile: dict[str, Any] | None = None,
+    placement: Placement | None = None,
+) -> dict[str, Any]:
+    """The same attrs as the ``write_*`` functions, as one dict for a trial created whole."""
+
+    class Collect(dict[str, Any]):
+        def set_user_attr(self, key: str, value: Any) -> None:
+            self[key] = value
+
+    attrs = Collect()
+    write_decision(attrs, config=config, n_params=n_params, sampled_config=sampled_config)
+    write_outcome(
+        attrs, metrics=metrics or [], val_accuracy=val_accuracy, profile=profile,
+        placement=placement,
+    )  # fmt: skip
+    write_status(attrs, status, reason)
+    return dict(attrs)
+
+
+def trial_status(trial: FrozenTrial) -> str:
+    """archbench's view of a trial: trained, rejected, pruned, failed or running."""
+    status = trial.user_attrs.get(STATUS)
+    if trial.state == TrialState.RUNNING or trial.state == TrialState.WAITING:
+        return RUNNING
+    if trial.state == TrialState.FAIL:
+        return FAILED
+    if status in (TRAINED, REJECTED, PRUNED, FAILED):
+        return str(status)
+    return PRUNED if trial.state == TrialState.PRUNED else TRAINED
+
+
+def counts_by_status(study: optuna.Study) -> Counter[str]:
+    trials = study.get_trials(deepcopy=False)
+    return Counter(trial_status(t) for t in trials)
+
+
+def trained_count(study: optuna.Study) -> int:
+    """Trials that trained, to completion or until the pruner stopped them."""
+    counts = counts_by_status(study)
+    return counts[TRAINED] + counts[PRUNED]
+
+
+def is_trained(trial: FrozenTrial) -> bool:
+    return trial_status(trial) in (TRAINED, PRUNED)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One stored trial as archbench reads it back; a missing attr is None."""
+
+    number: int
+    status: str
+    reason: str | None
+    config: dict[str, Any] | None
+    sampled_config: dict[str, Any] | None
+    n_params: int | None
+    flops: int | None  # forward FLOPs per image, from the profile
+    macs: int | None
+    metrics: tuple[dict[str, float], ...]
+    val_accuracy: float | None
+    epochs_trained: int | None
+    profile: dict[str, Any] | None
+    baseline: str | None
+    owner: Owner | None
+    host: str | None
+    ray_node_id: str | None
+    ray_trial_id: str | None
+
+    @classmethod
+    def read(cls, trial: FrozenTrial) -> TrialRecord:
+        attrs = trial.user_attrs
+        profile = attrs.get(PROFILE)
+        measured = profile if isinstance(profile, Mapping) else {}
+        return cls(
+            number=trial.number,
+            status=trial_status(trial),
+            reason=attrs.get(REASON),
+            config=attrs.get(CONFIG),
+            sampled_config=attrs.get(SAMPLED_CONFIG),
+            n_params=attrs.get(N_PARAMS),
+            flops=measured.get("flops", attrs.get(LEGACY_FLOPS)),
+            macs=measured.get("macs", attrs.get(LEGACY_MACS)),
+            metrics=tuple(attrs.get(METRICS) or ()),
+            val_accuracy=attrs.get(VAL_ACCURACY),
+            epochs_trained=attrs.get(EPOCHS_TRAINED),
+            profile=dict(profile) if isinstance(profile, Mapping) else None,
+            baseline=attrs.get(BASELINE),
+            owner=Owner.of(trial),
+            host=attrs.get(HOST),
+            ray_node_id=attrs.get(RAY_NODE_ID),
+            ray_trial_id=attrs.get(RAY_TRIAL_ID),
+        )

@@ -1,0 +1,81 @@
+"""The quota claim: never more than N trained, whoever runs the trials (real storages)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from archbench.search import TRAINED, counts_by_status, open_storage
+from archbench.search._claim import slots_taken, write_claim
+from tests.conftest import REPO
+from tests.search.conftest import tiny_search_args
+
+
+@pytest.fixture(params=["sqlite"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A storage URL per kind; a PostgreSQL server joins as ``request.getfixturevalue(...)``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/s.db"
+    if request.param == "journal":
+        return str(tmp_path / "s.log")
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def _interleavings(n: int) -> list[tuple[tuple[int, str], ...]]:
+    """Every order of n claims' write and read steps, each trial writing before it reads."""
+    steps = [(i, step) for i in range(n) for step in ("write", "read")]
+    orders = set()
+    for order in itertools.permutations(steps):
+        if all(order.index((i, "write")) < order.index((i, "read")) for i in range(n)):
+            orders.add(order)
+    return sorted(orders)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_no_interleaving_of_claims_admits_more_than_the_quota(kind: str, tmp_path: Path) -> None:
+    """Three trials race for two slots, in every order of their write and read steps.
+
+    Claims that overlap may all refuse (the documented price); claims one at a time fill the
+    quota exactly.
+    """
+    url = f"sqlite:///{tmp_path}/c.db" if kind == "sqlite" else str(tmp_path / "c.log")
+    storage = open_storage(url, heartbeat_seconds=None)
+    quota = 2
+    for index, order in enumerate(_interleavings(3)):
+        study = optuna.create_study(storage=storage, study_name=f"race{index}")
+        trials = [study.ask() for _ in range(3)]
+        admitted = []
+        for trial_index, step in order:
+            if step == "write":
+                write_claim(trials[trial_index])
+            elif slots_taken(study) <= quota:
+                admitted.append(trial_index)
+        assert len(admitted) <= quota, (order, admitted)
+        if all(order[2 * i][0] == order[2 * i + 1][0] for i in range(3)):  # one at a time
+            assert len(admitted) == quota, (order, admitted)
+
+
+def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: Path) -> None:
+    """Three `archbench search` processes started together on one study: N trained in total."""
+    args = tiny_search_args(tiny_space, storage_url, 4)
+    command = [sys.executable, "-c", "from archbench.cli import main; main()", *args]
+    processes = [
+        subprocess.Popen(
+            command, env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr.decode()
+    study = optuna.load_study(
+        study_name="tiny", storage=open_storage(storage_url, heartbeat_seconds=None)
+    )
+    counts = counts_by_status(study)
+    assert counts[TRAINED] == 4, counts

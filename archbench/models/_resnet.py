@@ -35,6 +35,7 @@ class ResidualBlock(nn.Module):
         skip_kernel: int,
         se_ratio: float,
         activation: Callable[..., nn.Module],
+        zero_init_last: bool,
     ) -> None:
         super().__init__()
         k, out = plan.kernel_size, plan.out_channels
@@ -52,6 +53,8 @@ class ResidualBlock(nn.Module):
                 ),
                 Conv2dNormActivation(out, out, k, activation_layer=None),
             )
+        if zero_init_last:  # the block starts as its shortcut
+            nn.init.zeros_(self.body[-1][1].weight)
         squeeze = squeeze_channels(out, se_ratio)
         self.se = SqueezeExcitation(out, squeeze) if squeeze else nn.Identity()
         self.drop_path = StochasticDepth(plan.drop_rate, "row")
@@ -83,6 +86,7 @@ class ResNet(StemBlocksHead):
                     skip_kernel=cfg.skip_kernel,
                     se_ratio=cfg.se_ratio,
                     activation=act,
+                    zero_init_last=cfg.zero_init_last,
                 )
                 for plan in resnet_blocks(cfg)
             )

@@ -16,6 +16,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace
 
+# Trained trials that TPE samples at random before it models: 5 rather than Optuna's 10, so that a
+# 10-trial search already models half of its trials (benchmarks/sampler_rejections.py, README).
+TPE_STARTUP_TRIALS = 5
+
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     """Suggests a value for every active param of ``space``; returns the params dict."""
@@ -51,7 +55,9 @@ def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.sampl
         return optuna.samplers.NSGAIISampler(seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return FeasibleTPESampler(seed=seed, multivariate=True, group=True)
+        return FeasibleTPESampler(
+            seed=seed, multivariate=True, group=True, n_startup_trials=TPE_STARTUP_TRIALS
+        )
 
 
 class FeasibleTPESampler(optuna.samplers.TPESampler):

@@ -15,7 +15,7 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._config import BranchNetConfig
-from archbench.models._layers import StemBlocksHead, activation_layer
+from archbench.models._layers import StemBlocksHead, activation_layer, zero_last_norm
 from archbench.models._layout import BranchBlockPlan, branchnet_blocks, squeeze_channels
 
 
@@ -61,7 +61,7 @@ class BranchBlock(nn.Module):
         )
         if zero_init_last and _passes_gradient_at_zero(activation):
             for path in self.branches:  # the block starts as its shortcut
-                nn.init.zeros_(path[0][1].weight)
+                zero_last_norm(path)
         self.gate = BranchGate(plan.in_channels, gate_hidden, len(plan.kernels))
         self.drop_path = StochasticDepth(plan.drop_rate, "row")
         self.shortcut = (

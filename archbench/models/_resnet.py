@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._config import ResNetConfig
-from archbench.models._layers import StemBlocksHead, activation_layer, pool_layer
+from archbench.models._layers import StemBlocksHead, activation_layer, pool_layer, zero_last_norm
 from archbench.models._layout import (
     ResidualBlockPlan,
     effective_pool_kernel,
@@ -54,7 +54,7 @@ class ResidualBlock(nn.Module):
                 Conv2dNormActivation(out, out, k, activation_layer=None),
             )
         if zero_init_last:  # the block starts as its shortcut
-            nn.init.zeros_(self.body[-1][1].weight)
+            zero_last_norm(self.body)
         squeeze = squeeze_channels(out, se_ratio)
         self.se = SqueezeExcitation(out, squeeze) if squeeze else nn.Identity()
         self.drop_path = StochasticDepth(plan.drop_rate, "row")

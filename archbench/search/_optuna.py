@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Container, Sequence
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -74,12 +74,12 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        return super().infer_relative_search_space(_WithoutRejections(study), trial)
+        return super().infer_relative_search_space(_without_rejections(study), trial)
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        return super().sample_relative(_WithoutRejections(study), trial, search_space)
+        return super().sample_relative(_without_rejections(study), trial, search_space)
 
     def sample_independent(
         self,
@@ -89,7 +89,7 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         return super().sample_independent(
-            _WithoutRejections(study), trial, param_name, param_distribution
+            _without_rejections(study), trial, param_name, param_distribution
         )
 
 
@@ -111,6 +111,10 @@ class _WithoutRejections:
     ) -> Sequence[FrozenTrial]:
         trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
         return [t for t in trials if t.state == TrialState.RUNNING or not _rejected(t)]
+
+
+def _without_rejections(study: optuna.Study) -> optuna.Study:
+    return cast(optuna.Study, _WithoutRejections(study))
 
 
 def _rejected(trial: FrozenTrial) -> bool:

@@ -97,6 +97,9 @@ class ResNetConfig(ModelConfig):
     ``pool_kernel`` 0 means global pooling before the classifier; a positive kernel pools with that
     kernel and stride (clipped to the feature map) and flattens what remains, so it changes the
     classifier's width. ``se_ratio`` 0 disables squeeze-and-excitation (Hu et al., 2018).
+    ``zero_init_last`` starts the last batch norm of every residual branch at weight 0, so each
+    block starts as its shortcut (Goyal et al., 2017; torchvision's ``zero_init_residual``, timm's
+    ``zero_init_last``): thin, deep nets then train at a proxy's high learning rate.
     """
 
     family: Literal["resnet"] = "resnet"
@@ -111,6 +114,7 @@ class ResNetConfig(ModelConfig):
     se_ratio: float = 0.0
     stochastic_depth: float = 0.0
     activation: Activation = "relu"
+    zero_init_last: bool = True
 
     def __post_init__(self) -> None:
         self._check_shape()
@@ -216,6 +220,11 @@ class BranchNetConfig(ModelConfig):
     The weights come from a small MLP (hidden width ``gate_hidden``) on the block input's
     per-channel mean and standard deviation, so each image picks its own mix of receptive fields
     (in the spirit of selective kernels, Li et al., 2019).
+
+    ``zero_init_last`` starts the batch norm that ends each branch path at weight 0, so each block
+    starts as its shortcut, as for ResNet. A path ends BN, activation, SE, so this is done only
+    for activations that pass a gradient at 0 (all but ``relu``): a ReLU path whose pre-activation
+    is exactly 0 gets no gradient and would never train.
     """
 
     family: Literal["branchnet"] = "branchnet"
@@ -225,6 +234,7 @@ class BranchNetConfig(ModelConfig):
     se_ratio: float = 0.25
     stochastic_depth: float = 0.0
     activation: Activation = "relu"
+    zero_init_last: bool = True
 
     def __post_init__(self) -> None:
         self._check_shape()

@@ -34,6 +34,12 @@ def pool_layer(kind: str, kernel_size: int) -> nn.Module:
     return nn.AvgPool2d(kernel_size, kernel_size, ceil_mode=True)
 
 
+def zero_last_norm(module: nn.Module) -> None:
+    """Sets the weight of the last batch norm in ``module`` to 0 (``zero_init_last``)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    nn.init.zeros_(norms[-1].weight)
+
+
 class StemBlocksHead(nn.Module):
     """The timm-style split shared by ResNet and BranchNet: stem and blocks, then pool and fc.
 

@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._config import ResNetConfig
-from archbench.models._layers import StemBlocksHead, activation_layer, pool_layer
+from archbench.models._layers import StemBlocksHead, activation_layer, pool_layer, zero_last_norm
 from archbench.models._layout import (
     ResidualBlockPlan,
     effective_pool_kernel,
@@ -35,6 +35,7 @@ class ResidualBlock(nn.Module):
         skip_kernel: int,
         se_ratio: float,
         activation: Callable[..., nn.Module],
+        zero_init_last: bool,
     ) -> None:
         super().__init__()
         k, out = plan.kernel_size, plan.out_channels
@@ -52,6 +53,8 @@ class ResidualBlock(nn.Module):
                 ),
                 Conv2dNormActivation(out, out, k, activation_layer=None),
             )
+        if zero_init_last:  # the block starts as its shortcut
+            zero_last_norm(self.body)
         squeeze = squeeze_channels(out, se_ratio)
         self.se = SqueezeExcitation(out, squeeze) if squeeze else nn.Identity()
         self.drop_path = StochasticDepth(plan.drop_rate, "row")
@@ -83,6 +86,7 @@ class ResNet(StemBlocksHead):
                     skip_kernel=cfg.skip_kernel,
                     se_ratio=cfg.se_ratio,
                     activation=act,
+                    zero_init_last=cfg.zero_init_last,
                 )
                 for plan in resnet_blocks(cfg)
             )

@@ -19,19 +19,25 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child interpreter that runs this checkout.
+
+    This checkout first; what PYTHONPATH already held (the GPU check's wheels) after it.
+    """
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
     """Runs ``archbench ARGS`` in a fresh interpreter, as a user would."""
-    # This checkout first; what PYTHONPATH already held (the GPU check's wheels) after it.
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
+        env=child_env(COLUMNS="200"),
         timeout=timeout,
     )
 

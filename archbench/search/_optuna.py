@@ -14,6 +14,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from archbench.search._record import REJECTED, STATUS
 from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace
 
 # Trained trials that TPE samples at random before it models: 5 rather than Optuna's 10, so that a
@@ -94,8 +95,8 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
 
 
 class _WithoutRejections:
-    """The study as ``FeasibleTPESampler`` reads it: finished trials that violate a constraint
-    (budget rejections) are left out; everything else is the study's own."""
+    """The study as ``FeasibleTPESampler`` reads it: finished rejected trials are left out;
+    everything else is the study's own."""
 
     def __init__(self, study: optuna.Study) -> None:
         self._study = study
@@ -118,7 +119,14 @@ def _without_rejections(study: optuna.Study) -> optuna.Study:
 
 
 def _rejected(trial: FrozenTrial) -> bool:
-    return any(value > 0 for value in trial.constraints.values())
+    """Rejected by the budget (a positive constraint) or by a full quota (its status).
+
+    A ``quota reached`` trial satisfies every constraint, but it never trained: left in, TPE would
+    rank its config below every trained one.
+    """
+    return trial.user_attrs.get(STATUS) == REJECTED or any(
+        value > 0 for value in trial.constraints.values()
+    )
 
 
 def make_pruner(name: str, n_objectives: int) -> optuna.pruners.BasePruner:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, child_env
 
 SCRIPT = REPO / "scripts" / "gpu_check.py"
 sys.path.insert(0, str(SCRIPT.parent))
@@ -19,7 +18,7 @@ import gpu_check  # noqa: E402
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env()
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=120
     )
@@ -37,7 +36,7 @@ def test_make_gpu_check_stops_at_once_without_cuda() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=child_env(),
         timeout=120,
     )
     assert result.returncode == 2

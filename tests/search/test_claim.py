@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,11 @@ import pytest
 
 from archbench.search import TRAINED, counts_by_status, open_storage
 from archbench.search._claim import slots_taken, write_claim
-from tests.conftest import REPO
+from tests.conftest import child_env
 from tests.search.conftest import tiny_search_args
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A storage URL per kind; a PostgreSQL server joins as ``request.getfixturevalue(...)``."""
     if request.param == "sqlite":
@@ -67,7 +66,7 @@ def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: P
     command = [sys.executable, "-c", "from archbench.cli import main; main()", *args]
     processes = [
         subprocess.Popen(
-            command, env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.PIPE
+            command, env=child_env(), stderr=subprocess.PIPE
         )
         for _ in range(3)
     ]

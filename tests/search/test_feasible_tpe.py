@@ -7,6 +7,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from archbench.search._optuna import FeasibleTPESampler, _WithoutRejections
+from archbench.search._record import QUOTA_REACHED, REJECTED, write_status
 
 X = {"x": FloatDistribution(0.0, 1.0)}
 
@@ -32,6 +33,18 @@ def test_the_view_hides_finished_rejections_only() -> None:
     numbers = [t.number for t in _WithoutRejections(study)._get_trials(deepcopy=False)]
     assert numbers == [0, 1, 5]
     assert len(study.get_trials()) == 6  # the storage keeps every rejection
+
+
+def test_the_view_hides_quota_reached_trials() -> None:
+    """A ``quota reached`` trial satisfies its constraints but never trained."""
+    study = optuna.create_study(direction="maximize")
+    fill(study, trained=[0.2], rejected=[])
+    refused = study.ask(X)
+    refused.set_constraint("max_params", -5.0)
+    write_status(refused, REJECTED, QUOTA_REACHED)
+    study.tell(refused, state=TrialState.PRUNED)
+    numbers = [t.number for t in _WithoutRejections(study)._get_trials(deepcopy=False)]
+    assert numbers == [0]
 
 
 def test_startup_counts_trained_trials_only() -> None:

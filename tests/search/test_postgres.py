@@ -7,7 +7,6 @@ its own name, so tests share the server without sharing trials.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from archbench.search import normalize_storage_url, open_storage, trained_count
 from archbench.search._storage import POSTGRES_MISSING
-from tests.conftest import REPO, invoke, run_cli
+from tests.conftest import child_env, invoke, run_cli
 from tests.search.conftest import tiny_search_args
 
 DRIVERS = ("psycopg", "psycopg2")
@@ -114,7 +113,7 @@ def test_search_is_read_live_from_another_process_and_resumes(
     args = search_args(tiny_space, postgres_url, "live", 3, "--epochs", "2")
     search = subprocess.Popen(
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -147,22 +146,3 @@ def test_search_is_read_live_from_another_process_and_resumes(
     for trial in board["trials"]:
         if trial["status"] == "trained":
             assert trial["n_params"] <= 30_000 and trial["config"]["family"] == "resnet"
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(reason="needs the storage claim from the search core", strict=False)
-def test_three_separate_processes_train_exactly_n(tiny_space: Path, postgres_url: str) -> None:
-    args = search_args(tiny_space, postgres_url, "three", 3)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", "from archbench.cli import main; main()", *args],
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    errors = [p.communicate(timeout=300)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], errors
-    assert trained(results_json(postgres_url, "three")) == 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 from archbench.search import SearchSettings, counts_by_status, open_storage, trial_status
 from archbench.search._record import FAILED, PRUNED, REJECTED, TRAINED
 from archbench.search._settings import RaySettings
-from tests.conftest import REPO, run_cli
+from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
 
@@ -47,7 +46,7 @@ def test_without_ray_the_backend_exits_2_with_the_install_line(
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=child_env(),
         timeout=120,
     )
     assert result.returncode == 2
@@ -141,7 +140,7 @@ def test_rerun_after_the_driver_was_killed_restores_and_completes(
     )
     process = subprocess.Popen(
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

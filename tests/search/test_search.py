@@ -29,7 +29,7 @@ from archbench.search import (
 )
 from archbench.search._trial import Report, ShouldStop, TrialRunner
 from archbench.spaces import get_space
-from tests.conftest import REPO, run_cli
+from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
 
@@ -122,7 +122,7 @@ def _start_search(args: list[str]) -> subprocess.Popen:
     """The search process itself (no shell around it), so SIGKILL hits the search."""
     return subprocess.Popen(
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -169,7 +169,7 @@ def test_resume_within_a_second_of_sigkill_fails_the_killed_trial(
     process.wait()
     result = subprocess.run(  # at once: well within the heartbeat's grace period
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+        env=child_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     _assert_exactly_n_and_no_zombie(storage, 3)

@@ -42,6 +42,7 @@ __all__ = [
     "count_flops",
     "count_params",
     "fit_to_budget",
+    "forward_flops",
     "get_family",
     "get_preset",
     "list_families",
@@ -56,6 +57,7 @@ __all__ = [
 _LAZY = {
     "build_model": "archbench.models._builder",
     "count_flops": "archbench.models._flops",
+    "forward_flops": "archbench.models._flops",
     "FlopCount": "archbench.models._flops",
 }
 

@@ -65,9 +65,9 @@ def decide(cfg: ModelConfig, budget: Budget) -> Decision:
         )
         return Decision(cfg, sampled, n_params, constraints, reason)
     if budget.max_flops is not None:
-        from archbench.models import count_flops
+        from archbench.models import forward_flops
 
-        flops = count_flops(cfg).flops
+        flops = forward_flops(cfg)
         constraints["max_flops"] = float(flops - budget.max_flops)
         if flops > budget.max_flops:
             reason = f"{format_count(flops)} FLOPs over the cap of {format_count(budget.max_flops)}"

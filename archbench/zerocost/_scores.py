@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from archbench.models import count_flops, count_params
+from archbench.models import count_params, forward_flops
 from archbench.zerocost._probe import Probe, scored_layers, weight_gradient
 from archbench.zerocost._registry import ZeroCostScore, register_score
 
@@ -24,7 +24,7 @@ def params(probe: Probe) -> float:
 
 def flops(probe: Probe) -> float:
     """Forward FLOPs of one image (torch's FlopCounterMode on the meta device, 2 per MAC)."""
-    return float(count_flops(probe.cfg).flops)
+    return float(forward_flops(probe.cfg))
 
 
 def synflow(probe: Probe) -> float:

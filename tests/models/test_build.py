@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from archbench.models import build_model, count_flops, get_preset, list_presets
+from archbench.models import build_model, count_flops, forward_flops, get_preset, list_presets
 from archbench.models._config import ResNetConfig, ResNetStage
 from archbench.spaces import DataShape, get_space, list_spaces
 
@@ -65,6 +65,7 @@ def test_flops_of_a_tiny_resnet_match_the_hand_count() -> None:
     assert counted.macs == macs
     assert counted.flops == 2 * macs
     assert counted.train_step_flops > counted.flops
+    assert forward_flops(cfg) == counted.flops
 
 
 def test_stochastic_depth_is_linear_over_blocks() -> None:

@@ -15,7 +15,12 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._config import BranchNetConfig
-from archbench.models._layers import StemBlocksHead, activation_layer, zero_last_norm
+from archbench.models._layers import (
+    StemBlocksHead,
+    activation_layer,
+    passes_gradient_at_zero,
+    zero_last_norm,
+)
 from archbench.models._layout import BranchBlockPlan, branchnet_blocks, squeeze_channels
 
 
@@ -42,7 +47,7 @@ class BranchBlock(nn.Module):
         gate_hidden: int,
         se_ratio: float,
         activation: Callable[..., nn.Module],
-        zero_init_last: bool,
+        zero_init_path: bool,
     ) -> None:
         super().__init__()
         squeeze = squeeze_channels(plan.out_channels, se_ratio)
@@ -59,7 +64,7 @@ class BranchBlock(nn.Module):
             )
             for kernel in plan.kernels
         )
-        if zero_init_last and _passes_gradient_at_zero(activation):
+        if zero_init_path:
             for path in self.branches:  # the block starts as its shortcut
                 zero_last_norm(path)
         self.gate = BranchGate(plan.in_channels, gate_hidden, len(plan.kernels))
@@ -80,18 +85,6 @@ class BranchBlock(nn.Module):
         return self.drop_path(mixed) + self.shortcut(x)
 
 
-def _passes_gradient_at_zero(activation: Callable[..., nn.Module]) -> bool:
-    """Whether the activation has a nonzero slope at 0 (ReLU has none in torch).
-
-    A path that ends BN, activation, SE with a zero BN weight computes exactly 0 before the
-    activation; it can learn its way out only through a nonzero slope there.
-    """
-    with torch.inference_mode(False), torch.enable_grad():  # builds may run under no_grad or meta
-        x = torch.zeros(1, device="cpu", requires_grad=True)
-        (grad,) = torch.autograd.grad(activation()(x).sum(), x)
-    return bool(grad.item() != 0)
-
-
 class BranchNet(StemBlocksHead):
     def __init__(self, cfg: BranchNetConfig) -> None:
         super().__init__()
@@ -106,7 +99,7 @@ class BranchNet(StemBlocksHead):
                     gate_hidden=cfg.gate_hidden,
                     se_ratio=cfg.se_ratio,
                     activation=act,
-                    zero_init_last=cfg.zero_init_last,
+                    zero_init_path=cfg.zero_init_last and passes_gradient_at_zero(cfg.activation),
                 )
                 for plan in branchnet_blocks(cfg)
             )

@@ -17,6 +17,20 @@ _ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+# Activations whose slope at 0 is 0 (torch's ReLU): a path zeroed before one never trains.
+_FLAT_AT_ZERO = frozenset({"relu"})
+
+
+def passes_gradient_at_zero(name: str) -> bool:
+    """Whether activation ``name`` has a nonzero slope at 0, so a zero-initialised path can learn.
+
+    A path that ends BN, activation, SE with a zero BN weight computes exactly 0 before the
+    activation; it learns its way out only through the activation's slope there.
+    """
+    activation_layer(name)  # refuses unknown names
+    return name not in _FLAT_AT_ZERO
+
+
 def activation_layer(name: str) -> Callable[..., nn.Module]:
     """The activation class (or factory) for ``name``; accepts ``inplace=`` like torch's."""
     try:

@@ -134,7 +134,8 @@ def test_search_is_read_live_from_another_process_and_resumes(
             search.kill()
     assert search.returncode == 0, stderr
     assert still_running, "the search ended before `results` had read it"
-    assert 1 <= trained(board) < 3, board["counts"]
+    # Read while the search still ran (it may have been finishing its last trial by then).
+    assert 1 <= trained(board) <= 3, board["counts"]
     assert len([t for t in board["trials"] if t["status"] == "trained"]) == trained(board)
     assert trained(results_json(postgres_url, "live")) == 3
 

@@ -10,10 +10,12 @@ next search fails it and retries its config (``RetryHeartbeatStaleTrialCallback`
 from __future__ import annotations
 
 import importlib
+import time
 import warnings
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -88,17 +90,33 @@ def open_storage(
             "grace_period": 2 * heartbeat_seconds,
         }
     engine_kwargs = {"connect_args": {"timeout": 60.0}} if url.startswith("sqlite") else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if heartbeat_seconds:
-                kwargs["heartbeat_stale_trial_callback"] = RetryHeartbeatStaleTrialCallback(
-                    max_retry=2
-                )
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-    except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open this URL"
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"storage: cannot open {url}: {first_line}") from None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                if heartbeat_seconds:
+                    kwargs["heartbeat_stale_trial_callback"] = RetryHeartbeatStaleTrialCallback(
+                        max_retry=2
+                    )
+                return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open this URL"
+            if _lost_schema_race(exc) and attempt < SCHEMA_RACE_ATTEMPTS:
+                time.sleep(0.2 * attempt)
+                continue
+            message = str(exc).strip()
+            first_line = message.splitlines()[0] if message else type(exc).__name__
+            raise ValueError(f"storage: cannot open {url}: {first_line}") from None
+
+
+# Searches started together on a new database all create its tables; the losers retry.
+SCHEMA_RACE_ATTEMPTS = 5
+
+
+def _lost_schema_race(exc: Exception) -> bool:
+    """Whether another process created the same tables first (SQLite or PostgreSQL wording)."""
+    return isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in str(exc)
 
 
 def list_study_names(storage: optuna.storages.BaseStorage) -> list[str]:

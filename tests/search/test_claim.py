@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from archbench.search import TRAINED, counts_by_status, open_storage
+from archbench.search import TRAINED, counts_by_status, normalize_storage_url, open_storage
 from archbench.search._claim import slots_taken, write_claim
 from tests.conftest import child_env
 from tests.search.conftest import tiny_search_args
@@ -65,10 +65,7 @@ def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: P
     args = tiny_search_args(tiny_space, storage_url, 4)
     command = [sys.executable, "-c", "from archbench.cli import main; main()", *args]
     processes = [
-        subprocess.Popen(
-            command, env=child_env(), stderr=subprocess.PIPE
-        )
-        for _ in range(3)
+        subprocess.Popen(command, env=child_env(), stderr=subprocess.PIPE) for _ in range(3)
     ]
     for process in processes:
         _, stderr = process.communicate(timeout=600)
@@ -78,3 +75,25 @@ def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: P
     )
     counts = counts_by_status(study)
     assert counts[TRAINED] == 4, counts
+
+
+@pytest.mark.parametrize("storage_url", ["sqlite", "postgres"], indirect=True)
+def test_searches_started_together_on_a_new_database_all_open_it(storage_url: str) -> None:
+    """Every opener creates the tables of a new database; those that lose the race retry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy
+
+    if storage_url.startswith("postgresql"):  # a database of its own, with no tables yet
+        engine = sqlalchemy.create_engine(
+            normalize_storage_url(storage_url), isolation_level="AUTOCOMMIT"
+        )
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("CREATE DATABASE schema_race"))
+        engine.dispose()
+        storage_url = storage_url.rsplit("/", 1)[0] + "/schema_race"
+    with ThreadPoolExecutor(6) as pool:
+        opened = list(
+            pool.map(lambda _: open_storage(storage_url, heartbeat_seconds=None), range(6))
+        )
+    assert len(opened) == 6

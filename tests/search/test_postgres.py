@@ -7,6 +7,7 @@ its own name, so tests share the server without sharing trials.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -119,22 +120,27 @@ def test_search_is_read_live_from_another_process_and_resumes(
         text=True,
     )
     board: dict[str, Any] = {}
-    still_running = False
+    paused = False
     try:
         deadline = time.monotonic() + 240
         while search.poll() is None and time.monotonic() < deadline:
-            if trained_in_storage(postgres_url, "live"):  # cheap; `results` starts a process
-                board = results_json(postgres_url, "live")
-                still_running = search.poll() is None
+            if trained_in_storage(postgres_url, "live"):
+                # Pause the search so that `results` (a process start, slower than a tiny
+                # trial on a fast machine) reads the study mid-search, not after it.
+                search.send_signal(signal.SIGSTOP)
+                paused = search.poll() is None
+                try:
+                    board = results_json(postgres_url, "live")
+                finally:
+                    search.send_signal(signal.SIGCONT)
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
         _, stderr = search.communicate(timeout=240)
     finally:
         if search.poll() is None:
             search.kill()
     assert search.returncode == 0, stderr
-    assert still_running, "the search ended before `results` had read it"
-    # Read while the search still ran (it may have been finishing its last trial by then).
+    assert paused, "the search ended before its first trained trial was seen"
     assert 1 <= trained(board) <= 3, board["counts"]
     assert len([t for t in board["trials"] if t["status"] == "trained"]) == trained(board)
     assert trained(results_json(postgres_url, "live")) == 3

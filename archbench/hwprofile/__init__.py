@@ -7,7 +7,7 @@ cannot measure is None with the reason, and every result carries an environment 
 Methods, pitfalls and sources: ``docs/profiling.md``.
 """
 
-from archbench.hwprofile._device import NvmlDevice, resolve_device
+from archbench.hwprofile._device import NvmlDevice, parse_device, resolve_device
 from archbench.hwprofile._env import environment_stamp, result_filename
 from archbench.hwprofile._max_batch import (
     MAX_BATCH_LIMIT,
@@ -52,6 +52,7 @@ __all__ = [
     "environment_stamp",
     "is_oom_error",
     "measure_max_batch_size",
+    "parse_device",
     "plot_sweep",
     "predict_max_batch_size",
     "predict_peak_memory",

@@ -19,24 +19,33 @@ import torch
 from archbench.hwprofile._result import Unavailable
 
 
+def parse_device(spec: str) -> tuple[str, int | None]:
+    """The kind (``auto``, ``cpu`` or ``cuda``) and index of a device spec, without touching CUDA.
+
+    Raises:
+        ValueError: for anything but ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    """
+    match = re.fullmatch(r"(?P<kind>auto|cpu|cuda)(?::(?P<index>[0-9]+))?", spec.strip().lower())
+    if not match or (match["index"] and match["kind"] != "cuda"):
+        raise ValueError(f"device: {spec!r} is not a device; write auto, cpu, cuda or cuda:N")
+    return match["kind"], int(match["index"]) if match["index"] else None
+
+
 def resolve_device(spec: str = "auto") -> torch.device:
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
 
     Raises:
         ValueError: for anything else, or a CUDA device this machine does not have.
     """
-    text = spec.strip().lower()
-    if text == "cpu" or (text == "auto" and not torch.cuda.is_available()):
+    kind, index = parse_device(spec)
+    if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
-    match = re.fullmatch(r"auto|cuda(?::(?P<index>[0-9]+))?", text)
-    if not match:
-        raise ValueError(f"device: {spec!r} is not a device; write auto, cpu, cuda or cuda:N")
     if not torch.cuda.is_available():
         raise ValueError(
             f"device: {spec!r} needs CUDA, but torch.cuda.is_available() is False on this "
             "machine; use --device cpu (or auto)"
         )
-    index = int(match["index"]) if match["index"] else torch.cuda.current_device()
+    index = index if index is not None else torch.cuda.current_device()
     if index >= torch.cuda.device_count():
         raise ValueError(
             f"device: {spec!r} does not exist; this machine has {torch.cuda.device_count()} "

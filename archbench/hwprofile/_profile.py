@@ -348,6 +348,29 @@ def _max_batch_figures(
     return figures, {}, notes
 
 
+SHARED_FIGURES = ("latency_ms_median", "infer_images_per_second", "train_images_per_second")
+NEIGHBOUR_FIGURES = ("peak_train_device_used_bytes", "max_batch_size", "max_batch_size_safe")
+
+
+def shared_figures(
+    figures: dict[str, Any], unavailable: dict[str, str], notes: dict[str, str]
+) -> None:
+    """Marks what a shared CUDA device does to the figures, in place.
+
+    Timings are kept with a note: they are real, but slowed by the neighbours' kernels. NVML's
+    device memory counts the neighbours' memory, and a max-batch probe would fill the card under
+    them (or fail for their memory), so neither is kept.
+    """
+    for name in SHARED_FIGURES:
+        if figures.get(name) is not None:
+            notes[name] = "measured on a GPU that other trials used at the same time"
+    for name in NEIGHBOUR_FIGURES:
+        figures.pop(name, None)
+        unavailable[name] = (
+            "not measured: the GPU was shared with other trials, whose memory it would count"
+        )
+
+
 def profile_model(
     cfg: ModelConfig,
     *,
@@ -361,6 +384,7 @@ def profile_model(
     memory_limit: int | None = None,
     max_batch: bool = False,
     optimizer: str = "sgd",
+    shared_device: bool = False,
 ) -> ProfileResult:
     """Profiles one config: counts, predicted memory, and measurements on ``device``.
 
@@ -379,6 +403,9 @@ def profile_model(
             "would it fit on a smaller card?".
         max_batch: measure the max batch size on the CUDA device (probes in a child process).
         optimizer: ``sgd`` or ``adamw``, the optimizer of the training step.
+        shared_device: other processes train on the same CUDA device now: their work and
+            memory would be counted as this config's, so the figures are marked
+            (``shared_figures``) and the max batch is not probed. Ignored on a CPU.
 
     Raises:
         ValueError: for a bad argument or a device this machine does not have.
@@ -444,7 +471,7 @@ def profile_model(
     measured, missing, max_batch_notes = _max_batch_figures(
         cfg,
         dev,
-        requested=max_batch,
+        requested=max_batch and not (shared_device and dev.type == "cuda"),
         start=figures.get("predicted_max_batch_size") or batch_size,
         memory_limit=memory_limit,
         workload_options=options,
@@ -470,4 +497,9 @@ def profile_model(
             nvml.close()
     figures.update(measured)
     unavailable.update(missing)
-    return ProfileResult(**figures, env=env, unavailable=unavailable, notes=notes)
+    shared = shared_device and dev.type == "cuda"
+    if shared:
+        shared_figures(figures, unavailable, notes)
+    return ProfileResult(
+        **figures, shared_device=shared, env=env, unavailable=unavailable, notes=notes
+    )

@@ -86,6 +86,10 @@ class ProfileResult:
         predicted_for_memory_bytes: the GPU memory size of that prediction.
         max_batch_size: largest training batch measured to fit on the CUDA device.
         max_batch_size_safe: ``max_batch_size`` less a 10% margin against fragmentation.
+        shared_device: measured on a CUDA device that other trials used at the same time
+            (``--workers`` on one card, fractional Ray GPUs): latency and throughput include
+            their contention (see ``notes``), NVML's device memory and the max batch size are
+            left out (see ``unavailable``). The allocator's peaks are this process's own.
         env: the environment stamp: device, versions, precision, layout, batch size.
         unavailable: field name -> why that figure is ``None``.
         notes: field name -> a caveat about a figure that is present.
@@ -115,6 +119,7 @@ class ProfileResult:
     predicted_for_memory_bytes: int | None = None
     max_batch_size: int | None = None
     max_batch_size_safe: int | None = None
+    shared_device: bool = False
     env: dict[str, Any] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)

@@ -125,6 +125,11 @@ class Leaderboard:
     def multi_objective(self) -> bool:
         return len(self.objectives) > 1
 
+    @property
+    def shared_device_trials(self) -> list[int]:
+        """Trials whose latency, throughput and memory were measured on a shared GPU."""
+        return [entry.trial.number for entry in self.entries if entry.trial.shared_device]
+
     def measured_columns(self) -> list[str]:
         """The ``COLUMNS`` worth a table: a cost no line measured (no profile) is left out."""
         lines = [entry.summary() for entry in self.entries]

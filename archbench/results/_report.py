@@ -72,6 +72,13 @@ def _figure_specs(
 ) -> list[tuple[str, str, str, Callable[[Path], Path]]]:
     """(file stem, title, caption, draw) for every figure, in report order."""
     budget = study.user_attrs.get("max_params")
+    shared = [row.number for row in rows if row.shared_device]
+    contention = (
+        f" Trials {', '.join(map(str, shared))} were measured on a GPU that other trials used "
+        "at the same time: their figures include that contention."
+        if shared
+        else ""
+    )
     return [
         (
             "accuracy_vs_params",
@@ -85,7 +92,7 @@ def _figure_specs(
         (
             "accuracy_vs_latency",
             "Accuracy against latency",
-            "Batch-1 inference latency (median) on the device of the search.",
+            "Batch-1 inference latency (median) on the device of the search." + contention,
             lambda p: _plots.plot_accuracy_vs(
                 rows, p, field="latency_ms", label="latency (ms, batch 1)", larger_is_better=False
             ),
@@ -93,7 +100,7 @@ def _figure_specs(
         (
             "accuracy_vs_throughput",
             "Accuracy against throughput",
-            "Inference throughput at the profile's batch size.",
+            "Inference throughput at the profile's batch size." + contention,
             lambda p: _plots.plot_accuracy_vs(
                 rows,
                 p,

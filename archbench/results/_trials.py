@@ -48,6 +48,8 @@ class TrialRow:
         train_images_per_second: training throughput at the profile's batch size.
         peak_train_memory_bytes: measured peak tensor memory of a training step.
         predicted_max_batch_size: largest training batch predicted to fit the profile's memory.
+        shared_device: the latency, throughput and memory figures were measured on a GPU that
+            other trials used at the same time (docs/CONTRACTS.md, profile ``shared_device``).
         epochs_trained: proxy epochs the trial trained.
         values: the trial's objective values in study order (complete trials only).
         feasible: every stored constraint (budget limits) is satisfied.
@@ -72,6 +74,7 @@ class TrialRow:
     train_images_per_second: float | None = None
     peak_train_memory_bytes: int | None = None
     predicted_max_batch_size: int | None = None
+    shared_device: bool = False
     epochs_trained: int | None = None
     values: tuple[float, ...] | None = None
     feasible: bool = True
@@ -104,6 +107,7 @@ SUMMARY_FIELDS = (
     "train_images_per_second",
     "peak_train_memory_bytes",
     "predicted_max_batch_size",
+    "shared_device",
     "epochs_trained",
     "feasible",
     "pareto",
@@ -196,6 +200,7 @@ def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
         train_images_per_second=_number(measured.get("train_images_per_second")),
         peak_train_memory_bytes=_integer(measured.get("peak_train_memory_bytes")),
         predicted_max_batch_size=_integer(measured.get("predicted_max_batch_size")),
+        shared_device=measured.get("shared_device") is True,
         epochs_trained=_integer(record.epochs_trained),
         values=tuple(trial.values) if trial.values is not None else None,
         feasible=all(value <= 0.0 for value in trial.constraints.values()),

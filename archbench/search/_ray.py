@@ -49,6 +49,15 @@ from ray.tune.search.optuna import OptunaSearch
 from archbench.models import config_from_dict
 from archbench.search._budget import decide
 from archbench.search._claim import slots_taken
+from archbench.search._gpus import (
+    VISIBLE_DEVICES,
+    actor_device,
+    environment,
+    local_gpus_needed,
+    ray_trial_device,
+    reuse_actors,
+    shares_ray_gpu,
+)
 from archbench.search._optuna import make_sampler, suggest
 from archbench.search._policy import StopPolicy
 from archbench.search._ray_connect import join_cluster, start_local
@@ -103,8 +112,7 @@ def check_settings(settings: SearchSettings) -> RaySettings:
         )
     if settings.baselines:
         raise ValueError("baseline: not supported by --backend ray; use --backend optuna")
-    if settings.device.startswith("cuda") and ray_settings.gpus_per_trial == 0:
-        raise ValueError("device: a CUDA search on Ray needs --gpus-per-trial, e.g. 1 or 0.5")
+    ray_trial_device(settings.device, ray_settings.gpus_per_trial)  # refuses CUDA without GPUs
     epochs = recipe_epochs(settings)
     if ray_settings.scheduler == "asha" and ray_settings.grace_period > epochs:
         raise ValueError(
@@ -449,6 +457,7 @@ def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
     workers that die. Failure and rejection reports carry a NaN metric, which ASHA's rung
     quantiles ignore.
     """
+    settings = _on_this_actor(settings)
     node = ray.get_runtime_context().get_node_id()
     extra: dict[str, Any] = {"placement": asdict(Placement(socket.gethostname(), node))}
 
@@ -472,6 +481,21 @@ def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
         tune.report({METRIC: math.nan, KEY: {"rejected": str(exc), **extra}})
     except Exception as exc:
         tune.report({METRIC: math.nan, KEY: {"failed": describe_failure(exc), **extra}})
+
+
+def _on_this_actor(settings: SearchSettings) -> SearchSettings:
+    """The trial's settings with its device in this actor's numbering (``actor_device``).
+
+    A CPU trial hides the GPUs: Ray 2.60 no longer blanks ``CUDA_VISIBLE_DEVICES`` for an
+    actor that reserved none, and nothing may then touch a card no trial reserved.
+    """
+    if settings.device == "cpu":
+        os.environ[VISIBLE_DEVICES] = ""
+        return settings
+    device = actor_device(
+        settings.device, [str(i) for i in ray.get_gpu_ids()], os.environ.get(VISIBLE_DEVICES)
+    )
+    return replace(settings, device=device)
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -527,9 +551,7 @@ def _new_tuner(
             search_alg=searcher,
             scheduler=scheduler,
             num_samples=-1,  # the searcher decides when the experiment is done
-            # A fresh process per trial returns its GPU memory; on CPUs, reusing worker
-            # processes saves seconds of start-up per trial.
-            reuse_actors=ray_settings.gpus_per_trial == 0,
+            reuse_actors=reuse_actors(ray_settings.gpus_per_trial),
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
@@ -586,7 +608,7 @@ def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
         SearchAborted: when the searcher gave up (too many rejections or failures).
         KeyboardInterrupt: when Ray ended the run on Ctrl+C (its experiment can be restored).
     """
-    with _environment(RAY_AIR_NEW_OUTPUT="0"), warnings.catch_warnings():
+    with environment(RAY_AIR_NEW_OUTPUT="0"), warnings.catch_warnings():
         # The legacy reporter is silent at verbose=0. NaN reports of failed trials make ASHA
         # warn about rungs without a number yet; it ignores them, and so can the user.
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
@@ -596,20 +618,6 @@ def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
         raise SearchAborted(entry.get("reason", "the Ray searcher gave up"))
     if entry["state"] == "running":
         raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -661,7 +669,17 @@ def run_ray_search(
     """
     start = time.perf_counter()
     ray_settings = check_settings(settings)
-    settings = with_absolute_paths(replace(settings, ray=ray_settings))
+    gpus = ray_settings.gpus_per_trial
+    if ray_settings.address is None and gpus > 0:
+        import torch
+
+        local_gpus_needed(gpus, torch.cuda.device_count())
+    device = ray_trial_device(settings.device, gpus)
+    settings = with_absolute_paths(
+        replace(
+            settings, ray=ray_settings, device=device, shared_device=shares_ray_gpu(device, gpus)
+        )
+    )
     study, name = prepare_study(settings, fresh=fresh)
     if watch is not None:
         watch(study)

@@ -23,6 +23,7 @@ from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide, ensure_feasible
 from archbench.search._claim import claim, sweep_and_count
+from archbench.search._gpus import environment, worker_devices
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
@@ -366,6 +367,7 @@ def run_search(
         runner: trains the accepted configs (default: a ``TrialRunner``); one worker only.
     """
     start = time.perf_counter()
+    gpus = worker_devices(settings) if settings.workers > 1 else []
     study, name = prepare_study(settings, fresh=fresh)
     if watch is not None:
         watch(study)
@@ -375,11 +377,13 @@ def run_search(
         context = multiprocessing.get_context("spawn")
         errors = context.Queue()
         processes = []
-        for index in range(settings.workers):
+        for index, gpu in enumerate(gpus):
             seed = None if settings.seed is None else settings.seed + index
-            worker_settings = replace(settings, seed=seed)
+            worker_settings = gpu.apply(replace(settings, seed=seed))
             process = context.Process(target=_worker_main, args=(worker_settings, name, errors))
-            process.start()
+            # The child starts with its own card visible, before anything in it can touch CUDA.
+            with environment(CUDA_VISIBLE_DEVICES=gpu.visible_devices):
+                process.start()
             processes.append(process)
         for process in processes:
             process.join()

@@ -133,6 +133,7 @@ def profile_config(
         memory=settings.budget.memory_bytes,
         optimizer="adamw" if optimizer == "adamw" else "sgd",
         max_batch=settings.profile == "full" and device.startswith("cuda"),
+        shared_device=settings.shared_device,
     )
     return result.to_dict()
 

@@ -73,8 +73,9 @@ def _leaderboard_table(board: Leaderboard) -> Table:
     if hidden:
         notes.append(f"not measured: {', '.join(hidden)}")
     if board.shared_device_trials:
-        trials = ", ".join(map(str, board.shared_device_trials))
-        notes.append(f"latency, img/s and memory of trials {trials}: measured on a shared GPU")
+        shared = board.shared_device_trials
+        trials = f"trial{'s' if len(shared) > 1 else ''} {', '.join(map(str, shared))}"
+        notes.append(f"latency, img/s and memory of {trials}: measured on a shared GPU")
     table = Table(
         title=f"{board.study}: {', '.join(board.objectives)}{budget} ({counts})",
         caption="; ".join(notes) or None,

@@ -74,8 +74,8 @@ def _figure_specs(
     budget = study.user_attrs.get("max_params")
     shared = [row.number for row in rows if row.shared_device]
     contention = (
-        f" Trials {', '.join(map(str, shared))} were measured on a GPU that other trials used "
-        "at the same time: their figures include that contention."
+        f" {'Trials' if len(shared) > 1 else 'Trial'} {', '.join(map(str, shared))} measured "
+        "on a GPU that other trials used at the same time: the figures include that contention."
         if shared
         else ""
     )

@@ -138,3 +138,28 @@ def test_cuda_profile_fills_the_gpu_figures_and_the_prediction_holds() -> None:
     assert result.peak_train_rss_bytes is None
     measured = result.peak_train_memory_bytes
     assert result.predicted_train_memory_bytes == pytest.approx(measured, rel=0.10)
+
+
+def test_a_shared_device_flag_means_nothing_on_a_cpu(cpu_profile: ProfileResult) -> None:
+    """CPU figures carry no device-sharing mark (the flag is for CUDA cards)."""
+    shared = profile_model(
+        get_preset("simple_cnn"), device="cpu", level="basic", shared_device=True
+    )
+    assert not shared.shared_device and not cpu_profile.shared_device
+    assert "latency_ms_median" not in shared.notes
+    assert ProfileResult.from_dict(shared.to_dict()).shared_device is False
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_shared_cuda_profile_marks_timings_and_drops_device_wide_memory() -> None:
+    result = profile_model(
+        get_preset("simple_cnn"), device="cuda", batch_size=32, max_batch=True, shared_device=True
+    )
+    assert result.shared_device
+    assert result.latency_ms_median and "other trials" in result.notes["latency_ms_median"]
+    for name in ("peak_train_device_used_bytes", "max_batch_size", "max_batch_size_safe"):
+        assert getattr(result, name) is None
+        assert "shared" in result.unavailable[name]
+    assert result.peak_train_memory_bytes, "the allocator's peak is this process's own"
+    assert ProfileResult.from_dict(result.to_dict()).shared_device

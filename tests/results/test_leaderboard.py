@@ -173,3 +173,28 @@ def test_missing_study_exits_2_listing_the_studies(tiny_study: TinyStudy) -> Non
     ]
     with pytest.raises(ValueError, match="studies: tiny"):
         load_study(tiny_study.storage, "other")
+
+
+def test_trials_measured_on_a_shared_gpu_are_named_in_the_table_json_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archbench.results._report import _figure_specs
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    study = optuna.create_study(study_name="gpu", storage=storage, direction="maximize")
+    for shared in (True, False):
+        profile = {"latency_ms_median": 1.5, "shared_device": shared, "env": {"device": "cuda:0"}}
+        attrs = {"status": "trained", "n_params": 10, "val_accuracy": 0.5, "profile": profile}
+        study.add_trial(optuna.create_trial(value=0.5, user_attrs=attrs))
+    code, out, err = invoke(capsys, "results", "--storage", storage, "--study", "gpu")
+    assert code == 0, err
+    assert "memory of trial 0: measured on a shared GPU" in " ".join(out.split())
+    code, out, err = invoke(capsys, "results", "--storage", storage, "--study", "gpu", "--json")
+    assert {t["number"]: t["shared_device"] for t in json.loads(out)["trials"]} == {
+        0: True,
+        1: False,
+    }
+    captions = {
+        name: caption for name, _, caption, _ in _figure_specs(study, read_trials(study), [])
+    }
+    assert "Trial 0 measured on a GPU that other trials used" in captions["accuracy_vs_latency"]

@@ -110,12 +110,17 @@ def test_failures_are_recorded_and_the_study_goes_on(tiny_space: Path, tmp_path:
 
 
 def test_two_workers_reach_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
+    """Two profiling workers on a CPU: no GPU to hand out, and no profile says it was shared."""
     storage = f"sqlite:///{tmp_path}/s.db"
-    run(settings_for(tiny_space, storage, 4, workers=2))
+    run(settings_for(tiny_space, storage, 4, workers=2, profile="basic", device="cpu"))
     study = load(storage)
     assert counts_by_status(study)[TRAINED] == 4
     numbers = [t.number for t in study.trials]
     assert len(numbers) == len(set(numbers))
+    for trial in study.trials:
+        if trial_status(trial) == TRAINED:
+            profile = trial.user_attrs["profile"]
+            assert profile["shared_device"] is False and profile["env"]["device"] == "cpu"
 
 
 def _start_search(args: list[str]) -> subprocess.Popen:

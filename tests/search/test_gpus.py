@@ -174,6 +174,23 @@ def test_cuda_with_no_gpus_per_trial_on_ray_exits_2_in_one_line(
     assert not (tmp_path / "s.db").exists(), "a refused search stores nothing"
 
 
+def _visible_env(queue: multiprocessing.Queue) -> None:
+    queue.put(os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def test_a_spawned_worker_starts_with_the_card_it_was_given_and_the_parent_keeps_its_own() -> None:
+    """How ``run_search`` hands out cards: the child's environment is fixed at ``start()``."""
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_visible_env, args=(queue,))
+    with environment(CUDA_VISIBLE_DEVICES="GPU-test"):
+        child.start()
+    assert queue.get(timeout=120) == "GPU-test"
+    child.join()
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == before
+
+
 def _visible_uuid(queue: multiprocessing.Queue) -> None:
     queue.put([str(torch.cuda.get_device_properties(0).uuid), torch.cuda.device_count()])
 
@@ -181,17 +198,16 @@ def _visible_uuid(queue: multiprocessing.Queue) -> None:
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_worker_process_sees_only_the_card_it_was_given() -> None:
-    """Two workers on this machine's cards: each child sees one GPU, the one it was given."""
+    """The second of two workers: card 1 where there are two, else card 0, shared."""
     gpus = visible_gpus(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
-    uuids = [str(torch.cuda.get_device_properties(i).uuid) for i in range(len(gpus))]
+    second = assign_devices(2, gpus)[1]
     context = multiprocessing.get_context("spawn")
-    for index, device in enumerate(assign_devices(2, gpus)):
-        queue = context.Queue()
-        child = context.Process(target=_visible_uuid, args=(queue,))
-        with environment(CUDA_VISIBLE_DEVICES=device.visible_devices):
-            child.start()
-        uuid, count = queue.get(timeout=120)
-        child.join()
-        assert count == 1
-        assert uuid == uuids[index % len(gpus)]
-        assert device.shared == (len(gpus) == 1)
+    queue = context.Queue()
+    child = context.Process(target=_visible_uuid, args=(queue,))
+    with environment(CUDA_VISIBLE_DEVICES=second.visible_devices):
+        child.start()
+    uuid, count = queue.get(timeout=120)
+    child.join()
+    assert count == 1
+    assert uuid == str(torch.cuda.get_device_properties(1 % len(gpus)).uuid)
+    assert second.shared == (len(gpus) == 1)

@@ -161,16 +161,31 @@ def test_parse_device_refuses_what_is_no_device(spec: str) -> None:
         parse_device(spec)
 
 
-def test_cuda_with_no_gpus_per_trial_on_ray_exits_2_in_one_line(
-    tiny_space: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (("--device", "cuda"), "error: device: --device cuda on Ray needs --gpus-per-trial"),
+        pytest.param(
+            ("--gpus-per-trial", "1"),
+            "error: gpus_per_trial: each trial reserves 1 GPU(s), but this machine has 0",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CPU-only machine"),
+        ),
+    ],
+)
+def test_ray_trials_without_a_gpu_to_train_on_exit_2_in_one_line(
+    extra: tuple[str, ...],
+    line: str,
+    tiny_space: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     pytest.importorskip("ray")
-
     storage = f"sqlite:///{tmp_path}/s.db"
-    args = tiny_search_args(tiny_space, storage, 1, "--backend", "ray", "--device", "cuda")
-    code, _, err = invoke(capsys, *args)
+    code, _, err = invoke(
+        capsys, *tiny_search_args(tiny_space, storage, 1, "--backend", "ray", *extra)
+    )
     assert code == 2
-    assert err.count("\n") == 1 and "error: device: --device cuda on Ray" in err, err
+    assert err.count("\n") == 1 and line in err, err
     assert not (tmp_path / "s.db").exists(), "a refused search stores nothing"
 
 
@@ -211,3 +226,11 @@ def test_a_worker_process_sees_only_the_card_it_was_given() -> None:
     assert count == 1
     assert uuid == str(torch.cuda.get_device_properties(1 % len(gpus)).uuid)
     assert second.shared == (len(gpus) == 1)
+
+
+def test_a_cpu_ray_trial_hides_the_gpus_ray_left_visible(tiny_space: Path, tmp_path: Path) -> None:
+    ray_search = pytest.importorskip("archbench.search._ray")
+    settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cpu")
+    with environment(CUDA_VISIBLE_DEVICES="0,1"):  # what a zero-GPU Ray 2.60 actor inherits
+        assert ray_search._on_this_actor(settings) is settings
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == ""

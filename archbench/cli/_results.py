@@ -75,7 +75,7 @@ def _leaderboard_table(board: Leaderboard) -> Table:
     if board.shared_device_trials:
         shared = board.shared_device_trials
         trials = f"trial{'s' if len(shared) > 1 else ''} {', '.join(map(str, shared))}"
-        notes.append(f"latency, img/s and memory of {trials}: measured on a shared GPU")
+        notes.append(f"{trials} measured on a shared GPU: latency and img/s include its load")
     table = Table(
         title=f"{board.study}: {', '.join(board.objectives)}{budget} ({counts})",
         caption="; ".join(notes) or None,

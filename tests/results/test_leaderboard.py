@@ -188,7 +188,7 @@ def test_trials_measured_on_a_shared_gpu_are_named_in_the_table_json_and_report(
         study.add_trial(optuna.create_trial(value=0.5, user_attrs=attrs))
     code, out, err = invoke(capsys, "results", "--storage", storage, "--study", "gpu")
     assert code == 0, err
-    assert "memory of trial 0: measured on a shared GPU" in " ".join(out.split())
+    assert "trial 0 measured on a shared GPU" in " ".join(out.split())
     code, out, err = invoke(capsys, "results", "--storage", storage, "--study", "gpu", "--json")
     assert {t["number"]: t["shared_device"] for t in json.loads(out)["trials"]} == {
         0: True,

@@ -46,6 +46,13 @@ CANDIDATES: dict[str, tuple[TrainRecipe, bool]] = {
         dataclasses.replace(_PROXY_BEFORE, lr=0.05, grad_clip=1.0),
         True,
     ),
+    # Twice the steps in the same epoch: the thin deep nets that end low are slow, not unstable.
+    "zero-init + batch 32": (dataclasses.replace(_PROXY_BEFORE, batch_size=32), True),
+    "zero-init + lr 0.2": (dataclasses.replace(_PROXY_BEFORE, lr=0.2), True),
+    "zero-init + batch 32 + clip 1": (
+        dataclasses.replace(_PROXY_BEFORE, batch_size=32, grad_clip=1.0),
+        True,
+    ),
 }
 
 

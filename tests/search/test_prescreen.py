@@ -170,7 +170,7 @@ def test_ray_trains_the_best_scored_configs_first(
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = prescreen_settings(
-        tiny_space, storage, 3, prescreen_top=2, backend="ray", ray=RaySettings(), zero_cost="snip"
+        tiny_space, storage, 2, prescreen_top=2, backend="ray", ray=RaySettings(), zero_cost="snip"
     )
     run_ray_search(settings)
     study = load(storage)

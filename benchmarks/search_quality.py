@@ -7,14 +7,17 @@ strategy it prints:
 - the share of trained configs that end below 20% validation accuracy (diverged);
 - the search's best config retrained at the reference budget (``--reference-epochs`` on the
   whole training split, ``--reference-seeds`` seeds): mean and spread of test accuracy;
-- wall time of the searches and of the retraining.
+- wall time of the searches (prescreen scoring included: it runs inside ``archbench search``,
+  and its share is printed too) and of the retraining.
 
 Everything goes through the CLI (``archbench search``, ``results --json``, ``train --json``),
 so it measures what a user gets. Studies live in ``--out``/search_quality.db and retrained runs
 in ``--out``/retrain: rerunning the same command resumes and retrains nothing twice. A strategy
-is one entry of ``STRATEGIES``: its extra ``archbench search`` arguments.
+is one entry of ``STRATEGIES``: its extra ``archbench search`` arguments. ``tpe+prescreen``
+scores ``PRESCREEN`` feasible configs with ``--prescreen-score`` and trains the best quarter first.
 
     python benchmarks/search_quality.py [--seeds 1,2,3] [--trials 10] [--out runs/search_quality]
+        [--strategies random,tpe,tpe+prescreen] [--prescreen-score synflow]
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from typing import Any
 
 import yaml
 
+PRESCREEN = 200
 STRATEGIES: dict[str, list[str]] = {
     "random": ["--sampler", "random"],
     "tpe": ["--sampler", "tpe"],
+    "tpe+prescreen": ["--sampler", "tpe", "--prescreen", str(PRESCREEN), "--zero-cost", "{score}"],
 }
 SETTING = [
     "--space", "resnet", "--max-params", "1M", "--max-flops", "60M", "--dataset", "mnist5k",
@@ -50,19 +55,23 @@ def archbench(*args: str) -> Any:
 
 def search(
     strategy: str, seed: int, args: argparse.Namespace
-) -> tuple[list[dict[str, Any]], float]:
-    """Runs (or resumes) one search; returns its trained trials and the seconds it took."""
+) -> tuple[list[dict[str, Any]], float, float]:
+    """Runs (or resumes) one search; returns its trained trials, the seconds it took and the
+    seconds of its prescreen scoring (part of the former; 0 without prescreening)."""
     storage = f"sqlite:///{args.out / 'search_quality.db'}"
-    study = f"{strategy}-seed{seed}-trials{args.trials}"
+    extra = [arg.format(score=args.prescreen_score) for arg in STRATEGIES[strategy]]
+    name = strategy if "--prescreen" not in extra else f"{strategy}-{args.prescreen_score}"
+    study = f"{name}-seed{seed}-trials{args.trials}"
     started = time.perf_counter()
-    archbench(
-        "search", *SETTING, *STRATEGIES[strategy], "--trials", str(args.trials),
+    summary = archbench(
+        "search", *SETTING, *extra, "--trials", str(args.trials),
         "--seed", str(seed), "--storage", storage, "--study", study, "--quiet",
     )  # fmt: skip
     seconds = time.perf_counter() - started
+    scoring = (summary.get("prescreen") or {}).get("seconds", 0.0)
     board = archbench("results", "--storage", storage, "--study", study, "--top", "100000")
     trained = [t for t in board["trials"] if t["status"] in ("trained", "pruned")]
-    return trained, seconds
+    return trained, seconds, scoring
 
 
 def retrain(config: dict[str, Any], name: str, seed: int, args: argparse.Namespace) -> float:
@@ -90,6 +99,9 @@ def main() -> None:
     parser.add_argument("--reference-epochs", type=int, default=4)
     parser.add_argument("--reference-seeds", type=int, default=2)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument(
+        "--prescreen-score", default="synflow", help="zero-cost score of tpe+prescreen"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/search_quality"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -97,9 +109,11 @@ def main() -> None:
     rows = []
     for strategy in args.strategies.split(","):
         accuracies, reference, search_seconds, retrain_seconds = [], [], 0.0, 0.0
+        scoring_seconds = 0.0
         for seed in seeds:
-            trained, seconds = search(strategy, seed, args)
+            trained, seconds, scoring = search(strategy, seed, args)
             search_seconds += seconds
+            scoring_seconds += scoring
             accuracies += [t["val_accuracy"] for t in trained]
             best = max(trained, key=lambda t: t["val_accuracy"])
             started = time.perf_counter()
@@ -113,20 +127,22 @@ def main() -> None:
                 f"{strategy} seed {seed}: best proxy {best['val_accuracy']:.1%} (trial "
                 f"{best['number']}), reference {', '.join(f'{p:.1%}' for p in picks)}; "
                 f"{sum(a < DIVERGED for a in accuracies[-len(trained) :])}/{len(trained)} "
-                f"diverged; search {seconds:.0f} s",
+                f"diverged; search {seconds:.0f} s (scoring {scoring:.0f} s)",
                 flush=True,
             )
-        rows.append((strategy, accuracies, reference, search_seconds, retrain_seconds))
+        rows.append(
+            (strategy, accuracies, reference, search_seconds, scoring_seconds, retrain_seconds)
+        )
     print(
-        f"\n{'strategy':<12} {'diverged':>10} {'reference mean':>15} {'spread':>14} "
-        f"{'search s':>9} {'retrain s':>10}"
+        f"\n{'strategy':<14} {'diverged':>10} {'reference mean':>15} {'spread':>14} "
+        f"{'search s':>9} {'of it scoring':>14} {'retrain s':>10}"
     )
-    for strategy, accuracies, reference, search_seconds, retrain_seconds in rows:
+    for strategy, accuracies, reference, search_seconds, scoring_seconds, retrain_seconds in rows:
         diverged = sum(a < DIVERGED for a in accuracies)
         print(
-            f"{strategy:<12} {diverged:>3}/{len(accuracies):<3}{diverged / len(accuracies):>4.0%} "
+            f"{strategy:<14} {diverged:>3}/{len(accuracies):<3}{diverged / len(accuracies):>4.0%} "
             f"{statistics.mean(reference):>15.2%} {min(reference):>6.1%}-{max(reference):<6.1%} "
-            f"{search_seconds:>9.0f} {retrain_seconds:>10.0f}"
+            f"{search_seconds:>9.0f} {scoring_seconds:>14.0f} {retrain_seconds:>10.0f}"
         )
 
 

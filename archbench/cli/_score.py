@@ -114,9 +114,9 @@ def _score_space(
     json_output: bool,
 ) -> None:
     from archbench.models import count_params
-    from archbench.search import Budget, decide, ensure_feasible
+    from archbench.search import Budget, ensure_feasible, feasible_pool
     from archbench.spaces import get_space
-    from archbench.zerocost import sample_feasible, score_configs
+    from archbench.zerocost import best_first, ranking_score, score_configs
 
     space = get_space(space_name)
     budget = Budget(
@@ -125,13 +125,7 @@ def _score_space(
     )
     shape = _data_shape(settings["dataset"], data_dir)
     ensure_feasible(space, budget, shape)
-    pool = sample_feasible(
-        space,
-        limits["samples"],
-        accept=lambda cfg: not decide(cfg, budget).rejected,
-        shape=shape,
-        seed=settings["seed"],
-    )
+    pool = feasible_pool(space, budget, shape, limits["samples"], settings["seed"])
     batches = _batches(names, settings, data_dir, device)
     started = time.perf_counter()
     status = f"scoring {len(pool)} configs of {space.name}"
@@ -151,8 +145,8 @@ def _score_space(
             on_scored=show,
         )
     seconds = time.perf_counter() - started
-    order_by = "ensemble" if "ensemble" in names else names[0]
-    ranked = sorted(range(len(pool)), key=lambda i: rows[i][order_by], reverse=True)
+    order_by = ranking_score(names)
+    ranked = best_first(rows, order_by)
     configs: list[dict[str, Any]] = [
         {
             "rank": rank,
@@ -214,9 +208,9 @@ def _batches(
 ) -> list[Batch]:
     """The scoring batch of the search's training split, loaded only when a score needs data."""
     from archbench.data import load_dataset, split_train_val
-    from archbench.zerocost import ensemble_members, get_score, scoring_batches
+    from archbench.zerocost import needs_data, scoring_batches
 
-    if not any(get_score(name).needs_data for name in ensemble_members(names)):
+    if not needs_data(names):
         return []
     train, _ = split_train_val(load_dataset(settings["dataset"], "train", data_dir))
     return scoring_batches(

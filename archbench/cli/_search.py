@@ -16,6 +16,7 @@ from archbench.cli import app
 from archbench.cli._common import console, err_console, fail, print_json, user_errors
 from archbench.search import (
     Budget,
+    Prescreening,
     ProgressEvent,
     RaySettings,
     SearchAborted,
@@ -40,6 +41,7 @@ class SearchProgress:
         self.study_name = study_name
         self.start = time.perf_counter()
         self.counts: TrialCounts | None = None
+        self.prescreening: Prescreening | None = None
         self.trained_at_start: int | None = None
         self.live = Live(self, console=console, refresh_per_second=2, transient=False)
 
@@ -52,6 +54,8 @@ class SearchProgress:
         self.live.__exit__(*exc)
 
     def __call__(self, event: ProgressEvent) -> None:
+        if isinstance(event, Prescreening):
+            self.prescreening = event
         if isinstance(event, TrialCounts):
             if self.trained_at_start is None:
                 self.trained_at_start = event.trained
@@ -80,7 +84,12 @@ class SearchProgress:
             if best is not None
             else "best: none yet"
         )
-        return Group(line, Text(text, style="green"))
+        lines = [line, Text(text, style="green")]
+        screen = self.prescreening
+        if screen is not None and not screen.done:  # no trial starts before it is done
+            status = f"prescreening {screen.total} configs with {screen.score}: {screen.scored}"
+            lines.insert(0, Text(f"{status} scored", style="cyan"))
+        return Group(*lines)
 
 
 def _summary_table(summary: SearchSummary) -> Table:
@@ -150,6 +159,16 @@ def search(
         None, help="Ray: experiment folder, shared on a cluster (default: next to the database)."
     ),
     max_failures: int = typer.Option(0, help="Ray: retries of a trial whose worker died."),
+    prescreen: int = typer.Option(
+        None, help="Score K feasible configs at initialisation first; the best train first."
+    ),
+    zero_cost: str = typer.Option(
+        None,
+        help="--prescreen score: params, flops, synflow, snip, grad_norm, naswot, zico, ensemble.",
+    ),
+    prescreen_top: int = typer.Option(
+        None, help="--prescreen configs that train first (default: a quarter of --trials)."
+    ),
     fresh: bool = typer.Option(False, help="Delete the study of this name first."),
     quiet: bool = typer.Option(False, help="No live view; one summary line."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -205,6 +224,9 @@ def search(
             )
             if backend == "ray"
             else None,
+            prescreen=prescreen,
+            zero_cost=zero_cost,
+            prescreen_top=prescreen_top,
         )
     run_with_view(
         settings,

@@ -54,6 +54,7 @@ COLUMNS: dict[str, str] = {
     "peak train memory": "peak_train_memory_bytes",
     "max batch (pred.)": "predicted_max_batch_size",
     "epochs": "epochs_trained",
+    "zero-cost score": "zero_cost_score",
     "state": "status",
     "reason": "reason",
 }
@@ -71,6 +72,8 @@ def format_value(field: str, value: Any) -> str:
         return format_count(value)
     if field == "latency_ms":
         return f"{value:.3g}"
+    if field == "zero_cost_score":
+        return f"{value:.4g}"
     if field.endswith("images_per_second"):
         return f"{value:,.0f}"
     if field.endswith("_bytes"):

@@ -57,6 +57,8 @@ class TrialRow:
             single-objective study, the best trial.
         reason: why the trial was rejected, pruned or failed.
         baseline: the preset name of an enqueued baseline trial.
+        zero_cost_score: the ``--prescreen`` score of a prescreened trial.
+        zero_cost_rank: its rank in the prescreened pool (1 is the best score).
         params: the sampled search-space params.
         config: the effective model config dict.
         metrics: per-epoch metric dicts of the proxy training.
@@ -81,6 +83,8 @@ class TrialRow:
     pareto: bool = False
     reason: str | None = None
     baseline: str | None = None
+    zero_cost_score: float | None = None
+    zero_cost_rank: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] | None = None
     metrics: tuple[dict[str, float], ...] = ()
@@ -113,6 +117,8 @@ SUMMARY_FIELDS = (
     "pareto",
     "reason",
     "baseline",
+    "zero_cost_score",
+    "zero_cost_rank",
 )
 
 
@@ -183,6 +189,7 @@ def read_trials(study: optuna.Study) -> list[TrialRow]:
 def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
     record = TrialRecord.read(trial)
     measured = record.profile or {}
+    zero_cost = record.zero_cost or {}
     accuracy = record.val_accuracy
     if accuracy is None and record.status == TRAINED and trial.state == TrialState.COMPLETE:
         accuracy = trial.values[0]  # a record without the attribute (e.g. an older search)
@@ -207,6 +214,8 @@ def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
         pareto=pareto,
         reason=record.reason,
         baseline=record.baseline,
+        zero_cost_score=_number(zero_cost.get("value")),
+        zero_cost_rank=_integer(zero_cost.get("rank")),
         params=dict(trial.params),
         config=record.config,
         metrics=record.metrics,

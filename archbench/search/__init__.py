@@ -5,6 +5,7 @@
 
 from archbench.search._budget import Budget, Decision, decide, ensure_feasible
 from archbench.search._optuna import make_pruner, make_sampler, suggest
+from archbench.search._prescreen import PRESCREEN_ATTR, Prescreening, ScoredPool, feasible_pool
 from archbench.search._record import (
     FAILED,
     OBJECTIVES,
@@ -55,7 +56,9 @@ __all__ = [
     "FAILED",
     "OBJECTIVES",
     "Owner",
+    "PRESCREEN_ATTR",
     "PRUNED",
+    "Prescreening",
     "Placement",
     "Progress",
     "ProgressEvent",
@@ -65,6 +68,7 @@ __all__ = [
     "RaySettings",
     "Runner",
     "STATUSES",
+    "ScoredPool",
     "SearchAborted",
     "SearchFinished",
     "SearchSettings",
@@ -78,6 +82,7 @@ __all__ = [
     "decide",
     "default_study_name",
     "ensure_feasible",
+    "feasible_pool",
     "is_trained",
     "list_study_names",
     "make_pruner",

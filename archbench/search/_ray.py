@@ -60,6 +60,7 @@ from archbench.search._gpus import (
 )
 from archbench.search._optuna import make_sampler, suggest
 from archbench.search._policy import StopPolicy
+from archbench.search._prescreen import Prescreening, params_key, pending_top, stored_pool
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
     FAILED,
@@ -162,13 +163,20 @@ class BudgetedSpace:
 
     Returns the decision as constants, which Ray merges into the trial's config, so the trainable
     gets the effective config without the space file and the driver can record the trial without
-    decoding again. It is picklable (Ray saves it with the searcher state).
+    decoding again. It is picklable (Ray saves it with the searcher state). A prescreened
+    config carries its ``zero_cost`` attrs (``prescreened``, keyed by ``params_key``) along.
     """
 
-    def __init__(self, settings: SearchSettings, shape: DataShape) -> None:
+    def __init__(
+        self,
+        settings: SearchSettings,
+        shape: DataShape,
+        prescreened: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.settings = settings
         self.shape = shape
         self.space: SearchSpace = get_space(settings.space)
+        self.prescreened = prescreened or {}
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         sampled = self.space.to_config(suggest(trial, self.space), self.shape)
@@ -187,6 +195,9 @@ class BudgetedSpace:
         }
         if decision.sampled_config != decision.config:
             proposal["sampled_config"] = decision.sampled_config.to_dict()
+        zero_cost = self.prescreened.get(params_key(dict(trial.params)))
+        if zero_cost is not None:
+            proposal["zero_cost"] = zero_cost
         return {KEY: proposal}
 
 
@@ -257,6 +268,7 @@ class Recorder:
             val_accuracy=best,
             profile=profile,
             placement=placement,
+            zero_cost=proposal.get("zero_cost"),
         )
         attrs[RAY_TRIAL_ID] = ray_trial_id
         state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
@@ -522,11 +534,16 @@ def _new_tuner(
 ) -> tune.Tuner:
     epochs = recipe_epochs(settings)
     recorder = Recorder(settings, study.study_name, epochs)
+    # Prescreened configs no trial has tried yet train first, as with Optuna's enqueued trials.
+    first = pending_top(study, settings, stored_pool(study))
     searcher = BudgetedSearcher(
         OptunaSearch(
-            space=BudgetedSpace(settings, data_shape(settings)),
+            space=BudgetedSpace(
+                settings, data_shape(settings), {params_key(p): attrs for p, attrs in first}
+            ),
             metric=METRIC,
             mode="max",
+            points_to_evaluate=[params for params, _ in first] or None,
             sampler=make_sampler(settings.sampler, settings.seed, 1),
             storage=_sampler_storage(study),
             study_name=study.study_name,
@@ -651,6 +668,7 @@ def run_ray_search(
     *,
     fresh: bool = False,
     watch: Callable[[optuna.Study], None] | None = None,
+    on_prescreen: Callable[[Prescreening], None] | None = None,
 ) -> SearchSummary:
     """Runs (or resumes) a search on Ray Tune until ``settings.n_trials`` trials have trained.
 
@@ -661,6 +679,8 @@ def run_ray_search(
     Args:
         fresh: delete the study first (its old Ray experiments are left on disk, unused).
         watch: called once with the prepared study (the progress poller reads it).
+        on_prescreen: follows the ``--prescreen`` scoring, in the driver, before the first
+            trial.
 
     Raises:
         ValueError: for settings the Ray backend cannot run, or an unreachable cluster.
@@ -680,7 +700,7 @@ def run_ray_search(
             settings, ray=ray_settings, device=device, shared_device=shares_ray_gpu(device, gpus)
         )
     )
-    study, name = prepare_study(settings, fresh=fresh)
+    study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
     if watch is not None:
         watch(study)
     study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials here

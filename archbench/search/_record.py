@@ -41,6 +41,8 @@ OWNER = "owner"  # {host, pid, started, trial}: the process that claimed a quota
 HOST = "host"  # the machine the trial trained on
 RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
 RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
+# {score, value, rank}: the zero-cost score of a --prescreen trial and its rank in the pool
+ZERO_COST = "zero_cost"
 # Read, never written: older Ray searches stored FLOPs beside the profile (--profile none).
 LEGACY_FLOPS, LEGACY_MACS = "flops", "macs"
 
@@ -113,6 +115,11 @@ def write_outcome(
             trial.set_user_attr(RAY_NODE_ID, placement.ray_node_id)
 
 
+def zero_cost_attrs(score: str, value: float, rank: int) -> dict[str, Any]:
+    """The user attrs of a trial that prescreening enqueued: its score and rank in the pool."""
+    return {ZERO_COST: {"score": score, "value": value, "rank": rank}}
+
+
 def write_status(trial: _AttrWriter, status: str, reason: str | None = None) -> None:
     trial.set_user_attr(STATUS, status)
     if reason is not None:
@@ -130,8 +137,12 @@ def outcome_attrs(
     val_accuracy: float | None = None,
     profile: dict[str, Any] | None = None,
     placement: Placement | None = None,
+    zero_cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The same attrs as the ``write_*`` functions, as one dict for a trial created whole."""
+    """The same attrs as the ``write_*`` functions, as one dict for a trial created whole.
+
+    ``zero_cost`` is a prescreened trial's ``zero_cost_attrs``.
+    """
 
     class Collect(dict[str, Any]):
         def set_user_attr(self, key: str, value: Any) -> None:
@@ -144,7 +155,7 @@ def outcome_attrs(
         placement=placement,
     )  # fmt: skip
     write_status(attrs, status, reason)
-    return dict(attrs)
+    return {**attrs, **(zero_cost or {})}
 
 
 def trial_status(trial: FrozenTrial) -> str:
@@ -195,6 +206,7 @@ class TrialRecord:
     host: str | None
     ray_node_id: str | None
     ray_trial_id: str | None
+    zero_cost: dict[str, Any] | None = None  # {score, value, rank} of a prescreened trial
 
     @classmethod
     def read(cls, trial: FrozenTrial) -> TrialRecord:
@@ -219,4 +231,5 @@ class TrialRecord:
             host=attrs.get(HOST),
             ray_node_id=attrs.get(RAY_NODE_ID),
             ray_trial_id=attrs.get(RAY_TRIAL_ID),
+            zero_cost=dict(zc) if isinstance(zc := attrs.get(ZERO_COST), Mapping) else None,
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from archbench.search._prescreen import Prescreening
 from archbench.search._record import (
     FAILED,
     N_PARAMS,
@@ -70,7 +71,7 @@ class SearchFinished:
     summary: SearchSummary
 
 
-ProgressEvent = SearchStarted | TrialCounts | SearchFinished
+ProgressEvent = SearchStarted | Prescreening | TrialCounts | SearchFinished
 Progress = Callable[[ProgressEvent], None]
 
 
@@ -85,7 +86,8 @@ def run(
     """Runs (or resumes) a search until its study holds ``settings.n_trials`` trained trials.
 
     Args:
-        progress: receives a ``SearchStarted``, then ``TrialCounts`` about once a second, then
+        progress: receives a ``SearchStarted``, then with ``--prescreen`` ``Prescreening`` as
+            configs are scored, then ``TrialCounts`` about once a second, then
             ``SearchFinished``.
         fresh: delete the study of this name first.
         verbose: keep Optuna's INFO log lines.
@@ -106,9 +108,11 @@ def run(
     emit(SearchStarted(name, settings.backend, settings.n_trials))
     with _poller(name, settings.n_trials, emit) as watch:
         if settings.backend == "ray":
-            summary = _ray_backend()(settings, fresh=fresh, watch=watch)
+            summary = _ray_backend()(settings, fresh=fresh, watch=watch, on_prescreen=emit)
         else:
-            summary = run_search(settings, fresh=fresh, watch=watch, runner=runner)
+            summary = run_search(
+                settings, fresh=fresh, watch=watch, runner=runner, on_prescreen=emit
+            )
     emit(SearchFinished(summary))
     return summary
 

@@ -27,6 +27,7 @@ from archbench.search._gpus import environment, worker_devices
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
+from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened, stored_pool
 from archbench.search._record import (
     BASELINE,
     EPOCHS_TRAINED,
@@ -65,6 +66,7 @@ class SearchSummary:
     failed: int
     seconds: float
     best: list[dict[str, Any]]
+    prescreen: dict[str, Any] | None = None  # score, samples, seconds of a --prescreen pool
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class SearchSummary:
             "failed": self.failed,
             "seconds": round(self.seconds, 2),
             "best": self.best,
+            "prescreen": self.prescreen,
         }
 
 
@@ -127,8 +130,16 @@ def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]
 _MUST_MATCH = ("space", "max_params", "objectives", "dataset")
 
 
-def prepare_study(settings: SearchSettings, *, fresh: bool = False) -> tuple[optuna.Study, str]:
+def prepare_study(
+    settings: SearchSettings,
+    *,
+    fresh: bool = False,
+    on_prescreen: Callable[[Prescreening], None] | None = None,
+) -> tuple[optuna.Study, str]:
     """Creates the study, or loads it to resume after checking the settings match.
+
+    With ``--prescreen`` it also scores the pool, once per study (``_prescreen.py``);
+    ``on_prescreen`` follows the scoring.
 
     Raises:
         ValueError: when the space cannot fit the budget, or a study of the same name was made
@@ -162,6 +173,7 @@ def prepare_study(settings: SearchSettings, *, fresh: bool = False) -> tuple[opt
         for key, value in attrs.items():
             study.set_user_attr(key, value)
     _enqueue_baselines(study, settings.baselines)
+    ensure_prescreened(study, settings, space, shape, on_prescreen)
     return study, name
 
 
@@ -359,16 +371,19 @@ def run_search(
     fresh: bool = False,
     watch: Callable[[optuna.Study], None] | None = None,
     runner: Runner | None = None,
+    on_prescreen: Callable[[Prescreening], None] | None = None,
 ) -> SearchSummary:
     """Runs (or resumes) a search with Optuna until the study holds ``settings.n_trials``.
 
     Args:
         watch: called once with the prepared study (the progress poller reads it).
         runner: trains the accepted configs (default: a ``TrialRunner``); one worker only.
+        on_prescreen: follows the ``--prescreen`` scoring, before the first trial.
     """
     start = time.perf_counter()
     gpus = worker_devices(settings) if settings.workers > 1 else []
-    study, name = prepare_study(settings, fresh=fresh)
+    study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
+    enqueue_top(study, settings, stored_pool(study))
     if watch is not None:
         watch(study)
     if settings.workers == 1:
@@ -411,6 +426,7 @@ def summarize(
         }
         for t in trained[:top]
     ]
+    pool = stored_pool(study)
     return SearchSummary(
         study=name,
         storage=settings.storage or "sqlite:///results/archbench.db",
@@ -420,4 +436,9 @@ def summarize(
         failed=statuses.count(FAILED),
         seconds=seconds,
         best=best,
+        prescreen=(
+            {"score": pool.score, "samples": len(pool.params), "seconds": pool.seconds}
+            if pool is not None
+            else None
+        ),
     )

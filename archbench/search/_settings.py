@@ -79,6 +79,11 @@ class SearchSettings:
     epoch_timeout_seconds: float = 3600.0
     backend: str = "optuna"
     ray: RaySettings | None = None
+    # --prescreen K --zero-cost SCORE [--prescreen-top T]: score K feasible configs at
+    # initialisation and train the best T first (search/_prescreen.py).
+    prescreen: int | None = None
+    zero_cost: str | None = None
+    prescreen_top: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -116,10 +121,39 @@ class SearchSettings:
             )
         if self.profile == "none" and self.budget.max_latency_ms is not None:
             raise ValueError("profile: --max-latency-ms needs --profile basic or full")
+        self._check_prescreen()
+
+    def _check_prescreen(self) -> None:
+        if self.prescreen is None:
+            if self.zero_cost is not None or self.prescreen_top is not None:
+                raise ValueError("prescreen: --zero-cost and --prescreen-top need --prescreen K")
+            return
+        if self.prescreen < 1:
+            raise ValueError(f"prescreen: must be >= 1 config, got {self.prescreen}")
+        if self.zero_cost is None:
+            raise ValueError("zero_cost: --prescreen needs a score, e.g. --zero-cost synflow")
+        from archbench.zerocost import resolve_scores
+
+        resolve_scores([self.zero_cost])  # one line listing the scores for a typo
+        top = self.prescreen_count
+        if top < 1 or top > self.prescreen:
+            raise ValueError(
+                f"prescreen_top: must be between 1 and --prescreen {self.prescreen}, got {top}"
+            )
+        if top > self.n_trials:
+            raise ValueError(f"prescreen_top: {top} is more than the {self.n_trials} --trials")
 
     @property
     def directions(self) -> list[Literal["minimize", "maximize"]]:
         return [OBJECTIVES[name] for name in self.objectives]
+
+    @property
+    def prescreen_count(self) -> int:
+        """How many of the prescreened configs train first: ``--prescreen-top``, else a quarter
+        of ``--trials`` (at least one), so the sampler still chooses most trials."""
+        if self.prescreen_top is not None:
+            return self.prescreen_top
+        return min(max(1, self.n_trials // 4), self.prescreen or 0)
 
     @property
     def rejection_limit(self) -> int:

@@ -111,6 +111,22 @@ def ensemble_members(names: Sequence[str]) -> list[str]:
     return others or _per_config(list_scores())
 
 
+def needs_data(names: Sequence[str]) -> bool:
+    """Whether scoring ``names`` reads batches of data (``ensemble`` through its members)."""
+    return any(get_score(name).needs_data for name in ensemble_members(names))
+
+
+def ranking_score(names: Sequence[str]) -> str:
+    """The score that orders a scored set: ``ensemble`` when chosen, else the first name."""
+    return ENSEMBLE if ENSEMBLE in names else names[0]
+
+
+def best_first(rows: Sequence[dict[str, float]], score: str) -> list[int]:
+    """Indices of ``rows`` from the highest ``score`` down; NaN last, ties in their order."""
+    values = [row[score] for row in rows]
+    return sorted(range(len(rows)), key=lambda i: np.inf if np.isnan(values[i]) else -values[i])
+
+
 def mean_rank(rows: Sequence[dict[str, float]], names: Sequence[str]) -> list[float]:
     """Each row's mean rank over ``names``: 1 is the lowest value, ties share their mean rank.
 

@@ -1,0 +1,217 @@
+"""Prescreening: score K feasible configs at initialisation, train the best ones first.
+
+``--prescreen K --zero-cost SCORE`` draws K distinct configs that pass the search's budget check
+(the same ``decide`` as every trial), scores them on seeded batches of the search's training
+split, and stores the pool and its scores in the study (``PRESCREEN_ATTR``), so that a resumed
+search reads them back instead of scoring again. The best ``settings.prescreen_count`` configs
+are the first trials: the Optuna backend enqueues them, the Ray backend passes them as
+``points_to_evaluate``. They train like any trial, so the sampler learns from them (TPE counts
+them as startup trials), and each carries its score as the ``zero_cost`` trial attr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from archbench.search._budget import Budget, decide
+from archbench.search._record import zero_cost_attrs
+from archbench.search._settings import SearchSettings
+from archbench.spaces import DataShape, FixedParam, SearchSpace
+from archbench.zerocost import Candidate, sample_feasible
+
+PRESCREEN_ATTR = "prescreen"  # study user attr: the scored pool (``ScoredPool.to_attr``)
+
+
+@dataclass(frozen=True)
+class Prescreening:
+    """Progress of the prescreen: ``scored`` of ``total`` configs after ``seconds``.
+
+    ``reused`` says the study already held the scores (a resume): nothing was scored.
+    """
+
+    score: str
+    total: int
+    scored: int
+    seconds: float
+    reused: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.scored == self.total
+
+
+def feasible_pool(
+    space: SearchSpace, budget: Budget, shape: DataShape, count: int, seed: int
+) -> list[Candidate]:
+    """``count`` distinct seeded configs of ``space`` that a trial's budget check accepts.
+
+    Raises:
+        ValueError: too few feasible configs turn up (``sample_feasible``).
+    """
+    return sample_feasible(
+        space, count, accept=lambda cfg: not decide(cfg, budget).rejected, shape=shape, seed=seed
+    )
+
+
+@dataclass(frozen=True)
+class ScoredPool:
+    """The prescreened configs (their searched params) and their scores, in draw order."""
+
+    score: str
+    seed: int
+    seconds: float
+    params: list[dict[str, Any]]
+    values: list[float]
+
+    def ranked(self) -> list[int]:
+        from archbench.zerocost import best_first
+
+        return best_first([{self.score: v} for v in self.values], self.score)
+
+    def top(self, count: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """The best ``count`` configs: their params and their ``zero_cost`` trial attrs."""
+        return [
+            (self.params[index], zero_cost_attrs(self.score, self.values[index], rank))
+            for rank, index in enumerate(self.ranked()[:count], 1)
+        ]
+
+    def to_attr(self) -> dict[str, Any]:
+        """Compact JSON: the param names once, then one list of values per config."""
+        names = sorted({name for params in self.params for name in params})
+        return {
+            "score": self.score,
+            "samples": len(self.params),
+            "seed": self.seed,
+            "seconds": round(self.seconds, 3),
+            "names": names,
+            "pool": [[params.get(name) for name in names] for params in self.params],
+            "values": self.values,
+        }
+
+    @classmethod
+    def from_attr(cls, attr: dict[str, Any]) -> ScoredPool:
+        names = attr["names"]
+        params = [
+            {name: value for name, value in zip(names, row) if value is not None}
+            for row in attr["pool"]
+        ]
+        return cls(attr["score"], attr["seed"], attr["seconds"], params, list(attr["values"]))
+
+
+def stored_pool(study: optuna.Study) -> ScoredPool | None:
+    attr = study.user_attrs.get(PRESCREEN_ATTR)
+    return ScoredPool.from_attr(attr) if attr else None
+
+
+def ensure_prescreened(
+    study: optuna.Study,
+    settings: SearchSettings,
+    space: SearchSpace,
+    shape: DataShape,
+    on_progress: Callable[[Prescreening], None] | None = None,
+) -> ScoredPool | None:
+    """The study's scored pool: read back when stored, else drawn, scored and stored.
+
+    Raises:
+        ValueError: the study was prescreened with another score or pool size, or too few
+            feasible configs exist.
+    """
+    if settings.prescreen is None or settings.zero_cost is None:
+        return stored_pool(study)
+    emit = on_progress or (lambda event: None)
+    pool = stored_pool(study)
+    if pool is not None:
+        if (pool.score, len(pool.params)) != (settings.zero_cost, settings.prescreen):
+            raise ValueError(
+                f"prescreen: study {study.study_name!r} was prescreened with --prescreen "
+                f"{len(pool.params)} --zero-cost {pool.score}; use those, another --study, "
+                "or --fresh"
+            )
+        emit(Prescreening(pool.score, len(pool.params), len(pool.params), 0.0, reused=True))
+        return pool
+    pool = score_pool(settings, space, shape, emit)
+    study.set_user_attr(PRESCREEN_ATTR, pool.to_attr())
+    return pool
+
+
+def score_pool(
+    settings: SearchSettings,
+    space: SearchSpace,
+    shape: DataShape,
+    emit: Callable[[Prescreening], None],
+) -> ScoredPool:
+    """Draws ``settings.prescreen`` feasible configs and scores them with ``settings.zero_cost``.
+
+    The seed (``--seed``, else 0) fixes the draws, the scoring batches and the initial weights.
+    """
+    from archbench.hwprofile import resolve_device
+    from archbench.search._trial import TrialData
+    from archbench.zerocost import needs_data, score_configs, scoring_batches
+
+    assert settings.prescreen is not None and settings.zero_cost is not None
+    score, seed = settings.zero_cost, settings.seed or 0
+    started = time.perf_counter()
+    emit(Prescreening(score, settings.prescreen, 0, 0.0))
+    candidates = feasible_pool(space, settings.budget, shape, settings.prescreen, seed)
+    device = resolve_device(settings.device)
+    batches = (
+        scoring_batches(TrialData.load(settings).train, seed=seed, device=device)
+        if needs_data([score])
+        else []
+    )
+
+    def scored(index: int, _: dict[str, float]) -> None:
+        emit(Prescreening(score, len(candidates), index + 1, time.perf_counter() - started))
+
+    rows = score_configs(
+        [decide(c.config, settings.budget).config for c in candidates],  # --fit-budget shrinks
+        [score],
+        batches=batches,
+        seed=seed,
+        device=device,
+        on_scored=scored,
+    )
+    return ScoredPool(
+        score=score,
+        seed=seed,
+        seconds=time.perf_counter() - started,
+        params=[searched_params(space, c.params) for c in candidates],
+        values=[row[score] for row in rows],
+    )
+
+
+def searched_params(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
+    """The params a sampler suggests: fixed ones are the space's, not the trial's."""
+    return {k: v for k, v in params.items() if not isinstance(space.params[k], FixedParam)}
+
+
+def params_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def enqueue_top(study: optuna.Study, settings: SearchSettings, pool: ScoredPool | None) -> None:
+    """Enqueues the best configs of ``pool`` (Optuna backend), each with its score attr.
+
+    ``skip_if_exists`` leaves out a config the study holds already, so a resume, or a rerun
+    after a crash between scoring and enqueueing, adds nothing twice.
+    """
+    if pool is None or settings.prescreen is None:
+        return
+    for params, attrs in pool.top(settings.prescreen_count):
+        study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=True)
+
+
+def pending_top(
+    study: optuna.Study, settings: SearchSettings, pool: ScoredPool | None
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The best configs of ``pool`` that no trial of ``study`` has tried yet (Ray backend)."""
+    if pool is None or settings.prescreen is None:
+        return []
+    tried = {params_key(t.params) for t in study.get_trials(deepcopy=False)}
+    return [(p, a) for p, a in pool.top(settings.prescreen_count) if params_key(p) not in tried]

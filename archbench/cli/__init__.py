@@ -24,6 +24,7 @@ app = typer.Typer(
 # Each module registers its commands on ``app`` when imported.
 from archbench.cli import (  # noqa: E402,F401
     _data,
+    _fidelity,
     _models,
     _profile,
     _results,

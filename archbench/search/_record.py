@@ -18,6 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 TRAINED, REJECTED, PRUNED, FAILED, RUNNING = "trained", "rejected", "pruned", "failed", "running"
 STATUSES = (TRAINED, PRUNED, REJECTED, FAILED, RUNNING)
 QUOTA_REACHED = "quota reached"
+NOTHING_ENQUEUED = "no enqueued config left"  # a proposal of a run of enqueued configs only
 
 OBJECTIVES: dict[str, Literal["minimize", "maximize"]] = {
     "accuracy": "maximize",
@@ -37,6 +38,7 @@ VAL_ACCURACY = "val_accuracy"  # best validation accuracy, fraction
 EPOCHS_TRAINED = "epochs_trained"
 PROFILE = "profile"  # ProfileResult.to_dict(), absent with --profile none
 BASELINE = "baseline"  # preset name of an enqueued --baseline trial
+POOL_INDEX = "pool_index"  # index of an enqueued config in the pool of `archbench fidelity`
 OWNER = "owner"  # {host, pid, started, trial}: the process that claimed a quota slot
 HOST = "host"  # the machine the trial trained on
 RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)

@@ -33,6 +33,8 @@ from archbench.search._record import (
     EPOCHS_TRAINED,
     FAILED,
     N_PARAMS,
+    NOTHING_ENQUEUED,
+    POOL_INDEX,
     PRUNED,
     QUOTA_REACHED,
     REASON,
@@ -109,6 +111,8 @@ def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]
     recipe = resolve_recipe(settings.recipe)
     if settings.epochs is not None:
         recipe = replace(recipe, epochs=settings.epochs)
+    if settings.train_seed is not None:
+        recipe = replace(recipe, seed=settings.train_seed)
     return {
         "archbench_version": archbench.__version__,
         "space": space.name,
@@ -210,6 +214,9 @@ class Objective:
             raise
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
+        if self.settings.enqueued_only and POOL_INDEX not in trial.user_attrs:
+            trial.study.stop()  # every enqueued config was taken: propose none
+            return self._reject(trial, NOTHING_ENQUEUED)
         baseline = trial.user_attrs.get(BASELINE)
         if baseline:
             sampled = get_preset(baseline).with_data(

@@ -84,6 +84,12 @@ class SearchSettings:
     prescreen: int | None = None
     zero_cost: str | None = None
     prescreen_top: int | None = None
+    # Seeds the weights and data order instead of the recipe's seed; the validation split keeps
+    # the recipe's seed, so trainings that differ only by this seed share their validation set.
+    train_seed: int | None = None
+    # Train only the trials enqueued with a ``pool_index`` (``archbench fidelity``): the sampler
+    # never proposes a config, and a failed config is not replaced.
+    enqueued_only: bool = False
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -113,6 +119,10 @@ class SearchSettings:
             raise ValueError(
                 f"epoch_timeout: must be > 0 seconds, got {self.epoch_timeout_seconds:g}"
             )
+        if self.train_seed is not None and not 0 <= self.train_seed < 2**63:
+            raise ValueError(f"train_seed: must be in [0, 2**63), got {self.train_seed}")
+        if self.enqueued_only and self.backend != "optuna":
+            raise ValueError("backend: archbench fidelity trains with --backend optuna only")
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
         if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:

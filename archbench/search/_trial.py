@@ -97,6 +97,8 @@ class TrialData:
         train, val = split_train_val(
             full, val_fraction=recipe.val_fraction, seed=recipe.seed, subset=settings.subset
         )
+        if settings.train_seed is not None:  # after the split: the validation set stays
+            recipe = dataclasses.replace(recipe, seed=settings.train_seed)
         return cls(recipe, train, val)
 
 

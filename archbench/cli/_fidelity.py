@@ -1,0 +1,185 @@
+"""``archbench fidelity``: does a cheap ranking predict the reference one? With a live view."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from archbench._units import parse_count
+from archbench.cli import app
+from archbench.cli._common import (
+    JSON_OPTION,
+    console,
+    err_console,
+    fail,
+    print_json,
+    user_errors,
+)
+
+SCORES_HELP = (
+    "Zero-cost scores to compare, comma-separated (params and flops always are): synflow, snip, "
+    "grad_norm, naswot, zico, ensemble, or all."
+)
+
+
+class FidelityView:
+    """The live view: trainings done of all settings, the setting now training, elapsed, ETA.
+
+    The ETA weighs each training by its epochs, so a 6-epoch reference counts six times a
+    1-epoch proxy.
+    """
+
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        self.start = time.perf_counter()
+        self.study = ""
+        self.line = "drawing the configs"
+        self.first_epochs: int | None = None
+        self.event: Any = None
+        self.live = Live(self, console=console, refresh_per_second=2, transient=False)
+
+    def __enter__(self) -> FidelityView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.refresh()
+        self.live.__exit__(*exc)
+
+    def __call__(self, event: Any) -> None:
+        from archbench.fidelity import FidelityStarted, Trainings
+
+        if isinstance(event, FidelityStarted):
+            self.study = event.study
+        if isinstance(event, Trainings) and self.first_epochs is None:
+            self.first_epochs = event.epochs_done
+            self.start = time.perf_counter()  # the ETA counts training time only
+        self.event = event
+
+    def __rich__(self) -> Text:
+        from archbench.fidelity import Scoring, Trainings
+
+        event = self.event
+        elapsed = time.perf_counter() - self.start
+        if isinstance(event, Scoring):
+            status = f"zero-cost scores {event.done}/{event.total}"
+        elif isinstance(event, Trainings):
+            done_now = event.epochs_done - (self.first_epochs or 0)
+            left = event.epochs_total - event.epochs_done
+            eta = f"{elapsed / done_now * left:.0f}s" if done_now > 0 and left > 0 else "-"
+            status = (
+                f"trainings {event.done}/{event.total}  now {event.label}  "
+                f"running {event.running}  failed {event.failed}  "
+                f"elapsed {elapsed:.0f}s  ETA {eta}"
+            )
+        else:
+            status = "drawing and counting the configs"
+        return Text.assemble((f"{self.study}  ", "bold"), status)
+
+
+@app.command("fidelity")
+def fidelity(
+    space: str = typer.Option(..., help="A space name or a space YAML file."),
+    max_params: str = typer.Option(..., help="Parameter budget: 5M, 500k, 5e6 ..."),
+    max_flops: str = typer.Option(None, help="Forward FLOPs cap per image, e.g. 60M."),
+    dataset: str = typer.Option("mnist5k", help="Data set of every training."),
+    data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
+    samples: int = typer.Option(..., help="Configs drawn (K, at least 2), seeded by --seed."),
+    proxy_epochs: str = typer.Option(..., help="Proxy settings to compare, e.g. 1,2."),
+    proxy_subset: float = typer.Option(1.0, help="Fraction of the training split for proxies."),
+    reference_epochs: int = typer.Option(..., help="Epochs of the reference training."),
+    reference_seeds: int = typer.Option(
+        1, help="Reference trainings per config, each with its own seed; 2 measures the noise."
+    ),
+    recipe: str = typer.Option("proxy", help="Training recipe; its epochs are replaced."),
+    scores: str = typer.Option("all", help=SCORES_HELP),
+    storage: str = typer.Option(None, help="sqlite:///file.db, a SQLAlchemy URL or a .log file."),
+    study: str = typer.Option(None, help="Parent study name (default: fidelity-space-...)."),
+    workers: int = typer.Option(1, help="Worker processes sharing the storage."),
+    backend: str = typer.Option("optuna", help="optuna (ray is not supported yet)."),
+    seed: int = typer.Option(0, help="Seeds the draw of the configs, the scores and intervals."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+    out: Path = typer.Option(None, help="Folder for fidelity.md and one scatter plot per ranking."),
+    quiet: bool = typer.Option(False, help="No live view; the table only."),
+    json_output: bool = JSON_OPTION,
+    verbose: bool = typer.Option(False, help="Show Optuna's log lines."),
+) -> None:
+    """Does a cheap ranking (short training, zero-cost score, size) predict full training?"""
+    from archbench.fidelity import FidelitySettings, document, run_fidelity, write_report
+    from archbench.search import Budget, SearchAborted
+
+    with user_errors():
+        settings = FidelitySettings(
+            space=space,
+            budget=Budget(
+                max_params=parse_count(max_params, "max_params"),
+                max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
+            ),
+            samples=samples,
+            proxy_epochs=_epochs_list(proxy_epochs),
+            reference_epochs=reference_epochs,
+            dataset=dataset,
+            data_dir=data_dir,
+            recipe=recipe,
+            proxy_subset=proxy_subset,
+            reference_seeds=reference_seeds,
+            scores=tuple(part.strip() for part in scores.split(",")),
+            storage=storage,
+            study=study,
+            seed=seed,
+            workers=workers,
+            backend=backend,
+            device=device,
+        )
+    try:
+        with user_errors():
+            if quiet or json_output:
+                result = run_fidelity(settings, verbose=verbose)
+            else:
+                with FidelityView() as view:
+                    result = run_fidelity(settings, progress=view, verbose=verbose)
+    except SearchAborted as exc:
+        fail(f"fidelity stopped: {exc} (trained configs are kept; rerun to resume)")
+    doc = document(result)
+    report = write_report(doc, result, out) if out is not None else None
+    if json_output:
+        print_json(doc)
+        return
+    console.print(_table(doc, result.seconds))
+    noise = doc["reference_noise"]
+    if noise is not None and noise["kendall_tau"] is not None:
+        console.print(f"reference noise: Kendall tau {noise['kendall_tau']:+.2f} between seeds")
+    missing = sum(len(reasons) for reasons in result.failures.values())
+    if missing:
+        err_console.print(f"{missing} training(s) failed; they are missing from the figures")
+    if report is not None:
+        console.print(f"report: {report}")
+
+
+def _epochs_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"proxy_epochs: give whole epochs separated by commas, e.g. 1,2; got {text!r}"
+        ) from None
+
+
+def _table(doc: dict[str, Any], seconds: float) -> Table:
+    from archbench.fidelity._report import TABLE_HEADER, table_rows
+
+    table = Table(
+        title=f"{len(doc['configs'])} configs: each cheap ranking against the reference "
+        f"accuracy ({seconds:.0f}s)"
+    )
+    for index, column in enumerate(TABLE_HEADER):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in table_rows(doc):
+        table.add_row(*row)
+    return table

@@ -1,0 +1,142 @@
+"""What a fidelity run trains: the settings, and one search study per training setting.
+
+Each proxy setting (epochs, on ``proxy_subset`` of the data) and each reference seed (the
+recipe at ``reference_epochs``, its schedule stretched with it) is one ``SearchSettings``, run by
+the search core over the same K enqueued configs and stored in a study of its own:
+``<study>:epochs=2``, ``<study>:reference:seed=0``. The pool and its zero-cost scores live in the
+user attrs of the parent study ``<study>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archbench._units import format_count
+from archbench.search import Budget, SearchSettings
+from archbench.zerocost import resolve_scores
+
+# Always compared: the exact counters, whatever --scores chose.
+SIZE_SCORES = ("params", "flops")
+
+
+def proxy_label(epochs: int) -> str:
+    return f"epochs={epochs}"
+
+
+def reference_label(seed: int) -> str:
+    return f"reference:seed={seed}"
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training setting: its label (a key of the report), its settings, and its study."""
+
+    label: str
+    settings: SearchSettings
+    reference: bool
+
+    @property
+    def epochs(self) -> int:
+        assert self.settings.epochs is not None
+        return self.settings.epochs
+
+
+@dataclass(frozen=True)
+class FidelitySettings:
+    """Everything one fidelity run needs; validated here so bad input is one clear line."""
+
+    space: str
+    budget: Budget
+    samples: int
+    proxy_epochs: tuple[int, ...]
+    reference_epochs: int
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    recipe: str = "proxy"
+    proxy_subset: float = 1.0
+    reference_seeds: int = 1
+    scores: tuple[str, ...] = ("all",)
+    storage: str | None = None
+    study: str | None = None
+    seed: int = 0
+    workers: int = 1
+    backend: str = "optuna"
+    device: str = "auto"
+    isolation: str = "auto"
+    epoch_timeout_seconds: float = 3600.0
+    score_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.samples < 2:
+            raise ValueError(f"samples: a ranking needs at least 2 configs, got {self.samples}")
+        if not self.proxy_epochs or any(e < 1 for e in self.proxy_epochs):
+            raise ValueError(
+                f"proxy_epochs: give epochs >= 1, e.g. 1,2; got {list(self.proxy_epochs)}"
+            )
+        if len(set(self.proxy_epochs)) != len(self.proxy_epochs):
+            raise ValueError(f"proxy_epochs: each value once, got {list(self.proxy_epochs)}")
+        if self.reference_epochs < 1:
+            raise ValueError(f"reference_epochs: must be >= 1, got {self.reference_epochs}")
+        if self.reference_seeds < 1:
+            raise ValueError(f"reference_seeds: must be >= 1, got {self.reference_seeds}")
+        if self.seed < 0:
+            raise ValueError(f"seed: must be >= 0, got {self.seed}")
+        chosen = resolve_scores(list(self.scores))
+        names = [*SIZE_SCORES, *(name for name in chosen if name not in SIZE_SCORES)]
+        object.__setattr__(self, "score_names", tuple(names))
+        self.trainings()  # the search settings check the rest (subset, workers, ...)
+
+    @property
+    def study_name(self) -> str:
+        space = self.space.rsplit("/", 1)[-1].split(".")[0]
+        return (
+            f"fidelity-{space}-{format_count(self.budget.max_params)}-{self.dataset}"
+            f"-k{self.samples}-seed{self.seed}"
+        )
+
+    @property
+    def name(self) -> str:
+        return self.study or self.study_name
+
+    def trainings(self) -> list[Training]:
+        """The proxy settings, cheapest first, then the reference seeds."""
+        proxies = [
+            Training(proxy_label(e), self._search(proxy_label(e), e, self.proxy_subset), False)
+            for e in sorted(self.proxy_epochs)
+        ]
+        references = [
+            Training(
+                reference_label(s),
+                self._search(reference_label(s), self.reference_epochs, 1.0, train_seed=s),
+                True,
+            )
+            for s in range(self.reference_seeds)
+        ]
+        return proxies + references
+
+    def _search(
+        self, label: str, epochs: int, subset: float, train_seed: int | None = None
+    ) -> SearchSettings:
+        return SearchSettings(
+            space=self.space,
+            budget=self.budget,
+            n_trials=self.samples,
+            sampler="random",
+            pruner="none",
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            recipe=self.recipe,
+            epochs=epochs,
+            subset=subset,
+            storage=self.storage,
+            study=f"{self.name}:{label}",
+            seed=self.seed,
+            workers=self.workers,
+            backend=self.backend,
+            device=self.device,
+            profile="none",
+            isolation=self.isolation,
+            epoch_timeout_seconds=self.epoch_timeout_seconds,
+            train_seed=train_seed,
+            enqueued_only=True,
+        )

@@ -43,8 +43,6 @@ from archbench.zerocost import (
 
 DATASET = "mnist5k"
 WHOLE_SET = "all scores"
-# count_flops also counts a training step on the meta device, most of the set's cost on small nets.
-WITHOUT_FLOPS = "all but flops"
 
 
 def best_seconds(cfg: ModelConfig, names: list[str], batches: list[Batch], rounds: int) -> float:
@@ -92,14 +90,12 @@ def main() -> None:
         flush=True,
     )
     names = [name for name in list_scores() if name != "ensemble"]
-    seconds: dict[str, list[float]] = {name: [] for name in [*names, WHOLE_SET, WITHOUT_FLOPS]}
+    seconds: dict[str, list[float]] = {name: [] for name in [*names, WHOLE_SET]}
     epochs: list[float] = []
     for cfg in cfgs:
         for name in names:
             seconds[name].append(best_seconds(cfg, [name], batches, args.rounds))
         seconds[WHOLE_SET].append(best_seconds(cfg, names, batches, args.rounds))
-        without_flops = [name for name in names if name != "flops"]
-        seconds[WITHOUT_FLOPS].append(best_seconds(cfg, without_flops, batches, args.rounds))
         started = time.perf_counter()
         train_model(cfg, recipe, train_data=train, val_data=val)
         epochs.append(time.perf_counter() - started)

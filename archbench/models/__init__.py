@@ -1,7 +1,8 @@
 """Model configs, the generator that builds them, presets, and exact counting.
 
-Configs, presets and ``count_params`` are pure Python; the torch-backed names (``build_model``,
-``count_flops``) load on first use so that spaces and budget checks never import torch.
+Configs, presets, ``count_params`` and ``forward_flops`` are pure Python; the torch-backed names
+(``build_model``, ``count_flops``) load on first use so that spaces and budget checks never import
+torch.
 """
 
 from typing import Any
@@ -20,6 +21,7 @@ from archbench.models._config import (
     save_config,
 )
 from archbench.models._count import count_params
+from archbench.models._count_flops import forward_flops
 from archbench.models._family import Family, get_family, list_families, register_family
 from archbench.models._fit import fit_to_budget, scale_widths
 from archbench.models._presets import PRESETS, Preset, get_preset, list_presets
@@ -57,7 +59,6 @@ __all__ = [
 _LAZY = {
     "build_model": "archbench.models._builder",
     "count_flops": "archbench.models._flops",
-    "forward_flops": "archbench.models._flops",
     "FlopCount": "archbench.models._flops",
 }
 

@@ -1,13 +1,14 @@
 """The built-in model families, registered once.
 
-A new family is one module (its config class, counter, width scaler, decoder and a torch builder
-loaded lazily) plus one ``register_family`` call here.
+A new family is one module (its config class, counter, width scaler, decoder, optionally a FLOPs
+counter, and a torch builder loaded lazily) plus one ``register_family`` call here.
 """
 
 from __future__ import annotations
 
 from archbench.models._config import BranchNetConfig, ResNetConfig, VGGConfig
 from archbench.models._count import count_branchnet, count_resnet, count_vgg
+from archbench.models._count_flops import branchnet_flops, resnet_flops, vgg_flops
 from archbench.models._decode import decode_branchnet, decode_resnet, decode_vgg
 from archbench.models._family import Family, register_family
 from archbench.models._fit import scale_branchnet, scale_resnet, scale_vgg
@@ -20,6 +21,7 @@ register_family(
         count=count_resnet,
         scale_widths=scale_resnet,
         decode=decode_resnet,
+        flops=resnet_flops,
     )
 )
 register_family(
@@ -30,6 +32,7 @@ register_family(
         count=count_vgg,
         scale_widths=scale_vgg,
         decode=decode_vgg,
+        flops=vgg_flops,
     )
 )
 register_family(
@@ -40,5 +43,6 @@ register_family(
         count=count_branchnet,
         scale_widths=scale_branchnet,
         decode=decode_branchnet,
+        flops=branchnet_flops,
     )
 )

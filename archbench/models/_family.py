@@ -35,6 +35,9 @@ class Family(Generic[C]):
         scale_widths: the config with every channel width times a multiplier (rounded to 4).
         decode: a config from a space's flat params (``stage2.channels``, ``num_stages``...).
             Raises ``ValueError`` naming a missing knob.
+        flops: exact forward FLOPs per image as torch's ``FlopCounterMode`` counts them, in pure
+            Python; ``None`` counts them on a model built on the meta device (slower: a FLOPs
+            cap then costs a build per budget check).
     """
 
     name: str
@@ -43,6 +46,7 @@ class Family(Generic[C]):
     count: Callable[[C], int]
     scale_widths: Callable[[C, float], C]
     decode: Callable[[Mapping[str, Any]], C]
+    flops: Callable[[C], int] | None = None
 
     def build(self, cfg: C) -> nn.Module:
         module, _, attribute = self.builder.partition(":")

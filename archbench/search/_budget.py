@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from archbench._units import format_bytes, format_count
-from archbench.models import ModelConfig, count_params, fit_to_budget
+from archbench.models import ModelConfig, count_params, fit_to_budget, forward_flops
 from archbench.spaces import DataShape, SearchSpace
 
 
@@ -65,8 +65,6 @@ def decide(cfg: ModelConfig, budget: Budget) -> Decision:
         )
         return Decision(cfg, sampled, n_params, constraints, reason)
     if budget.max_flops is not None:
-        from archbench.models import forward_flops
-
         flops = forward_flops(cfg)
         constraints["max_flops"] = float(flops - budget.max_flops)
         if flops > budget.max_flops:

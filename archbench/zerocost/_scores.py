@@ -23,7 +23,7 @@ def params(probe: Probe) -> float:
 
 
 def flops(probe: Probe) -> float:
-    """Forward FLOPs of one image (torch's FlopCounterMode on the meta device, 2 per MAC)."""
+    """Forward FLOPs of one image, as torch's FlopCounterMode counts them (2 per MAC)."""
     return float(forward_flops(probe.cfg))
 
 

@@ -19,6 +19,7 @@ from archbench.models import (
     config_from_dict,
     count_params,
     fit_to_budget,
+    forward_flops,
     get_family,
     list_families,
     register_family,
@@ -94,6 +95,8 @@ def test_a_fourth_family_is_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
     assert model(torch.zeros(2, 3, 28, 28)).shape == (2, 10)
     assert scale_widths(cfg, 0.5) == dataclasses.replace(cfg, hidden=(64, 16))
     assert count_params(fit_to_budget(cfg, 150_000)) <= 150_000
+    # No analytic FLOPs counter registered: counted on a meta-device build, Linear layers only.
+    assert forward_flops(cfg, batch_size=3) == 3 * 2 * (3 * 28 * 28 * 128 + 128 * 32 + 32 * 10)
     space = SearchSpace(
         "mlps",
         "mlp",

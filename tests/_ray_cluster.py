@@ -90,9 +90,15 @@ def two_node_cluster(port: int) -> Iterator[Cluster]:
     try:
         nodes.append(
             _start_node(
-                ["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                 "--disable-usage-stats"],
-                head_env, root / "head.log",
+                [
+                    "--head",
+                    f"--port={port}",
+                    "--num-cpus=1",
+                    "--include-dashboard=false",
+                    "--disable-usage-stats",
+                ],
+                head_env,
+                root / "head.log",
             )  # fmt: skip
         )
         address = (root / "ray" / "ray_current_cluster").read_text().strip()
@@ -102,9 +108,14 @@ def two_node_cluster(port: int) -> Iterator[Cluster]:
         }  # fmt: skip
         nodes.append(
             _start_node(
-                [f"--address={address}", "--num-cpus=1",
-                 f"--resources={json.dumps({WORKER_RESOURCE: 1})}", "--disable-usage-stats"],
-                worker_env, root / "worker.log",
+                [
+                    f"--address={address}",
+                    "--num-cpus=1",
+                    f"--resources={json.dumps({WORKER_RESOURCE: 1})}",
+                    "--disable-usage-stats",
+                ],
+                worker_env,
+                root / "worker.log",
             )  # fmt: skip
         )
         yield Cluster(address=address, token=token, env={**base, "HOME": str(head_home)})

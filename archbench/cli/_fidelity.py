@@ -102,7 +102,10 @@ def fidelity(
     storage: str = typer.Option(None, help="sqlite:///file.db, a SQLAlchemy URL or a .log file."),
     study: str = typer.Option(None, help="Parent study name (default: fidelity-space-...)."),
     workers: int = typer.Option(1, help="Worker processes sharing the storage."),
-    backend: str = typer.Option("optuna", help="optuna (ray is not supported yet)."),
+    backend: str = typer.Option("optuna", help="optuna, or ray for Ray Tune (no early stops)."),
+    cpus_per_trial: float = typer.Option(1.0, help="Ray: CPUs reserved for each training."),
+    gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per training (0.25: 4 per card)."),
+    ray_address: str = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray."),
     seed: int = typer.Option(0, help="Seeds the draw of the configs, the scores and intervals."),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
     out: Path = typer.Option(None, help="Folder for fidelity.md and one scatter plot per ranking."),
@@ -112,7 +115,7 @@ def fidelity(
 ) -> None:
     """Does a cheap ranking (short training, zero-cost score, size) predict full training?"""
     from archbench.fidelity import FidelitySettings, document, run_fidelity, write_report
-    from archbench.search import Budget, SearchAborted
+    from archbench.search import Budget, RaySettings, SearchAborted
 
     with user_errors():
         settings = FidelitySettings(
@@ -135,6 +138,11 @@ def fidelity(
             seed=seed,
             workers=workers,
             backend=backend,
+            ray=RaySettings(
+                address=ray_address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial
+            )
+            if backend == "ray"
+            else None,
             device=device,
         )
     try:

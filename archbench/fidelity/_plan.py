@@ -9,10 +9,10 @@ user attrs of the parent study ``<study>``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archbench._units import format_count
-from archbench.search import Budget, SearchSettings
+from archbench.search import Budget, RaySettings, SearchSettings
 from archbench.zerocost import resolve_scores
 
 # Always compared: the exact counters, whatever --scores chose.
@@ -61,6 +61,9 @@ class FidelitySettings:
     seed: int = 0
     workers: int = 1
     backend: str = "optuna"
+    # --backend ray: where and on what each training runs (its scheduler is always FIFO: every
+    # config trains every epoch of a setting, none is stopped early).
+    ray: RaySettings | None = None
     device: str = "auto"
     isolation: str = "auto"
     epoch_timeout_seconds: float = 3600.0
@@ -139,4 +142,7 @@ class FidelitySettings:
             epoch_timeout_seconds=self.epoch_timeout_seconds,
             train_seed=train_seed,
             enqueued_only=True,
+            ray=replace(self.ray or RaySettings(), scheduler="fifo")
+            if self.backend == "ray"
+            else None,
         )

@@ -48,7 +48,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from archbench.models import config_from_dict
 from archbench.search._budget import decide
-from archbench.search._claim import slots_taken
+from archbench.search._claim import sweep_and_count
 from archbench.search._gpus import (
     VISIBLE_DEVICES,
     actor_device,
@@ -81,6 +81,7 @@ from archbench.search._search import (
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._trial import LatencyRejection, TrialData, describe_failure, train_config
+from archbench.search._waiting import carried_attrs, finish_in_place, take_waiting, waiting_params
 from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES, resolve_recipe
 
@@ -247,7 +248,10 @@ class Recorder:
         placement: Placement | None = None,
         seconds: float | None = None,
     ) -> None:
-        """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md)."""
+        """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md).
+
+        A proposal made for an enqueued trial (``enqueued_trial``) is written into that trial.
+        """
         if ray_trial_id in self.recorded_ids():
             return
         history = history or []
@@ -270,7 +274,7 @@ class Recorder:
             placement=placement,
             zero_cost=proposal.get("zero_cost"),
         )
-        attrs[RAY_TRIAL_ID] = ray_trial_id
+        attrs = {**proposal.get("carried_attrs", {}), **attrs, RAY_TRIAL_ID: ray_trial_id}
         state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
             status, TrialState.PRUNED
         )
@@ -287,7 +291,9 @@ class Recorder:
         )
         if seconds is not None and trial.datetime_complete is not None:
             trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
-        self.study.add_trial(trial)
+        taken = proposal.get("enqueued_trial")
+        if taken is None or not finish_in_place(self.study, taken, trial):
+            self.study.add_trial(trial)
         self.recorded_ids().add(ray_trial_id)
 
 
@@ -301,6 +307,12 @@ class BudgetedSearcher(Searcher):
     A Ray trial that failed frees its slot for another proposal. Ray saves this wrapper's
     counters with ``get_state`` and the inner searcher itself; the trained count is read from
     the storage, so a restored experiment counts right even when Ray's snapshot is stale.
+
+    Enqueued trials of the study (``archbench fidelity``'s pool, configs a dead owner left to
+    retry) are proposed first, after any prescreened points, as Optuna's ``ask`` would: each is
+    taken from the storage (``_waiting.py``), enqueued into the inner study so the sampler
+    proposes exactly its params, and its record is written into it. With ``enqueued_only`` the
+    searcher proposes nothing else.
     """
 
     def __init__(self, searcher: OptunaSearch, recorder: Recorder, run: str) -> None:
@@ -309,6 +321,7 @@ class BudgetedSearcher(Searcher):
         self.recorder = recorder
         self.run = run
         self.live: dict[str, str] = {}  # Ray trial id -> id of the inner Optuna trial
+        self.taken: set[str] = set()  # live Ray trials of taken enqueued trials (slots held)
         self.proposals = 0
         self.policy = StopPolicy.of(recorder.settings)
 
@@ -320,12 +333,20 @@ class BudgetedSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
         """A config within the budget, None to wait for trials in flight, or FINISHED."""
         while self.policy.problem is None and not self.policy.quota_full(self._slots_taken()):
+            enqueued = self._take_enqueued()
+            if enqueued is None and self.recorder.settings.enqueued_only:
+                break
             inner_id = f"{trial_id}-{self.proposals}"
             self.proposals += 1
             config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
             proposal = config[KEY]
+            if enqueued is not None:
+                proposal["enqueued_trial"] = enqueued.number
+                proposal["carried_attrs"] = carried_attrs(enqueued)
             if proposal["reason"] is None:
                 self.live[trial_id] = inner_id
+                if enqueued is not None:
+                    self.taken.add(trial_id)
                 self.policy.accepted()
                 return config
             self.searcher.on_trial_complete(inner_id, result=None)  # PRUNED in the inner study
@@ -339,15 +360,29 @@ class BudgetedSearcher(Searcher):
             set_run_state(self.recorder.study, self.run, "aborted", self.policy.problem)
         return Searcher.FINISHED
 
+    def _take_enqueued(self) -> optuna.trial.FrozenTrial | None:
+        """The next enqueued trial of the study, taken and queued in the inner study; None when
+        none is left or prescreened points still wait (the inner ``ask`` pops those first)."""
+        # The inner study, set up by now: where Ray itself queues points_to_evaluate.
+        inner = cast(optuna.Study, self.searcher._ot_study)
+        if inner.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return None
+        enqueued = take_waiting(self.recorder.study)
+        if enqueued is not None:
+            inner.enqueue_trial(waiting_params(enqueued))
+        return enqueued
+
     def _slots_taken(self) -> int:
         """Slots taken in the storage (``_claim.py``), plus this driver's trials in flight.
 
         After a crash Ray restores this searcher from its last snapshot, which may predate
         trials the driver already recorded; the storage is the truth, so none trains twice.
+        The read also fails the enqueued trials a dead driver had taken, retrying their configs.
+        A taken enqueued trial holds its slot in the storage already.
         """
         recorded = self.recorder.recorded_ids()
-        in_flight = sum(1 for ray_id in self.live if ray_id not in recorded)
-        return slots_taken(self.recorder.study) + in_flight
+        in_flight = sum(1 for ray_id in self.live if ray_id not in recorded | self.taken)
+        return sweep_and_count(self.recorder.study) + in_flight
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self.live and f"{KEY}/metrics/{METRIC}" in result:
@@ -357,6 +392,7 @@ class BudgetedSearcher(Searcher):
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
         inner_id = self.live.pop(trial_id, None)
+        self.taken.discard(trial_id)
         if inner_id is None:
             return
         result = result or {}
@@ -372,10 +408,16 @@ class BudgetedSearcher(Searcher):
             self.policy.failed(result.get(f"{KEY}/failed", "the Ray worker died"))
 
     def get_state(self) -> dict[str, Any]:
-        return {"live": self.live, "proposals": self.proposals, "policy": asdict(self.policy)}
+        return {
+            "live": self.live,
+            "taken": sorted(self.taken),
+            "proposals": self.proposals,
+            "policy": asdict(self.policy),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.live, self.proposals = state["live"], state["proposals"]
+        self.taken = set(state.get("taken", ()))
         self.policy = StopPolicy(**state["policy"])
 
 
@@ -534,23 +576,6 @@ def _new_tuner(
 ) -> tune.Tuner:
     epochs = recipe_epochs(settings)
     recorder = Recorder(settings, study.study_name, epochs)
-    # Prescreened configs no trial has tried yet train first, as with Optuna's enqueued trials.
-    first = pending_top(study, settings, stored_pool(study))
-    searcher = BudgetedSearcher(
-        OptunaSearch(
-            space=BudgetedSpace(
-                settings, data_shape(settings), {params_key(p): attrs for p, attrs in first}
-            ),
-            metric=METRIC,
-            mode="max",
-            points_to_evaluate=[params for params, _ in first] or None,
-            sampler=make_sampler(settings.sampler, settings.seed, 1),
-            storage=_sampler_storage(study),
-            study_name=study.study_name,
-        ),
-        recorder,
-        run,
-    )
     scheduler = (
         ASHAScheduler(
             max_t=epochs,
@@ -565,7 +590,7 @@ def _new_tuner(
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="max",
-            search_alg=searcher,
+            search_alg=new_searcher(recorder, study, run),
             scheduler=scheduler,
             num_samples=-1,  # the searcher decides when the experiment is done
             reuse_actors=reuse_actors(ray_settings.gpus_per_trial),
@@ -578,6 +603,29 @@ def _new_tuner(
             callbacks=[RecordTrials(recorder)],
             verbose=0,
         ),
+    )
+
+
+def new_searcher(recorder: Recorder, study: optuna.Study, run: str) -> BudgetedSearcher:
+    """The searcher of a new Ray experiment of ``study``, warm-started with its trials; it
+    shares ``recorder`` with the ``RecordTrials`` callback, so both see the same records."""
+    settings = recorder.settings
+    # Prescreened configs no trial has tried yet train first, as with Optuna's enqueued trials.
+    first = pending_top(study, settings, stored_pool(study))
+    return BudgetedSearcher(
+        OptunaSearch(
+            space=BudgetedSpace(
+                settings, data_shape(settings), {params_key(p): attrs for p, attrs in first}
+            ),
+            metric=METRIC,
+            mode="max",
+            points_to_evaluate=[params for params, _ in first] or None,
+            sampler=make_sampler(settings.sampler, settings.seed, 1),
+            storage=_sampler_storage(study),
+            study_name=study.study_name,
+        ),
+        recorder,
+        run,
     )
 
 
@@ -717,7 +765,7 @@ def run_ray_search(
                 _fit(restored, study, last["name"])
             else:
                 set_run_state(study, last["name"], "lost")
-        remaining = settings.n_trials - slots_taken(study)
+        remaining = settings.n_trials - sweep_and_count(study)
         if remaining > 0:
             run = time.strftime("run-%Y%m%d-%H%M%S")
             _add_run(study, run, f"{root}/{run}", remaining)

@@ -121,8 +121,6 @@ class SearchSettings:
             )
         if self.train_seed is not None and not 0 <= self.train_seed < 2**63:
             raise ValueError(f"train_seed: must be in [0, 2**63), got {self.train_seed}")
-        if self.enqueued_only and self.backend != "optuna":
-            raise ValueError("backend: archbench fidelity trains with --backend optuna only")
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
         if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:

@@ -228,3 +228,77 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     assert trials["c"].user_attrs["epochs_trained"] == 1
     assert trial_status(trials["d"]) == FAILED
     assert "errored 2 time(s)" in trials["d"].user_attrs["reason"]
+
+
+def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    """What ``archbench fidelity`` relies on: its pool, enqueued, trains as those very trials."""
+    ray_search = pytest.importorskip("archbench.search._ray")
+    from archbench.search import prepare_study
+    from archbench.search._record import OWNER, POOL_INDEX, RAY_TRIAL_ID
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(
+        tiny_space, storage, 2, sampler="random", enqueued_only=True,
+        ray=RaySettings(scheduler="fifo"),
+    )  # fmt: skip
+    study, _ = prepare_study(settings)
+    pool = [
+        {"stem_channels": 8, "num_stages": 1, "stage1.depth": 1, "stage1.channels": 8},
+        {"stem_channels": 16, "num_stages": 1, "stage1.depth": 2, "stage1.channels": 16},
+    ]
+    for index, params in enumerate(pool):
+        study.enqueue_trial(params, user_attrs={POOL_INDEX: index})
+    recorder = ray_search.Recorder(settings, "tiny", 1)
+    searcher = ray_search.new_searcher(recorder, study, "run")
+    first, second = searcher.suggest("ray-a"), searcher.suggest("ray-b")
+    assert [first["archbench"]["params"], second["archbench"]["params"]] == pool
+    running = load(storage).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    assert [t.user_attrs[OWNER]["trial"] for t in running] == [0, 1], "each taken with a claim"
+    assert searcher.suggest("ray-c") is None, "nothing else is proposed; the two are in flight"
+
+    history = [{"epoch": 1, "val_accuracy": 0.75, "seconds": 1.0}]
+    recorder.add("ray-a", first["archbench"], status=TRAINED, history=history)
+    trials = load(storage).trials
+    assert len(trials) == 2, "the record is written into the enqueued trial, not beside it"
+    assert trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert trials[0].values == [0.75] and trials[0].params == pool[0]
+    assert trials[0].user_attrs[POOL_INDEX] == 0
+    assert trials[0].user_attrs[RAY_TRIAL_ID] == "ray-a"
+    assert trial_status(trials[0]) == TRAINED
+    searcher.on_trial_complete("ray-a", {"archbench/metrics/val_accuracy": 0.75, "epoch": 1})
+    assert searcher.suggest("ray-d") is None, "one still in flight"
+    recorder.add("ray-b", second["archbench"], status=FAILED, reason="non-finite loss")
+    searcher.on_trial_complete("ray-b", {"archbench/failed": "non-finite loss"})
+    assert searcher.suggest("ray-e") == "FINISHED", "a failed pool config is not replaced"
+    assert trial_status(load(storage).trials[1]) == FAILED
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_fidelity_on_ray_trains_every_pool_config_once_per_setting(
+    ray_address: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    from archbench.fidelity import FidelitySettings, run_fidelity
+    from archbench.search import Budget
+    from archbench.search._record import POOL_INDEX, RAY_TRIAL_ID
+
+    storage = f"sqlite:///{tmp_path}/f.db"
+    settings = FidelitySettings(
+        space=str(tiny_space), budget=Budget(TINY_BUDGET), samples=3, proxy_epochs=(1,),
+        proxy_subset=0.05, reference_epochs=1, scores=("synflow",), storage=storage,
+        study="fid", backend="ray", ray=RaySettings(address=ray_address),
+    )  # fmt: skip
+    result = run_fidelity(settings)
+    assert all(None not in accuracies for accuracies in result.accuracies.values())
+    opened = open_storage(storage, heartbeat_seconds=None)
+    for label in ("epochs=1", "reference:seed=0"):
+        study = optuna.load_study(study_name=f"fid:{label}", storage=opened)
+        assert sorted(t.user_attrs[POOL_INDEX] for t in study.trials) == [0, 1, 2]
+        assert all(RAY_TRIAL_ID in t.user_attrs for t in study.trials)
+        assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
+        assert study.user_attrs["pruner"] == "fifo", "no fidelity training is stopped early"
+    again = run_fidelity(settings)
+    assert again.accuracies == result.accuracies
+    assert sum(s.n_trials for s in optuna.get_all_study_summaries(opened)) == 6, "none twice"

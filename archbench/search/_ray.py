@@ -380,8 +380,8 @@ class BudgetedSearcher(Searcher):
         The read also fails the enqueued trials a dead driver had taken, retrying their configs.
         A taken enqueued trial holds its slot in the storage already.
         """
-        recorded = self.recorder.recorded_ids()
-        in_flight = sum(1 for ray_id in self.live if ray_id not in recorded | self.taken)
+        counted = self.recorder.recorded_ids() | self.taken
+        in_flight = sum(1 for ray_id in self.live if ray_id not in counted)
         return sweep_and_count(self.recorder.study) + in_flight
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

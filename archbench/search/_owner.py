@@ -12,6 +12,7 @@ import contextlib
 import copy
 import os
 import socket
+import warnings
 from functools import lru_cache
 
 import optuna
@@ -122,7 +123,9 @@ def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
 
 def retry(study: optuna.Study, trial: FrozenTrial) -> None:
     """Enqueues ``trial``'s params again, as the heartbeat does for a stale trial."""
-    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+    with warnings.catch_warnings():  # the callback is marked experimental; it is what we mean
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
 
 
 class _TrialAttrs:

@@ -157,28 +157,46 @@ def prepare_study(
     if fresh:
         with contextlib.suppress(KeyError):  # nothing to delete
             optuna.delete_study(study_name=name, storage=storage)
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        directions=settings.directions,
-        load_if_exists=True,
-        sampler=make_sampler(settings.sampler, settings.seed, len(settings.objectives)),
-    )
-    attrs = _study_attrs(settings, space)
-    existing = study.user_attrs
-    if existing:
-        for key in _MUST_MATCH:
-            if existing.get(key) != attrs[key]:
-                raise ValueError(
-                    f"study {name!r} exists with {key}={existing.get(key)!r}, not {attrs[key]!r}; "
-                    "pick another --study name or pass --fresh to start over"
-                )
-    else:
-        for key, value in attrs.items():
-            study.set_user_attr(key, value)
+    sampler = make_sampler(settings.sampler, settings.seed, len(settings.objectives))
+    try:
+        study = optuna.create_study(
+            study_name=name, storage=storage, directions=settings.directions, sampler=sampler
+        )
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        created = False
+    _settle_attrs(study, _study_attrs(settings, space), wait=not created)
     _enqueue_baselines(study, settings.baselines)
     ensure_prescreened(study, settings, space, shape, on_prescreen)
     return study, name
+
+
+_COMPLETE_MARK = "archbench_version"  # written last: the study's settings are all there
+_CREATOR_WAIT_SECONDS = 30.0
+
+
+def _settle_attrs(study: optuna.Study, attrs: dict[str, Any], *, wait: bool) -> None:
+    """Writes the study's settings, or checks ours against those stored.
+
+    Optuna writes user attrs one key at a time, so a process that loads a study another has
+    just created waits for the creator's last key before comparing. A creator that died midway
+    leaves keys missing; they are filled in from ours once the wait is over.
+    """
+    existing = study.user_attrs
+    deadline = time.monotonic() + (_CREATOR_WAIT_SECONDS if wait else 0.0)
+    while _COMPLETE_MARK not in existing and time.monotonic() < deadline:
+        time.sleep(0.1)
+        existing = study.user_attrs
+    for key in _MUST_MATCH:
+        if key in existing and existing[key] != attrs[key]:
+            raise ValueError(
+                f"study {study.study_name!r} exists with {key}={existing[key]!r}, not "
+                f"{attrs[key]!r}; pick another --study name or pass --fresh to start over"
+            )
+    for key, value in sorted(attrs.items(), key=lambda item: item[0] == _COMPLETE_MARK):
+        if key not in existing:
+            study.set_user_attr(key, value)
 
 
 def _enqueue_baselines(study: optuna.Study, baselines: tuple[str, ...]) -> None:

@@ -221,6 +221,54 @@ def test_study_with_other_settings_is_not_mixed(tiny_space: Path, tmp_path: Path
         run(settings_for(tiny_space, storage, 1, budget=Budget(max_params=20_000)))
 
 
+def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
+    tiny_space: Path, tmp_path: Path
+) -> None:
+    """Optuna writes study attrs one key at a time; a loader must not judge a half-written set."""
+    import threading
+
+    from archbench.search import prepare_study
+    from archbench.search._search import _study_attrs
+
+    storage_url = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(tiny_space, storage_url, 1)
+    storage = open_storage(storage_url, heartbeat_seconds=None)
+    creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
+    attrs = _study_attrs(settings, get_space(str(tiny_space)))
+    creator.set_user_attr("space", attrs["space"])  # begun, not finished
+
+    def finish() -> None:
+        time.sleep(1.0)
+        for key, value in attrs.items():
+            creator.set_user_attr(key, value)
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    study, _ = prepare_study(settings)
+    writer.join()
+    assert study.user_attrs == attrs
+
+
+@pytest.mark.parametrize("written", [TINY_BUDGET, 20_000])
+def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
+    written: int, tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archbench.search import _search, prepare_study
+
+    monkeypatch.setattr(_search, "_CREATOR_WAIT_SECONDS", 0.3)
+    storage_url = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(tiny_space, storage_url, 1)
+    storage = open_storage(storage_url, heartbeat_seconds=None)
+    creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
+    creator.set_user_attr("max_params", written)  # and then it died
+    if written != TINY_BUDGET:
+        with pytest.raises(ValueError, match="exists with max_params=20000"):
+            prepare_study(settings)
+    else:
+        study, _ = prepare_study(settings)
+        assert study.user_attrs == _search._study_attrs(settings, get_space(str(tiny_space)))
+
+
 def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
     run(

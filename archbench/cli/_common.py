@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.live import Live
 
 # Piped output (logs, CI, `| less`) gets a wide table instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -22,6 +24,32 @@ err_console = Console(stderr=True)
 
 EXIT_USAGE = 2
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+
+
+_View = TypeVar("_View", bound="LiveView")
+
+
+class LiveView:
+    """The base of a command's live view: it redraws ``__rich__`` twice a second while entered.
+
+    Subclasses keep the last events they are called with and render them, so elapsed time
+    moves on between events; leaving draws the final state once more.
+    """
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.live = Live(self, console=console, refresh_per_second=2, transient=False)
+
+    def __rich__(self) -> RenderableType:
+        raise NotImplementedError  # each view draws its own state
+
+    def __enter__(self: _View) -> _View:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.refresh()
+        self.live.__exit__(*exc)
 
 
 class UserError(Exception):

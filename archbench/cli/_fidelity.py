@@ -14,6 +14,7 @@ from archbench._units import parse_count
 from archbench.cli import app
 from archbench.cli._common import (
     JSON_OPTION,
+    LiveView,
     console,
     err_console,
     fail,
@@ -27,7 +28,7 @@ SCORES_HELP = (
 )
 
 
-class FidelityView:
+class FidelityView(LiveView):
     """The live view: trainings done of all settings, the setting now training, elapsed, ETA.
 
     The ETA weighs each training by its epochs, so a 6-epoch reference counts six times a
@@ -35,22 +36,11 @@ class FidelityView:
     """
 
     def __init__(self) -> None:
-        from rich.live import Live
-
-        self.start = time.perf_counter()
+        super().__init__()
         self.study = ""
         self.line = "drawing the configs"
         self.first_epochs: int | None = None
         self.event: Any = None
-        self.live = Live(self, console=console, refresh_per_second=2, transient=False)
-
-    def __enter__(self) -> FidelityView:
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.live.refresh()
-        self.live.__exit__(*exc)
 
     def __call__(self, event: Any) -> None:
         from archbench.fidelity import FidelityStarted, Trainings

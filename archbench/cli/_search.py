@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import typer
 from rich.console import Group
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from archbench._units import format_count, parse_count
 from archbench.cli import app
-from archbench.cli._common import console, err_console, fail, print_json, user_errors
+from archbench.cli._common import LiveView, console, err_console, fail, print_json, user_errors
 from archbench.search import (
     Budget,
     Prescreening,
@@ -29,7 +27,7 @@ from archbench.search import (
 GPU_MEMORY_HINT = "A size (12GiB) or a GPU name (rtx3060, a100-40gb, ...)."
 
 
-class SearchProgress:
+class SearchProgress(LiveView):
     """The live view: trained/total, rejected, pruned, failed, running, best, elapsed and ETA.
 
     It renders the last ``TrialCounts`` event at each refresh, so elapsed time moves on while
@@ -37,21 +35,12 @@ class SearchProgress:
     """
 
     def __init__(self, settings: SearchSettings, study_name: str) -> None:
+        super().__init__()
         self.settings = settings
         self.study_name = study_name
-        self.start = time.perf_counter()
         self.counts: TrialCounts | None = None
         self.prescreening: Prescreening | None = None
         self.trained_at_start: int | None = None
-        self.live = Live(self, console=console, refresh_per_second=2, transient=False)
-
-    def __enter__(self) -> SearchProgress:
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.live.refresh()
-        self.live.__exit__(*exc)
 
     def __call__(self, event: ProgressEvent) -> None:
         if isinstance(event, Prescreening):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -383,6 +384,19 @@ def run_worker(
         raise SearchAborted(policy.problem)
 
 
+def _threads_per_worker(workers: int) -> str | None:
+    """Torch's threads in each of ``workers`` processes that share this machine's cores.
+
+    A spawned worker otherwise starts a thread per core, and N workers run N times as many
+    threads as there are cores. Ray splits the cores per trial the same way. An
+    ``OMP_NUM_THREADS`` the user has set is kept (None).
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return str(max(1, (cores or 1) // workers))
+
+
 def _worker_main(settings: SearchSettings, study_name: str, errors: Any) -> None:
     try:
         run_worker(settings, study_name)
@@ -421,8 +435,12 @@ def run_search(
             seed = None if settings.seed is None else settings.seed + index
             worker_settings = gpu.apply(replace(settings, seed=seed))
             process = context.Process(target=_worker_main, args=(worker_settings, name, errors))
-            # The child starts with its own card visible, before anything in it can touch CUDA.
-            with environment(CUDA_VISIBLE_DEVICES=gpu.visible_devices):
+            # The child starts with its own card visible, before anything in it can touch CUDA,
+            # and its share of the cores, before torch sizes its thread pool.
+            with environment(
+                CUDA_VISIBLE_DEVICES=gpu.visible_devices,
+                OMP_NUM_THREADS=_threads_per_worker(settings.workers),
+            ):
                 process.start()
             processes.append(process)
         for process in processes:

@@ -109,10 +109,15 @@ def test_failures_are_recorded_and_the_study_goes_on(tiny_space: Path, tmp_path:
     assert counts_by_status(study)[TRAINED] == 2
 
 
-def test_two_workers_reach_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
-    """Two profiling workers on a CPU: no GPU to hand out, and no profile says it was shared."""
+def test_two_workers_reach_exactly_n(
+    tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two profiling workers on a CPU: no GPU to hand out, no profile says it was shared, and
+    each worker runs on its half of the cores."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     storage = f"sqlite:///{tmp_path}/s.db"
     run(settings_for(tiny_space, storage, 4, workers=2, profile="basic", device="cpu"))
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
     study = load(storage)
     assert counts_by_status(study)[TRAINED] == 4
     numbers = [t.number for t in study.trials]
@@ -121,6 +126,7 @@ def test_two_workers_reach_exactly_n(tiny_space: Path, tmp_path: Path) -> None:
         if trial_status(trial) == TRAINED:
             profile = trial.user_attrs["profile"]
             assert profile["shared_device"] is False and profile["env"]["device"] == "cpu"
+            assert profile["env"]["threads"] == half
 
 
 def _start_search(args: list[str]) -> subprocess.Popen:

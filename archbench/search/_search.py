@@ -169,20 +169,24 @@ def prepare_study(
         created = False
     _settle_attrs(study, _study_attrs(settings, space), wait=not created)
     _enqueue_baselines(study, settings.baselines)
+    if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
+        study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
     ensure_prescreened(study, settings, space, shape, on_prescreen)
     return study, name
 
 
-_COMPLETE_MARK = "archbench_version"  # written last: the study's settings are all there
+# Written last, after the settings and the baselines: the study is set up.
+_COMPLETE_MARK = "archbench_version"
 _CREATOR_WAIT_SECONDS = 30.0
 
 
 def _settle_attrs(study: optuna.Study, attrs: dict[str, Any], *, wait: bool) -> None:
-    """Writes the study's settings, or checks ours against those stored.
+    """Writes the study's settings but the mark, or checks ours against those stored.
 
     Optuna writes user attrs one key at a time, so a process that loads a study another has
-    just created waits for the creator's last key before comparing. A creator that died midway
-    leaves keys missing; they are filled in from ours once the wait is over.
+    just created waits for the creator's mark before comparing, and then sees its baselines
+    too. A creator that died midway leaves keys missing; they are filled in from ours once the
+    wait is over.
     """
     existing = study.user_attrs
     deadline = time.monotonic() + (_CREATOR_WAIT_SECONDS if wait else 0.0)
@@ -195,8 +199,8 @@ def _settle_attrs(study: optuna.Study, attrs: dict[str, Any], *, wait: bool) -> 
                 f"study {study.study_name!r} exists with {key}={existing[key]!r}, not "
                 f"{attrs[key]!r}; pick another --study name or pass --fresh to start over"
             )
-    for key, value in sorted(attrs.items(), key=lambda item: item[0] == _COMPLETE_MARK):
-        if key not in existing:
+    for key, value in attrs.items():
+        if key not in existing and key != _COMPLETE_MARK:
             study.set_user_attr(key, value)
 
 

@@ -61,8 +61,9 @@ def test_no_interleaving_of_claims_admits_more_than_the_quota(kind: str, tmp_pat
 
 
 def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: Path) -> None:
-    """Three `archbench search` processes started together on one study: N trained in total."""
-    args = tiny_search_args(tiny_space, storage_url, 4)
+    """Three `archbench search` processes started together on one new study: N trained in
+    total, and the baseline they all name is evaluated once."""
+    args = tiny_search_args(tiny_space, storage_url, 4, "--baseline", "simple_cnn")
     command = [sys.executable, "-c", "from archbench.cli import main; main()", *args]
     processes = [
         subprocess.Popen(command, env=child_env(), stderr=subprocess.PIPE) for _ in range(3)
@@ -75,6 +76,7 @@ def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: P
     )
     counts = counts_by_status(study)
     assert counts[TRAINED] == 4, counts
+    assert [t.user_attrs.get("baseline") for t in study.trials].count("simple_cnn") == 1
 
 
 @pytest.mark.parametrize("storage_url", ["sqlite", "postgres"], indirect=True)

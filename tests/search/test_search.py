@@ -255,6 +255,34 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
     assert study.user_attrs == attrs
 
 
+def test_a_baseline_named_by_searches_started_together_is_enqueued_once(
+    tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The creator enqueues the baselines before its last settings key; a loader that waited
+    for that key finds them and adds none."""
+    import threading
+
+    from archbench.search import prepare_study
+
+    enqueue = optuna.Study.enqueue_trial
+
+    def slow_enqueue(study: optuna.Study, *args: Any, **kwargs: Any) -> None:
+        time.sleep(1.0)  # the creator is slow here; the loader starts meanwhile
+        enqueue(study, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.Study, "enqueue_trial", slow_enqueue)
+    storage = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(
+        tiny_space, storage, 1, baselines=("simple_cnn",), budget=Budget(max_params=200_000)
+    )
+    creator = threading.Thread(target=prepare_study, args=(settings,))
+    creator.start()
+    time.sleep(0.3)
+    prepare_study(settings)
+    creator.join()
+    assert [t.user_attrs.get("baseline") for t in load(storage).trials] == ["simple_cnn"]
+
+
 @pytest.mark.parametrize("written", [TINY_BUDGET, 20_000])
 def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
     written: int, tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -43,6 +43,7 @@ bench: install
 	$(PYTHON) benchmarks/profile_prediction.py
 	$(PYTHON) benchmarks/profile_cost.py
 	$(PYTHON) benchmarks/isolation_overhead.py
+	$(PYTHON) benchmarks/worker_threads.py
 	$(PYTHON) benchmarks/zerocost.py
 
 # The one-shot check of the CUDA paths on a GPU machine (about 8 minutes; scripts/gpu_check.py).

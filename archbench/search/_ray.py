@@ -81,7 +81,13 @@ from archbench.search._search import (
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._trial import LatencyRejection, TrialData, describe_failure, train_config
-from archbench.search._waiting import carried_attrs, finish_in_place, take_waiting, waiting_params
+from archbench.search._waiting import (
+    carried_attrs,
+    finish_in_place,
+    reown,
+    take_waiting,
+    waiting_params,
+)
 from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES, resolve_recipe
 
@@ -427,11 +433,25 @@ class RecordTrials(tune.Callback):
     Status follows the Optuna backend: ``trained``; ``pruned`` when ASHA stopped it before the
     last epoch; ``rejected`` when its measured latency was over the cap; ``failed`` with the
     trainer's reason, or when its worker died more often than ``--max-failures`` allows.
+
+    In a restored experiment, this driver first owns the enqueued trials that the unfinished
+    Ray trials had taken (``_waiting.reown``): they train again and are recorded in place,
+    where a sweep would otherwise fail them and retry their configs beside them.
     """
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self._seen: dict[str, _Reports] = {}
+        self._restored_owned = False
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        """Before Ray first asks the searcher, whose sweep would fail the dead driver's trials."""
+        if self._restored_owned:
+            return
+        self._restored_owned = True
+        unfinished = [t for t in trials if t.status not in (t.TERMINATED, t.ERROR)]
+        taken = [t.config.get(KEY, {}).get("enqueued_trial") for t in unfinished]
+        reown(self.recorder.study, [number for number in taken if number is not None])
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any

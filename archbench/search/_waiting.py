@@ -5,11 +5,13 @@ the objective writes its outcome. Ray's driver records trials it created itself,
 contract (``archbench fidelity``'s pool, the configs a dead owner left to retry) it takes a
 WAITING trial the same way, names this process its owner (so ``_claim`` counts its slot and a
 later sweep fails it if the driver dies), and at the end writes the Ray trial's record into it
-instead of adding a second trial.
+instead of adding a second trial. A driver that restores a killed driver's Ray experiment owns
+the taken trials that experiment trains again (``reown``), so no sweep retries their configs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import optuna
@@ -34,6 +36,26 @@ def take_waiting(study: optuna.Study) -> FrozenTrial | None:
             )
             return storage.get_trial(trial._trial_id)
     return None
+
+
+def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
+    """Names this process the owner of the taken trials ``numbers`` still RUNNING.
+
+    A restored Ray experiment trains again the trials its killed driver had in flight. Owned by
+    the dead driver, their taken trials would be failed by the next sweep and their configs
+    enqueued again, to be trained a second time beside the restored ones.
+
+    Returns:
+        The numbers now owned by this process.
+    """
+    storage = study._storage
+    owned = []
+    for number in sorted(numbers):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        if storage.get_trial(trial_id).state == TrialState.RUNNING:
+            storage.set_trial_user_attr(trial_id, OWNER, this_process(number).to_dict())
+            owned.append(number)
+    return owned
 
 
 def waiting_params(trial: FrozenTrial) -> dict[str, Any]:

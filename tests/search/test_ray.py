@@ -302,3 +302,54 @@ def test_fidelity_on_ray_trains_every_pool_config_once_per_setting(
     again = run_fidelity(settings)
     assert again.accuracies == result.accuracies
     assert sum(s.n_trials for s in optuna.get_all_study_summaries(opened)) == 6, "none twice"
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_fidelity_driver_killed_mid_setting_resumes_training_each_config_once(
+    ray_address: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    """The restored Ray experiment trains the pool configs its killed driver had taken, into
+    their own trials: no sweep fails them and retries their configs beside it."""
+    import datetime
+
+    from archbench.search._record import POOL_INDEX, RAY_TRIAL_ID
+
+    storage = f"sqlite:///{tmp_path}/f.db"
+    args = [
+        "fidelity", "--space", str(tiny_space), "--max-params", "30k", "--samples", "3",
+        "--proxy-epochs", "2", "--proxy-subset", "0.3", "--reference-epochs", "1",
+        "--scores", "synflow", "--storage", storage, "--study", "fid", "--backend", "ray",
+        "--ray-address", ray_address, "--quiet",
+    ]  # fmt: skip
+    # Ray saves the experiment each second, so the kill below finds the taken trials saved.
+    env = {**child_env(), "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from archbench.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    opened = open_storage(storage, heartbeat_seconds=None)
+    taken: list[int] = []
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None and not taken:
+        time.sleep(0.2)
+        try:
+            study = optuna.load_study(study_name="fid:epochs=2", storage=opened)
+        except KeyError:  # not made yet
+            continue
+        saved = datetime.datetime.now() - datetime.timedelta(seconds=3)
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        taken = [t.number for t in running if t.datetime_start and t.datetime_start < saved]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert taken, "the setting finished before it could be killed"
+
+    result = run_cli(*[a for a in args if a != "--quiet"], "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    for label in ("epochs=2", "reference:seed=0"):
+        trials = optuna.load_study(study_name=f"fid:{label}", storage=opened).trials
+        assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3, label
+        assert [t.user_attrs[POOL_INDEX] for t in trials] == [0, 1, 2]
+        assert len({t.user_attrs[RAY_TRIAL_ID] for t in trials}) == 3

@@ -1,0 +1,49 @@
+"""Enqueued trials taken by a Ray driver (``_waiting.py``), on a real SQLite storage."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from archbench.search import open_storage
+from archbench.search._claim import sweep_and_count
+from archbench.search._owner import host_name, process_start_time
+from archbench.search._record import OWNER, POOL_INDEX, Owner
+from archbench.search._waiting import reown, take_waiting
+
+
+def dead_owner(trial: int) -> dict:
+    """The owner record of a process of this host that has exited."""
+    process = subprocess.Popen(["true"])
+    started = process_start_time(process.pid)
+    process.wait()
+    return Owner(host_name(), process.pid, started, trial).to_dict()
+
+
+def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path}/w.db", heartbeat_seconds=None)
+    study = optuna.create_study(study_name="w", storage=storage, direction="maximize")
+    for index in range(3):
+        study.enqueue_trial({"x": index}, user_attrs={POOL_INDEX: index})
+    taken = [take_waiting(study), take_waiting(study)]
+    assert [t.number for t in taken if t is not None] == [0, 1]
+    for trial in taken:  # the driver that took them was killed
+        assert trial is not None
+        study._storage.set_trial_user_attr(trial._trial_id, OWNER, dead_owner(trial.number))
+    study.tell(0, 0.9)  # the restored experiment had finished this one already
+
+    assert reown(study, [0, 1]) == [1], "only a trial still RUNNING is owned again"
+    assert sweep_and_count(study) == 2, "the finished trial and the owned one hold slots"
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING]
+
+    taken_again = take_waiting(study)
+    assert taken_again is not None and taken_again.number == 2
+    study._storage.set_trial_user_attr(taken_again._trial_id, OWNER, dead_owner(2))
+    sweep_and_count(study)  # not owned again: failed, and its config enqueued for a retry
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials][2:] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[3].user_attrs[POOL_INDEX] == 2

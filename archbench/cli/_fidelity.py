@@ -97,6 +97,9 @@ def fidelity(
     gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per training (0.25: 4 per card)."),
     ray_address: str = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray."),
     seed: int = typer.Option(0, help="Seeds the draw of the configs, the scores and intervals."),
+    retry_failed: bool = typer.Option(
+        False, help="Train again the configs whose training failed (e.g. a lost worker)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
     out: Path = typer.Option(None, help="Folder for fidelity.md and one scatter plot per ranking."),
     quiet: bool = typer.Option(False, help="No live view; the table only."),
@@ -134,6 +137,7 @@ def fidelity(
             if backend == "ray"
             else None,
             device=device,
+            retry_failed=retry_failed,
         )
     try:
         with user_errors():

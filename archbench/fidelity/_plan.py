@@ -67,6 +67,9 @@ class FidelitySettings:
     device: str = "auto"
     isolation: str = "auto"
     epoch_timeout_seconds: float = 3600.0
+    # Train again the configs whose training failed (a lost worker, a killed process);
+    # by default a failed config stays missing, as a rerun must not change the figures.
+    retry_failed: bool = False
     score_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

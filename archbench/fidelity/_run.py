@@ -11,7 +11,6 @@ replaced.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -34,6 +33,7 @@ from archbench.search import (
     trial_status,
 )
 from archbench.search._record import FAILED, POOL_INDEX, REASON, STATUS, TRAINED, VAL_ACCURACY
+from archbench.search._run import quiet_optuna
 from archbench.search._search import data_shape
 from archbench.search._trial import TrialData, trial_device
 from archbench.spaces import get_space
@@ -129,8 +129,7 @@ def run_fidelity(
     """
     start = time.perf_counter()
     if not verbose:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        logging.getLogger("optuna").setLevel(logging.WARNING)
+        quiet_optuna()
     emit = progress or (lambda event: None)
     trainings = settings.trainings()
     reference = trainings[-1].settings
@@ -148,8 +147,8 @@ def run_fidelity(
     epochs_total = sum(t.epochs for t in trainings) * len(configs)
     done = epochs_done = 0
     for training in trainings:
-        state = _train(training, params, _Reporter(emit, training, done, epochs_done, total,
-                                                   epochs_total))  # fmt: skip
+        report = _Reporter(emit, training, done, epochs_done, total, epochs_total)
+        state = _train(training, params, report, retry_failed=settings.retry_failed)
         accuracies[training.label] = [state.trained.get(i) for i in range(len(configs))]
         failures[training.label] = dict(state.failed)
         done += len(configs)
@@ -288,16 +287,20 @@ class _Reporter:
             self.counts(event.trained, event.running, event.failed)
 
 
-def _train(training: Training, params: list[dict[str, Any]], report: _Reporter) -> _SettingState:
-    """Trains the pool's configs this setting has not trained or failed yet; returns its state."""
+def _train(
+    training: Training, params: list[dict[str, Any]], report: _Reporter, *, retry_failed: bool
+) -> _SettingState:
+    """Trains the pool's configs this setting has not trained or failed yet (or, with
+    ``retry_failed``, has not trained yet); returns its state."""
     study, _ = prepare_study(training.settings)
     state = _state(study)
     report.counts(len(state.trained), len(state.pending), len(state.failed))
-    settled = set(state.trained) | set(state.failed) | state.pending
+    given_up = set() if retry_failed else set(state.failed)
+    settled = set(state.trained) | given_up | state.pending
     for index, values in enumerate(params):
         if index not in settled:
             study.enqueue_trial(values, user_attrs={POOL_INDEX: index})
-    target = len(params) - len(state.failed)
+    target = len(params) - len(given_up)
     if len(state.trained) < target:
         run(replace(training.settings, n_trials=target), progress=report)
         state = _state(study)

@@ -401,7 +401,8 @@ def _threads_per_worker(workers: int) -> str | None:
     return str(max(1, (cores or 1) // workers))
 
 
-def _worker_main(settings: SearchSettings, study_name: str, errors: Any) -> None:
+def _worker_main(settings: SearchSettings, study_name: str, errors: Any, verbosity: int) -> None:
+    optuna.logging.set_verbosity(verbosity)  # a spawned process starts at Optuna's default
     try:
         run_worker(settings, study_name)
     except SearchAborted as exc:
@@ -438,7 +439,10 @@ def run_search(
         for index, gpu in enumerate(gpus):
             seed = None if settings.seed is None else settings.seed + index
             worker_settings = gpu.apply(replace(settings, seed=seed))
-            process = context.Process(target=_worker_main, args=(worker_settings, name, errors))
+            process = context.Process(
+                target=_worker_main,
+                args=(worker_settings, name, errors, optuna.logging.get_verbosity()),
+            )
             # The child starts with its own card visible, before anything in it can touch CUDA,
             # and its share of the cores, before torch sizes its thread pool.
             with environment(

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from scipy.stats import kendalltau, spearmanr
 
-from archbench.search import open_storage
+from archbench.search import FAILED, counts_by_status, open_storage
 from tests.conftest import run_cli
 
 CHEAP_SPACE = {
@@ -112,3 +112,37 @@ def test_bad_input_exits_2_with_one_line(
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_failed_trainings_stay_missing_unless_retried(tmp_path: Path) -> None:
+    """A training that fails is not replaced on a rerun; ``--retry-failed`` trains it again."""
+    space = tmp_path / "cheap.yaml"
+    space.write_text(yaml.safe_dump(CHEAP_SPACE))
+    recipe = tmp_path / "explodes.yaml"  # every training ends with a non-finite loss
+    recipe.write_text(yaml.safe_dump({"optimizer": "sgd", "lr": 1e30, "schedule": "none"}))
+    storage = f"sqlite:///{tmp_path / 'fid.db'}"
+    args = [
+        "fidelity", "--space", str(space), "--max-params", "50k", "--dataset", "digits",
+        "--samples", "2", "--proxy-epochs", "1", "--proxy-subset", "0.3",
+        "--reference-epochs", "1", "--scores", "synflow", "--recipe", str(recipe),
+        "--storage", storage, "--study", "fid", "--json",
+    ]  # fmt: skip
+    first = run_cli(*args, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr, "a failed training is recorded, not printed"
+    assert all(c["reference_accuracy"] is None for c in json.loads(first.stdout)["configs"])
+    assert failed_trainings(storage) == {"fid:epochs=1": 2, "fid:reference:seed=0": 2}
+    trials_before = trial_counts(storage)
+
+    assert run_cli(*args, timeout=600).returncode == 0
+    assert trial_counts(storage) == trials_before, "a failed config is not trained again"
+    assert run_cli(*args, "--retry-failed", timeout=600).returncode == 0
+    assert failed_trainings(storage) == {"fid:epochs=1": 4, "fid:reference:seed=0": 4}
+
+
+def failed_trainings(storage: str) -> dict[str, int]:
+    opened = open_storage(storage, heartbeat_seconds=None)
+    return {
+        name: counts_by_status(optuna.load_study(study_name=name, storage=opened))[FAILED]
+        for name in ("fid:epochs=1", "fid:reference:seed=0")
+    }

@@ -25,6 +25,7 @@ from archbench.search import (
     ProgressEvent,
     SearchSettings,
     TrialCounts,
+    counts_by_status,
     decide,
     ensure_feasible,
     open_storage,
@@ -297,11 +298,12 @@ def _train(
     report.counts(len(state.trained), len(state.pending), len(state.failed))
     given_up = set() if retry_failed else set(state.failed)
     settled = set(state.trained) | given_up | state.pending
-    for index, values in enumerate(params):
-        if index not in settled:
-            study.enqueue_trial(values, user_attrs={POOL_INDEX: index})
-    target = len(params) - len(given_up)
-    if len(state.trained) < target:
+    missing = [index for index in range(len(params)) if index not in settled]
+    for index in missing:
+        study.enqueue_trial(params[index], user_attrs={POOL_INDEX: index})
+    if missing or state.pending:
+        # --trials counts trained trials, and a config a restored Ray run trained twice has two.
+        target = counts_by_status(study)[TRAINED] + len(missing) + len(state.pending)
         run(replace(training.settings, n_trials=target), progress=report)
         state = _state(study)
     return state

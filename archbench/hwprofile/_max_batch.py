@@ -42,24 +42,44 @@ SAFETY_MARGIN = 0.10  # binsearch finds sizes that "just barely fit" (Lightning 
 # Seconds one probe may take, the child's start (imports, CUDA init, model build) included.
 PROBE_DEADLINE_SECONDS = 180.0
 
-# What the CUDA libraries say when an allocation fails at the memory limit, besides
-# torch.OutOfMemoryError: a lazily loaded kernel ("CUDA error: out of memory"), cuBLAS, and
-# cuDNN, which finds no algorithm whose workspace fits ("unable to find an engine"; Lightning's
-# ``is_cudnn_snafu`` names CUDNN_STATUS_NOT_SUPPORTED for the same case).
-_OOM_MESSAGES = (
-    "out of memory",
-    "CUBLAS_STATUS_ALLOC_FAILED",
-    "CUDNN_STATUS_ALLOC_FAILED",
-    "unable to find an engine",
-    "CUDNN_STATUS_NOT_SUPPORTED",
+# What the CUDA libraries say when an allocation fails at the memory limit, besides torch's own
+# out-of-memory error: a lazily loaded kernel ("CUDA error: out of memory") and cuBLAS.
+_OOM_MESSAGES = ("out of memory", "CUBLAS_STATUS_ALLOC_FAILED", "CUDNN_STATUS_ALLOC_FAILED")
+# cuDNN finds no algorithm whose workspace fits ("unable to find an engine"; Lightning's
+# ``is_cudnn_snafu`` names CUDNN_STATUS_NOT_SUPPORTED for the same case). The same words come with
+# a real defect (bf16 on a card without it, a layout cuDNN lacks), so they count as out of memory
+# only above the smallest batch: a failure at batch 1 would make every batch a "fit" of 0.
+_AMBIGUOUS_MESSAGES = ("unable to find an engine", "CUDNN_STATUS_NOT_SUPPORTED")
+# torch.OutOfMemoryError is torch >= 2.5's name; torch.cuda.OutOfMemoryError is the same class.
+_OUT_OF_MEMORY: type[BaseException] = getattr(
+    torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError
 )
 
 
-def is_oom_error(exc: BaseException) -> bool:
-    """Whether ``exc`` means the device ran out of memory (Lightning's ``is_oom_error``)."""
-    if isinstance(exc, torch.OutOfMemoryError):
+def is_oom_error(exc: BaseException, *, batch_size: int | None = None) -> bool:
+    """Whether ``exc`` means the device ran out of memory (after Lightning's ``is_oom_error``).
+
+    The one classifier of the package: the max-batch probe, the sweep and trial failures use it.
+
+    Args:
+        exc: the exception a training or inference step raised.
+        batch_size: the batch that failed; at 1 (nothing smaller to fall back to), cuDNN's
+            "no engine" errors are defects, not memory.
+    """
+    if isinstance(exc, _OUT_OF_MEMORY):
         return True
-    return isinstance(exc, RuntimeError) and any(text in str(exc) for text in _OOM_MESSAGES)
+    if not isinstance(exc, RuntimeError):
+        return False
+    message = str(exc)
+    if any(text in message for text in _OOM_MESSAGES):
+        return True
+    return batch_size != 1 and any(text in message for text in _AMBIGUOUS_MESSAGES)
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, or the type alone when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -254,7 +274,7 @@ def _probe_worker(
         while (batch_size := connection.recv()) is not None:
             connection.send(("fit", _probe(workload, batch_size, steps_per_probe)))
     except Exception as exc:  # anything but an OOM poisons the CUDA context: report it and exit
-        connection.send(("error", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"))
+        connection.send(("error", first_line(exc)))
     finally:
         connection.close()
 
@@ -272,7 +292,7 @@ def _probe(workload: Workload, batch_size: int, steps: int) -> bool:
         _train_steps(workload, batch_size, steps)
         out_of_memory = False
     except RuntimeError as exc:  # torch.OutOfMemoryError is one
-        if not is_oom_error(exc):
+        if not is_oom_error(exc, batch_size=batch_size):
             raise
         out_of_memory = True
     workload.optimizer.zero_grad(set_to_none=True)

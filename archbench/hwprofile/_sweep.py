@@ -1,8 +1,10 @@
 """Batch-size sweep: throughput and memory against batch size, the "hardware limits" study.
 
 Each batch size gets the same measurements as a profile (``measure_infer``, ``measure_train``)
-on one model, plus the predicted peak. On CUDA an out-of-memory error ends the measured part
-of the sweep: that batch and the larger ones keep only their prediction. The plot puts images/s
+on one model, plus the predicted peak. On CUDA an out-of-memory error (torch's, cuBLAS's or
+cuDNN's, by the package's one classifier ``is_oom_error``) ends the measured part of the sweep:
+that batch and the larger ones keep only their prediction. Any other error, and cuDNN's "no
+engine" at the smallest batch, is a defect and raises. The plot puts images/s
 and memory side by side on a log2 batch axis, so the knee where throughput stops growing and
 the line where memory runs out are visible together.
 """
@@ -20,6 +22,7 @@ import torch
 from archbench import _dataclass_io
 from archbench.hwprofile._device import resolve_device
 from archbench.hwprofile._env import environment_stamp
+from archbench.hwprofile._max_batch import is_oom_error
 from archbench.hwprofile._predict import TrainStepSimulation
 from archbench.hwprofile._profile import StepTiming, measure_infer, measure_train
 from archbench.hwprofile._workload import Workload
@@ -106,12 +109,15 @@ def sweep_batch_sizes(
         if out_of_memory_at is None:
             try:
                 values, missing = _measure(workload, batch_size)
-            except torch.cuda.OutOfMemoryError:
+            except RuntimeError as exc:  # torch's out-of-memory error is one
+                if not is_oom_error(exc, batch_size=1 if batch_size == sizes[0] else batch_size):
+                    raise
                 out_of_memory_at = batch_size
             if out_of_memory_at is not None:  # recovery outside the except block (see _max_batch)
                 workload.optimizer.zero_grad(set_to_none=True)
                 gc.collect()
-                torch.cuda.empty_cache()
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
         if out_of_memory_at is not None:
             missing = dict.fromkeys(_MEASURED, f"out of memory at batch {out_of_memory_at}")
         points.append(

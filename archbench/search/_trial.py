@@ -104,14 +104,14 @@ class TrialData:
 
 def describe_failure(exc: BaseException) -> str:
     """One line that says why a trial failed."""
-    import torch
-
+    from archbench.hwprofile import is_oom_error
     from archbench.train import NonFiniteLossError
 
     if isinstance(exc, TrialError):
         return exc.reason
-    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return "out of memory: " + str(exc).strip().splitlines()[0][:200]
+    if is_oom_error(exc):
+        lines = str(exc).strip().splitlines()
+        return "out of memory: " + (lines[0][:200] if lines else type(exc).__name__)
     if isinstance(exc, NonFiniteLossError):
         return f"non-finite loss: {exc}"
     message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""

@@ -1,11 +1,13 @@
 """The built-in model families, registered once.
 
 A new family is one module (its config class, counter, width scaler, decoder, optionally a FLOPs
-counter, and a torch builder loaded lazily) plus one ``register_family`` call here.
+counter, and a torch builder loaded lazily) plus one ``register_family`` call here, or in that
+module itself, imported here, as ``_nb201.py`` does.
 """
 
 from __future__ import annotations
 
+from archbench.models import _nb201  # noqa: F401  (registers the nb201 family where it is defined)
 from archbench.models._config import BranchNetConfig, ResNetConfig, VGGConfig
 from archbench.models._count import count_branchnet, count_resnet, count_vgg
 from archbench.models._count_flops import branchnet_flops, resnet_flops, vgg_flops

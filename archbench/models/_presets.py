@@ -135,6 +135,26 @@ _PRESETS = [
             "stochastic_depth": 0.1,
         },
     ),
+    Preset(
+        "nb201_best_cifar10",
+        "The best NAS-Bench-201 cell on CIFAR-10 (index 6111, 94.37% test accuracy after 200 "
+        "epochs, Dong and Yang 2020) in the benchmark's network: C 16, N 5. 1,073,466 params.",
+        {
+            "family": "nb201",
+            "arch": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+            "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+        },
+    ),
+    Preset(
+        "nb201_resnet",
+        "The NAS-Bench-201 cell that makes the benchmark's network a ResNet (index 11472: "
+        "node 3 = x + conv3x3(conv3x3(x)); 93.91% on CIFAR-10 after 200 epochs).",
+        {
+            "family": "nb201",
+            "arch": "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|"
+            "+|skip_connect~0|none~1|skip_connect~2|",
+        },
+    ),
 ]
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}

@@ -1,4 +1,4 @@
-"""The built-in spaces: ``resnet``, ``vgg`` and ``branchnet``.
+"""The built-in spaces: ``resnet``, ``vgg``, ``branchnet`` and ``nb201``.
 
 ``resnet`` contains the space of the random search that reached 94.6% on CIFAR-10 under 5M
 parameters and inspired archbench: number of residual stages, blocks per stage, channels per stage,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from archbench.models._nb201 import EDGE_KNOBS, OPS
 from archbench.spaces._base import SearchSpace
 from archbench.spaces._params import ActiveIf, ChoiceParam, IntParam, Param
 
@@ -115,4 +116,16 @@ def branchnet_space() -> SearchSpace:
         params,
         "Parallel-branch nets: 1-6 blocks of 1-4 conv branches (kernel 1/3/5/7 each) mixed by a "
         "gate on channel statistics; per-block channels and stride; SE; stochastic depth.",
+    )
+
+
+def nb201_space() -> SearchSpace:
+    """NAS-Bench-201's 15,625 cells (Dong and Yang, ICLR 2020): one of 5 ops on each of 6 edges."""
+    return SearchSpace(
+        "nb201",
+        "nb201",
+        {knob: ChoiceParam(OPS) for knob in EDGE_KNOBS},
+        "NAS-Bench-201 cells in the benchmark's network (C 16, N 5): one of none, skip_connect, "
+        "nor_conv_1x1, nor_conv_3x3, avg_pool_3x3 on each edge edge_{source}_{target} of a "
+        "4-node cell; 15,625 configs.",
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from archbench._dataclass_io import read_mapping
 from archbench.spaces._base import SearchSpace
-from archbench.spaces._builtin import branchnet_space, resnet_space, vgg_space
+from archbench.spaces._builtin import branchnet_space, nb201_space, resnet_space, vgg_space
 
 _REGISTRY: dict[str, SearchSpace] = {}
 
@@ -51,5 +51,5 @@ def load_space(path: str | Path) -> SearchSpace:
         ) from None
 
 
-for _space in (resnet_space(), vgg_space(), branchnet_space()):
+for _space in (resnet_space(), vgg_space(), branchnet_space(), nb201_space()):
     register_space(_space)

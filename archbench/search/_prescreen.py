@@ -11,6 +11,7 @@ them as startup trials), and each carries its score as the ``zero_cost`` trial a
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+import torch
 
 from archbench.search._budget import Budget, decide
 from archbench.search._record import zero_cost_attrs
@@ -150,7 +152,6 @@ def score_pool(
 
     The seed (``--seed``, else 0) fixes the draws, the scoring batches and the initial weights.
     """
-    from archbench.hwprofile import resolve_device
     from archbench.search._trial import TrialData
     from archbench.zerocost import needs_data, score_configs, scoring_batches
 
@@ -159,7 +160,7 @@ def score_pool(
     started = time.perf_counter()
     emit(Prescreening(score, settings.prescreen, 0, 0.0))
     candidates = feasible_pool(space, settings.budget, shape, settings.prescreen, seed)
-    device = resolve_device(settings.device)
+    device = prescreen_device(settings)
     batches = (
         scoring_batches(TrialData.load(settings).train, seed=seed, device=device)
         if needs_data([score])
@@ -177,6 +178,7 @@ def score_pool(
         device=device,
         on_scored=scored,
     )
+    release_device_memory(device)
     return ScoredPool(
         score=score,
         seed=seed,
@@ -184,6 +186,25 @@ def score_pool(
         params=[searched_params(space, c.params) for c in candidates],
         values=[row[score] for row in rows],
     )
+
+
+def prescreen_device(settings: SearchSettings) -> torch.device:
+    """Where the driver scores the pool: the search's device, but the CPU under Ray, whose
+    driver owns no GPU (a CPU-only head node has none; on a GPU head node Ray would place
+    trials on the card the driver holds)."""
+    from archbench.hwprofile import resolve_device
+
+    if settings.backend == "ray":
+        return torch.device("cpu")
+    return resolve_device(settings.device)
+
+
+def release_device_memory(device: torch.device) -> None:
+    """Hands the scoring's cached CUDA blocks back to the driver before the first trial, so
+    trial processes probing the same card see its memory free (the context stays)."""
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
 
 
 def searched_params(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:

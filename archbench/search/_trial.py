@@ -23,17 +23,24 @@ from archbench.search._settings import SearchSettings
 
 if TYPE_CHECKING:
     from archbench.data import Dataset
+    from archbench.search._evaluate import Evaluator
     from archbench.train import TrainRecipe
 
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[], bool]
 OnProfile = Callable[[dict[str, Any]], None]
-Body = Callable[["ModelConfig", SearchSettings, "TrialData", Report, ShouldStop], "TrialOutcome"]
+Body = Callable[
+    ["ModelConfig", SearchSettings, "TrialData", Report, ShouldStop, "OnProfile | None"],
+    "TrialOutcome",
+]
 
 
 @dataclass
 class TrialOutcome:
-    """What a trained trial produced; ``stopped_early`` means the pruner/scheduler stopped it."""
+    """What a trial's evaluator produced; ``stopped_early`` means the pruner/scheduler stopped it.
+
+    ``benchmark`` ({name, dataset}) names the table the accuracy was looked up in.
+    """
 
     metrics: list[dict[str, float]] = field(default_factory=list)
     val_accuracy: float = 0.0
@@ -41,6 +48,7 @@ class TrialOutcome:
     stopped_early: bool = False
     seconds: float = 0.0
     profile: dict[str, Any] | None = None
+    benchmark: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,12 +127,16 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def profile_config(
-    cfg: ModelConfig, settings: SearchSettings, batch_size: int, optimizer: str
+    cfg: ModelConfig, settings: SearchSettings, batch_size: int, recipe: TrainRecipe
 ) -> dict[str, Any] | None:
-    """The hardware profile of ``cfg`` with the optimizer state the recipe's step keeps."""
+    """The hardware profile of ``cfg`` as ``recipe`` trains it: its optimizer state, autocast
+    precision, memory format and compile."""
     if settings.profile == "none":
         return None
+    import torch
+
     from archbench.hwprofile import profile_model
+    from archbench.train import profile_options
 
     device = trial_device(settings)
     result = profile_model(
@@ -133,9 +145,10 @@ def profile_config(
         batch_size=batch_size,
         level="full" if settings.profile == "full" else "basic",
         memory=settings.budget.memory_bytes,
-        optimizer="adamw" if optimizer == "adamw" else "sgd",
+        optimizer="adamw" if recipe.optimizer == "adamw" else "sgd",
         max_batch=settings.profile == "full" and device.startswith("cuda"),
         shared_device=settings.shared_device,
+        **profile_options(recipe, torch.device(device)),
     )
     return result.to_dict()
 
@@ -156,7 +169,7 @@ def train_config(
     from archbench.train import train_model
 
     profile = profile_config(
-        cfg, settings, batch_size=min(data.recipe.batch_size, 64), optimizer=data.recipe.optimizer
+        cfg, settings, batch_size=min(data.recipe.batch_size, 64), recipe=data.recipe
     )
     if profile is not None and on_profile is not None:
         on_profile(profile)
@@ -185,7 +198,7 @@ def train_config(
 
 
 class Runner(Protocol):
-    """What the Optuna objective calls to train a config (injectable, e.g. in tests)."""
+    """What the Optuna objective calls to evaluate a config (injectable, e.g. in tests)."""
 
     def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome: ...
 
@@ -200,31 +213,21 @@ def free_accelerator_memory() -> None:
 
 
 class TrialRunner:
-    """Runs trials of one search, inline or each in a fresh child process."""
+    """Runs trials of one search through its evaluator (``_evaluate.py``), inline or each in a
+    fresh child process, and turns any failure into a one-line ``TrialError``."""
 
-    def __init__(
-        self, settings: SearchSettings, data: TrialData | None = None, body: Body | None = None
-    ) -> None:
-        """``body`` trains one config (default ``train_config``); with process isolation it
-        must be picklable, e.g. a module-level function."""
+    def __init__(self, settings: SearchSettings, evaluator: Evaluator) -> None:
         self.settings = settings
-        self.isolated = uses_child_process(settings)
-        self._data = data
-        self.body: Body = body or train_config
-
-    @property
-    def data(self) -> TrialData:
-        if self._data is None:
-            self._data = TrialData.load(self.settings)
-        return self._data
+        self.evaluator = evaluator
+        self.isolated = evaluator.in_child_process
 
     def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
-        """Trains ``cfg``; raises ``TrialError`` or ``LatencyRejection`` when it cannot."""
+        """Evaluates ``cfg``; raises ``TrialError`` or ``LatencyRejection`` when it cannot."""
         if self.isolated:
             return self._run_in_child(cfg, report, should_stop)
         reason = None
         try:
-            return self.body(cfg, self.settings, self.data, report, should_stop)
+            return self.evaluator(cfg, report, should_stop)
         except LatencyRejection:
             raise
         except Exception as exc:
@@ -244,7 +247,7 @@ class TrialRunner:
         # daemonic process cannot. The ``finally`` below kills it whatever happens.
         process = context.Process(
             target=_child_main,
-            args=(self.settings, cfg.to_dict(), child_end, self.body),
+            args=(self.evaluator, cfg.to_dict(), child_end),
             daemon=False,
         )
         process.start()
@@ -282,8 +285,8 @@ class TrialRunner:
                 process.join()
 
 
-def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any, body: Body) -> None:
-    """Entry point of a per-trial child process: trains and sends results over ``conn``."""
+def _child_main(evaluator: Evaluator, config: dict[str, Any], conn: Any) -> None:
+    """Entry point of a per-trial child process: evaluates and sends results over ``conn``."""
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
         conn.send(("epoch", epoch, dict(metrics)))
@@ -291,12 +294,8 @@ def _child_main(settings: SearchSettings, config: dict[str, Any], conn: Any, bod
 
     stop_requests: list[bool] = []
     try:
-        outcome = body(
-            config_from_dict(config),
-            settings,
-            TrialData.load(settings),
-            report,
-            lambda: bool(stop_requests and stop_requests[-1]),
+        outcome = evaluator(
+            config_from_dict(config), report, lambda: bool(stop_requests and stop_requests[-1])
         )
         conn.send(("done", outcome.to_dict()))
     except LatencyRejection as exc:

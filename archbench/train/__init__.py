@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archbench.train._checkpoint import CHECKPOINT_FILE, load_checkpoint
 from archbench.train._evaluate import Evaluation, confusion_matrix, evaluate, predict
-from archbench.train._loop import NonFiniteLossError, TrainResult, train_model
+from archbench.train._loop import NonFiniteLossError, TrainResult, profile_options, train_model
 from archbench.train._plots import plot_confusion, plot_history
 from archbench.train._recipe import (
     RECIPES,
@@ -31,6 +31,7 @@ __all__ = [
     "plot_confusion",
     "plot_history",
     "predict",
+    "profile_options",
     "resolve_recipe",
     "train_model",
 ]

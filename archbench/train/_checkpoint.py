@@ -55,6 +55,18 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def load_scaler_state(scaler: torch.amp.GradScaler, state: dict[str, Any]) -> None:
+    """Restores a gradient scaler where the checkpoint has one to give.
+
+    A run without fp16 (fp32, bf16) stores a disabled scaler's empty state, and
+    ``GradScaler.load_state_dict({})`` raises; resuming such a checkpoint where ``amp=auto``
+    now means fp16 (another GPU) starts the scaler afresh, as a new fp16 run would. An fp16
+    checkpoint resumed without fp16 has no scaler to restore.
+    """
+    if state and scaler.is_enabled():
+        scaler.load_state_dict(state)
+
+
 def capture_rng_state(device: torch.device) -> dict[str, Any]:
     """The state of every generator training draws from: python, numpy, torch's CPU generator,
     and the training device's CUDA generator (only that one: the file must resume on a machine

@@ -30,6 +30,7 @@ from archbench.train._checkpoint import (
     CHECKPOINT_FILE,
     capture_rng_state,
     load_checkpoint,
+    load_scaler_state,
     restore_rng_state,
     save_checkpoint,
 )
@@ -321,7 +322,7 @@ class _Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        load_scaler_state(self.scaler, state.get("scaler") or {})
 
 
 def _train_epoch(
@@ -446,6 +447,18 @@ def _amp_dtype(recipe: TrainRecipe, device: torch.device) -> torch.dtype | None:
 def _native_bf16(device: torch.device) -> bool:
     with torch.cuda.device(device):
         return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def profile_options(recipe: TrainRecipe, device: torch.device) -> dict[str, Any]:
+    """The ``profile_model`` keywords that describe how ``recipe`` trains on ``device``:
+    the autocast precision, memory format and compile the trainer resolves, so a search's
+    profiles (latency caps, max batch) measure the step its trials run."""
+    dtype = _amp_dtype(recipe, device)
+    return {
+        "amp": _AMP_NAMES.get(dtype) if dtype is not None else None,
+        "channels_last": uses_channels_last(recipe.memory_format, device),
+        "compile": recipe.compile,
+    }
 
 
 def uses_channels_last(memory_format: str, device: torch.device) -> bool:

@@ -9,6 +9,8 @@ names the NVML figures unavailable with that reason.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
 import re
 from pathlib import Path
@@ -101,8 +103,11 @@ def device_name(device: torch.device) -> str:
 class NvmlDevice:
     """An NVML session for one CUDA device: device memory used, driver version and clocks.
 
-    The handle is looked up by the device's UUID, not its index, because CUDA and NVML number
-    devices differently when ``CUDA_VISIBLE_DEVICES`` reorders or hides some.
+    The handle is looked up by the device's UUID, then its PCI bus id, never its index, because
+    CUDA and NVML number devices differently when ``CUDA_VISIBLE_DEVICES`` reorders or hides
+    some. A MIG slice is found by its ``MIG-`` UUID; NVML reads the slice's own memory there,
+    and where it cannot find the slice the figures are unavailable with that reason rather
+    than read from the whole card.
 
     Raises:
         Unavailable: when ``pynvml`` is not installed, NVML cannot start (no driver), or the
@@ -121,13 +126,13 @@ class NvmlDevice:
         except pynvml.NVMLError as exc:
             raise Unavailable(f"NVML could not start: {exc}") from None
         self._nvml = pynvml
+        properties = torch.cuda.get_device_properties(device)
         try:
-            uuid = str(torch.cuda.get_device_properties(device).uuid)
-            uuid = uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
-            self._handle = pynvml.nvmlDeviceGetHandleByUUID(uuid)
-        except pynvml.NVMLError as exc:
-            pynvml.nvmlShutdown()
-            raise Unavailable(f"NVML does not know {device}: {exc}") from None
+            self._handle = _nvml_handle(pynvml, nvml_uuids(properties), _pci_bus_id(properties))
+        except LookupError as exc:
+            self.close()
+            mig = " (a MIG slice: NVML figures are unavailable on MIG)" if _is_mig() else ""
+            raise Unavailable(f"NVML does not know {device}{mig}: {exc}") from None
 
     def used_bytes(self) -> int:
         """Device memory in use by every process, as nvidia-smi shows it.
@@ -160,10 +165,59 @@ class NvmlDevice:
         return stamp
 
     def close(self) -> None:
-        self._nvml.nvmlShutdown()
+        """Ends the session; a failing shutdown (driver gone) must not mask the caller's error."""
+        with contextlib.suppress(self._nvml.NVMLError):
+            self._nvml.nvmlShutdown()
 
     def __enter__(self) -> NvmlDevice:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def nvml_uuids(properties: Any) -> list[str]:
+    """The NVML UUIDs a CUDA device may have: torch prints the bare UUID; NVML prefixes
+    ``GPU-`` for a card and ``MIG-`` for a MIG slice (tried second, or first when
+    ``CUDA_VISIBLE_DEVICES`` names MIG slices)."""
+    uuid = str(getattr(properties, "uuid", "") or "")
+    if not uuid:
+        return []
+    if uuid.startswith(("GPU-", "MIG-")):
+        return [uuid]
+    candidates = [f"GPU-{uuid}", f"MIG-{uuid}"]
+    return candidates[::-1] if _is_mig() else candidates
+
+
+def _is_mig() -> bool:
+    return "MIG-" in os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+def _pci_bus_id(properties: Any) -> str | None:
+    """``DDDDDDDD:BB:DD.0`` from torch's PCI fields (torch >= 2.5), as NVML spells it."""
+    bus = getattr(properties, "pci_bus_id", None)
+    if bus is None:
+        return None
+    domain = getattr(properties, "pci_domain_id", 0)
+    device = getattr(properties, "pci_device_id", 0)
+    return f"{domain:08x}:{bus:02x}:{device:02x}.0"
+
+
+def _nvml_handle(nvml: Any, uuids: list[str], pci_bus_id: str | None) -> Any:
+    """The NVML handle of the first UUID NVML knows, else of the PCI bus id.
+
+    Raises:
+        LookupError: naming every identifier tried.
+    """
+    tried = []
+    for uuid in uuids:
+        try:
+            return nvml.nvmlDeviceGetHandleByUUID(uuid)
+        except nvml.NVMLError as exc:
+            tried.append(f"{uuid}: {exc}")
+    if pci_bus_id is not None and not _is_mig():  # a MIG slice's bus id is the whole card's
+        try:
+            return nvml.nvmlDeviceGetHandleByPciBusId(pci_bus_id)
+        except nvml.NVMLError as exc:
+            tried.append(f"PCI {pci_bus_id}: {exc}")
+    raise LookupError("; ".join(tried) or "torch gives no UUID or PCI bus id")

@@ -288,7 +288,7 @@ def _measured_figures(
             nvml = None
     workload = Workload(cfg, device, compile=compile, **workload_options)
     single, _ = workload.batch(1)
-    first_calls = time_call(lambda: workload.infer_step(single), device)
+    first_calls = {"infer@1": time_call(lambda: workload.infer_step(single), device)}
     latency = time_latency(
         lambda: workload.infer_step(single),
         device,
@@ -300,15 +300,21 @@ def _measured_figures(
         "latency_ms_p90": 1e3 * latency.p90,
         "latency_ms_iqr": 1e3 * latency.iqr,
     }
-    for measured in (
-        measure_infer(workload, batch_size, level.steps),
-        measure_train(workload, batch_size, level.steps, nvml=nvml, nvml_baseline=nvml_baseline),
+    for mode, measured in (
+        ("infer", measure_infer(workload, batch_size, level.steps)),
+        (
+            "train",
+            measure_train(
+                workload, batch_size, level.steps, nvml=nvml, nvml_baseline=nvml_baseline
+            ),
+        ),
     ):
-        first_calls += measured.pop("first_call_seconds")
+        first_calls[f"{mode}@{batch_size}"] = measured.pop("first_call_seconds")
         unavailable.update(measured.pop("unavailable"))
         figures.update(measured)
-    if compile:
-        figures["compile_seconds"] = first_calls
+    if compile:  # one static-shape graph per call: each compile apart, training's as the trainer's
+        figures["compile_seconds"] = first_calls[f"train@{batch_size}"]
+        figures["compile_seconds_by_call"] = first_calls
     else:
         unavailable["compile_seconds"] = "compile not requested"
     return figures, unavailable
@@ -421,6 +427,7 @@ def profile_model(
     check_amp(amp)
     settings = LEVELS[level]
     dev = resolve_device(device)
+    check_amp(amp, dev)  # bf16 on a pre-Ampere card: say so instead of a max batch of 0
     if memory_limit is not None:
         limit_memory(dev, memory_limit)
         memory = memory if memory is not None else memory_limit

@@ -65,8 +65,11 @@ class ProfileResult:
         infer_images_per_second: inference throughput at ``env["batch_size"]``.
         train_images_per_second: training throughput (forward, loss, backward, optimizer step)
             at ``env["batch_size"]``.
-        compile_seconds: wall time of the first compiled training and inference calls, which
-            include compilation; measured apart from the timed steps.
+        compile_seconds: wall time of the first compiled training step at the profiled batch
+            (its compilation, as the trainer's ``compile_seconds``); measured apart from the
+            timed steps.
+        compile_seconds_by_call: each static-shape compile apart, keyed ``infer@1`` (latency),
+            ``infer@B`` and ``train@B``; empty without compile.
         peak_train_memory_bytes: peak tensor memory of a training step: CUDA
             ``max_memory_allocated``; on CPU the tracked live-storage peak.
         peak_infer_memory_bytes: the same for an inference step: parameters, buffers, the
@@ -108,6 +111,7 @@ class ProfileResult:
     infer_images_per_second: float | None = None
     train_images_per_second: float | None = None
     compile_seconds: float | None = None
+    compile_seconds_by_call: dict[str, float] = field(default_factory=dict)
     peak_train_memory_bytes: int | None = None
     peak_infer_memory_bytes: int | None = None
     peak_train_reserved_bytes: int | None = None

@@ -40,10 +40,34 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter]) -> torch.optim.Opt
     raise ValueError(f"optimizer: {name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def check_amp(amp: str | None) -> None:
-    """Raises ValueError unless ``amp`` is None, ``bf16`` or ``fp16``."""
+def check_amp(amp: str | None, device: torch.device | str | None = None) -> None:
+    """Raises ValueError unless ``amp`` is None, ``bf16`` or ``fp16``, and ``bf16`` runs natively
+    on a CUDA ``device``: before Ampere (compute capability 8.0) cuDNN finds no bf16 engine, and
+    that error would read as out-of-memory and a max batch of 0."""
     if amp is not None and amp not in AMP_DTYPES:
         raise ValueError(f"amp: {amp!r} is unknown; choose bf16 or fp16 (or leave it off for fp32)")
+    if amp == "bf16" and device is not None and torch.device(device).type == "cuda":
+        capability = torch.cuda.get_device_capability(device)
+        if not bf16_native(capability):
+            raise ValueError(
+                f"amp: bf16 needs compute capability 8.0 or newer (Ampere); "
+                f"{torch.cuda.get_device_name(device)} has {capability[0]}.{capability[1]}; "
+                "use --amp fp16"
+            )
+
+
+def bf16_native(capability: tuple[int, int]) -> bool:
+    """Whether a CUDA compute capability has bf16 tensor cores (Ampere, 8.0, and newer)."""
+    return capability >= (8, 0)
+
+
+def to_memory_format(tensor: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
+    """``tensor`` in ``memory_format`` as ``Module.to`` converts it: ``Tensor.to`` restrides
+    even where ``contiguous`` sees nothing to do (one channel: a first conv on grey images, a
+    depthwise weight), so cuDNN picks the NHWC kernels the trainer runs."""
+    if tensor.dim() != 4:
+        return tensor
+    return tensor.to(memory_format=memory_format)
 
 
 class Workload:
@@ -59,7 +83,8 @@ class Workload:
         optimizer: ``sgd`` or ``adamw``.
         amp: ``bf16`` or ``fp16`` autocast, or None for fp32.
         channels_last: NHWC memory format for the model and its inputs.
-        compile: run the forward through ``torch.compile`` (the first calls compile).
+        compile: run the forward through ``torch.compile`` with static shapes: the first call
+            at each batch size and mode compiles.
     """
 
     def __init__(
@@ -72,7 +97,7 @@ class Workload:
         channels_last: bool = False,
         compile: bool = False,
     ) -> None:
-        check_amp(amp)
+        check_amp(amp, device)
         self.cfg = cfg
         self.device = torch.device(device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -80,12 +105,13 @@ class Workload:
             self.model = build_model(cfg)
         if channels_last:  # what Module.to(memory_format=...) does, without the swap
             for param in self.model.parameters():
-                if param.dim() == 4:
-                    param.data = param.data.contiguous(memory_format=torch.channels_last)
+                param.data = to_memory_format(param.data, torch.channels_last)
         self.optimizer = make_optimizer(optimizer, self.model.parameters())
         self._amp_dtype = AMP_DTYPES[amp] if amp else None
         self.compiled = compile
-        self._forward = torch.compile(self.model) if compile else self.model
+        # Static shapes, as the trainer's fixed batch: a second batch size compiles a graph of
+        # its own instead of a dynamic-shape one (automatic dynamic after the first recompile).
+        self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
         for param in self.model.parameters():
             param.grad = torch.zeros_like(param)
         self.optimizer.step()
@@ -104,7 +130,7 @@ class Workload:
         """Synthetic normalized images and labels on the device (timm's benchmark inputs)."""
         cfg = self.cfg
         shape = (batch_size, cfg.in_channels, cfg.input_size, cfg.input_size)
-        images = torch.randn(shape, device=self.device).contiguous(memory_format=self.memory_format)
+        images = to_memory_format(torch.randn(shape, device=self.device), self.memory_format)
         labels = torch.randint(0, cfg.num_classes, (batch_size,), device=self.device)
         return images, labels
 

@@ -25,6 +25,7 @@ app = typer.Typer(
 from archbench.cli import (  # noqa: E402,F401
     _data,
     _fidelity,
+    _latency,
     _models,
     _profile,
     _results,

@@ -1,0 +1,298 @@
+"""``archbench latency predict`` and ``calibrate``: latency on a device we may not have.
+
+The library (``archbench.hwprofile``: ``predict_latency``, ``calibrate``, the device catalogue)
+does the work; this module reads configs and measurement files, and prints tables, JSON, CSV
+and DEVICE.yaml files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from archbench.cli import app
+from archbench.cli._common import JSON_OPTION, console, err_console, fail, print_json, user_errors
+from archbench.models import ModelConfig, resolve_config
+
+latency_app = typer.Typer(
+    help="Predict latency on a device from its spec (a catalogue name or a DEVICE.yaml), and "
+    "calibrate a device from a few measurements.",
+    no_args_is_help=True,
+)
+app.add_typer(latency_app, name="latency")
+
+DEVICE_OPTION = typer.Option(
+    ...,
+    "--device",
+    help="A catalogue name (rtx4090, a100-80gb, titan-rtx, ...; `archbench latency devices`), "
+    "cpu (this machine, measured), or a DEVICE.yaml file.",
+)
+BATCH_OPTION = typer.Option(1, "--batch", help="Images per call.")
+PRECISION_OPTION = typer.Option("fp32", help="fp32, bf16 or fp16 (autocast).")
+TRAIN_OPTION = typer.Option(
+    False, "--train", help="A training step (forward, loss, backward, SGD) instead of inference."
+)
+
+
+def _read_column(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV file that has ``columns``.
+
+    Raises:
+        ValueError: when the file lacks one of them.
+        FileNotFoundError: when there is no file.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in columns if name not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{path.name}: no {missing[0]!r} column; the file needs the columns "
+                f"{','.join(columns)}"
+            )
+        return list(reader)
+
+
+def _configs(specs: list[str], configs_file: Path | None) -> list[tuple[str, ModelConfig]]:
+    names = list(specs)
+    if configs_file is not None:
+        names += [row["config"] for row in _read_column(configs_file, ("config",))]
+    if not names:
+        raise ValueError("configs: give CONFIG arguments or --configs FILE.csv")
+    return [(name, resolve_config(name)) for name in names]
+
+
+@latency_app.command("devices")
+def devices(json_output: bool = JSON_OPTION) -> None:
+    """The device catalogue: peak FLOP/s per precision, bandwidth, and where they come from."""
+    from archbench.hwprofile import CATALOGUE
+
+    rows = [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "fp32_tflops": spec.fp32_flops / 1e12,
+            "tf32_tflops": spec.tf32_flops / 1e12,
+            "bf16_tflops": None if spec.bf16_flops is None else spec.bf16_flops / 1e12,
+            "fp16_tflops": spec.fp16_flops / 1e12,
+            "bandwidth_gb_s": spec.memory_bandwidth / 1e9,
+            "source": spec.source,
+        }
+        for spec in CATALOGUE.values()
+    ]
+    if json_output:
+        print_json(rows)
+        return
+    table = Table(title="Latency devices (and cpu: this machine, measured on use)")
+    for column in ("name", "FP32", "TF32", "BF16", "FP16 TFLOP/s", "GB/s", "source"):
+        table.add_column(column, overflow="fold", justify="left" if column == "source" else "right")
+    for row in rows:
+        figures = [row[key] for key in ("fp32_tflops", "tf32_tflops", "bf16_tflops", "fp16_tflops")]
+        table.add_row(
+            str(row["name"]),
+            *("-" if value is None else f"{value:g}" for value in figures),
+            f"{row['bandwidth_gb_s']:g}",
+            str(row["source"]),
+        )
+    console.print(table)
+
+
+@latency_app.command("predict")
+def predict(
+    config: list[str] = typer.Argument(
+        None, help="Presets, config files or NAS-Bench-201 arch strings."
+    ),
+    device: str = DEVICE_OPTION,
+    batch: int = BATCH_OPTION,
+    precision: str = PRECISION_OPTION,
+    train: bool = TRAIN_OPTION,
+    configs: Path | None = typer.Option(
+        None, "--configs", help="A CSV file with a `config` column, predicted after CONFIG..."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the predictions to this .csv or .json file."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Predicted latency (ms) and throughput (img/s) of configs on a device."""
+    from archbench.hwprofile import get_device, predict_latency
+
+    with user_errors():
+        if out is not None and out.suffix not in (".csv", ".json"):
+            raise ValueError(f"--out: {out.name} must end in .csv or .json")
+        spec = get_device(device)
+        named = _configs(config or [], configs)
+        predictions = predict_latency(
+            [cfg for _, cfg in named],
+            spec,
+            batch_size=batch,
+            precision=precision,
+            train=train,
+        )
+    rows = [
+        {
+            "config": name,
+            "device": spec.name,
+            "batch_size": batch,
+            "precision": precision,
+            "mode": "train" if train else "inference",
+            "latency_ms": round(prediction.ms, 4),
+            "images_per_second": round(prediction.images_per_second, 1),
+            "kernels": prediction.kernels,
+        }
+        for (name, _), prediction in zip(named, predictions)
+    ]
+    if out is not None:
+        _write_rows(rows, out)
+    if json_output:
+        print_json({"device": spec.name, "calibrated": spec.calibration is not None, "rows": rows})
+        return
+    state = "calibrated" if spec.calibration else "zero-shot defaults"
+    table = Table(title=f"Predicted on {spec.name} ({state}), batch {batch}, {precision}")
+    for column in ("config", "ms", "img/s", "kernels"):
+        table.add_column(column, justify="left" if column == "config" else "right")
+    for row in rows:
+        table.add_row(
+            str(row["config"]),
+            f"{row['latency_ms']:.3f}",
+            f"{row['images_per_second']:,.1f}",
+            str(row["kernels"]),
+        )
+    console.print(table)
+    if out is not None:
+        console.print(f"wrote {out}")
+
+
+def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".json":
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+        return
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _measurements(path: Path) -> tuple[list[tuple[str, ModelConfig]], list[float]]:
+    rows = _read_column(path, ("config", "latency_ms"))
+    latencies = []
+    for row in rows:
+        try:
+            latencies.append(float(row["latency_ms"]))
+        except ValueError:
+            raise ValueError(
+                f"{path.name}: latency_ms {row['latency_ms']!r} of {row['config']!r} is not a "
+                "number"
+            ) from None
+    return [(row["config"], resolve_config(row["config"])) for row in rows], latencies
+
+
+@latency_app.command("calibrate")
+def calibrate_command(
+    device: str = DEVICE_OPTION,
+    batch: int = BATCH_OPTION,
+    precision: str = PRECISION_OPTION,
+    train: bool = TRAIN_OPTION,
+    measurements: Path | None = typer.Option(
+        None, "--measurements", help="A CSV file with config,latency_ms columns."
+    ),
+    measure: bool = typer.Option(
+        False,
+        "--measure",
+        help="Measure seeded configs of every family here instead (--device cpu or cuda).",
+    ),
+    count: int = typer.Option(10, "--count", help="With --measure: how many configs."),
+    seed: int = typer.Option(0, "--seed", help="With --measure: which configs."),
+    spec_name: str | None = typer.Option(
+        None,
+        "--spec",
+        help="With --measure --device cuda: the catalogue entry of this GPU (default: matched "
+        "from its name).",
+    ),
+    out: Path = typer.Option(..., "--out", help="The DEVICE.yaml file to write."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Fit a device's efficiencies, launch and overhead to measured latencies; write DEVICE.yaml."""
+    from archbench.hwprofile import calibrate, get_device, save_device
+
+    if measure == (measurements is not None):
+        fail("calibrate: give either --measurements FILE.csv or --measure")
+    with user_errors():
+        if measure:
+            spec, named, latencies = _measure_here(device, spec_name, count, seed, batch, precision)
+        else:
+            assert measurements is not None
+            spec = get_device(device)
+            named, latencies = _measurements(measurements)
+        fitted = calibrate(
+            [cfg for _, cfg in named],
+            latencies,
+            spec,
+            batch_size=batch,
+            precision=precision,
+            train=train,
+        )
+        save_device(fitted, out)
+    calibration = fitted.calibration
+    assert calibration is not None
+    if json_output:
+        print_json(
+            {
+                "device": fitted.name,
+                "out": str(out),
+                "params": calibration.params.__dict__,
+                "measurements": calibration.measurements,
+                "median_relative_error": calibration.median_relative_error,
+            }
+        )
+        return
+    p = calibration.params
+    console.print(
+        f"{fitted.name}: compute efficiency {p.compute_efficiency:.3f}, memory efficiency "
+        f"{p.memory_efficiency:.3f}, launch {p.launch_us:.1f} us (+{p.compute_launch_us:.1f} us "
+        f"per convolution or matmul), overhead {p.overhead_ms:.3f} ms; median error "
+        f"{calibration.median_relative_error:.1%} over {calibration.measurements} measurements"
+    )
+    console.print(f"wrote {out}")
+
+
+def _measure_here(
+    device: str, spec_name: str | None, count: int, seed: int, batch: int, precision: str
+) -> tuple[Any, list[tuple[str, ModelConfig]], list[float]]:
+    """Measures ``count`` seeded configs on this machine's ``device`` (cpu or cuda[:N])."""
+    from archbench.hwprofile import (
+        get_device,
+        match_gpu,
+        measure_latency_ms,
+        resolve_device,
+        seeded_configs,
+    )
+
+    dev = resolve_device(device)
+    if dev.type == "cpu":
+        spec = get_device("cpu")
+    elif spec_name is not None:
+        spec = get_device(spec_name)
+    else:
+        import torch
+
+        name = torch.cuda.get_device_name(dev)
+        matched = match_gpu(name)
+        if matched is None:
+            raise ValueError(f"--spec: {name} is not in the catalogue; name the closest entry")
+        spec = matched
+    configs = seeded_configs(count, seed=seed)
+    latencies = []
+    with err_console.status(f"measuring {count} configs on {dev}") as status:
+        for i, cfg in enumerate(configs, 1):
+            status.update(f"measuring config {i}/{count} ({cfg.family}) on {dev}")
+            ms = measure_latency_ms(cfg, device=str(dev), batch_size=batch, precision=precision)
+            latencies.append(ms)
+    return spec, [(cfg.family, cfg) for cfg in configs], latencies

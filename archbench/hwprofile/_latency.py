@@ -1,0 +1,533 @@
+"""Latency on a device we may not have: a per-kernel roofline cost model, fitted from a few runs.
+
+A config's forward pass (or training step) is traced once on the meta device by a
+``TorchDispatchMode`` that sees every aten op: its FLOPs (torch's own ``flop_registry``, as
+``FlopCounterMode`` counts them), the bytes of the tensors it reads and writes, and whether it is
+a kernel at all (views and allocations are not). Two traces at batch 2 and 4 give every figure
+as ``fixed + per_image * batch``, exact for these CNNs, so one trace serves every batch size.
+Each kernel then costs
+
+    max(flops / (peak * compute_efficiency), bytes / (bandwidth * memory_efficiency)) + launch
+
+and the net adds a fixed ``overhead`` (the roofline model, Williams et al. 2009; per-kernel
+prediction as in nn-Meter, Zhang et al. 2021). Convolutions and matmuls use the device's peak for
+the precision; every other kernel (batch norm, activations, adds, pooling) is memory-bound.
+Lower precision halves the bytes and adds autocast's cast of each weight.
+
+The four parameters (``LatencyParams``) have zero-shot defaults per device kind and are fitted
+from a few measurements (``fit_params``): robust least squares (soft-L1) on the log ratio of
+predicted to measured time, in log space with bounds that keep them physical, and a weak pull
+toward the defaults so that five measurements do not wander. Method and figures:
+``docs/profiling.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from archbench.hwprofile._devices import (
+    CPU_DEFAULTS,
+    GPU_DEFAULTS,
+    PRECISIONS,
+    Calibration,
+    DeviceSpec,
+    LatencyParams,
+    calibrated,
+)
+from archbench.models import ModelConfig
+
+_TRACE_BATCHES = (2, 4)  # batch norm in training mode needs two values per channel
+_KIND_MEMORY, _KIND_CONV, _KIND_MATMUL = 0, 1, 2
+_NOT_KERNELS = {
+    "aten.empty",
+    "aten.empty_strided",
+    "aten.empty_like",
+    "aten.new_empty",
+    "aten.new_empty_strided",
+    "aten._unsafe_view",
+    "aten.lift_fresh",
+    "aten.detach",
+    "aten.alias",
+}
+_CONV_OPS = {"aten.convolution", "aten.convolution_backward", "aten._convolution"}
+Row = tuple[int, float, float, float, float]  # kind, FLOPs fixed and per image, bytes likewise
+MIN_MEASUREMENTS = 5  # one per parameter
+PRIOR_WEIGHT = 0.05  # pull of each log-parameter toward its default, against one log residual
+
+
+@dataclass(frozen=True)
+class KernelTrace:
+    """The kernels of one forward pass or training step, each figure ``fixed + per_image * B``.
+
+    Attributes:
+        kind: per kernel, memory-bound (0), convolution (1) or matmul (2).
+        flops_fixed, flops_per_image: FLOPs.
+        bytes_fixed, bytes_per_image: bytes read and written, at fp32.
+        cast_bytes: fp32 bytes of the weights autocast casts (once per step) at lower precision.
+        casts: how many such casts there are.
+    """
+
+    kind: np.ndarray
+    flops_fixed: np.ndarray
+    flops_per_image: np.ndarray
+    bytes_fixed: np.ndarray
+    bytes_per_image: np.ndarray
+    cast_bytes: float
+    casts: int
+
+    @property
+    def kernels(self) -> int:
+        return len(self.kind)
+
+
+class _KernelRecorder:
+    """A dispatch mode that records every aten op that is a kernel: its name, FLOPs, the bytes
+    of the parameters and buffers it touches (``fixed``) and of every other tensor."""
+
+    def __init__(self, fixed: set[int]) -> None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        recorder = self
+        self.fixed = fixed
+        self.ops: list[tuple[str, int, int, int]] = []
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(
+                self,
+                func: Any,
+                types: Any,
+                args: tuple[Any, ...] = (),
+                kwargs: dict[str, Any] | None = None,
+            ) -> Any:
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                recorder.record(func, args, kwargs, out)
+                return out
+
+        self.mode = _Mode()
+
+    def record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
+        import torch
+        from torch.utils._pytree import tree_leaves
+        from torch.utils.flop_counter import flop_registry
+
+        packet = func._overloadpacket
+        name = str(packet)
+        if func.is_view or name in _NOT_KERNELS:
+            return
+        inputs = {
+            id(leaf): leaf for leaf in tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)
+        }
+        outputs = [leaf for leaf in tree_leaves(out) if isinstance(leaf, torch.Tensor)]
+        fixed = other = 0
+        for key, tensor in [*inputs.items(), *((id(t), t) for t in outputs)]:
+            nbytes = tensor.numel() * tensor.element_size()
+            if key in self.fixed:
+                fixed += nbytes
+            else:
+                other += nbytes
+        flops = 0
+        if packet in flop_registry:
+            flops = int(flop_registry[packet](*args, **kwargs, out_val=out))
+        self.ops.append((name, flops, fixed, other))
+
+
+def _record(
+    module: Any, shape: tuple[int, ...], batch_size: int, train: bool
+) -> list[tuple[str, int, int, int]]:
+    """The kernels of ``module`` (on meta) on a batch of ``shape``: a forward pass, or a
+    forward, cross-entropy and backward pass."""
+    import torch
+    import torch.nn.functional as F
+
+    module.train(train)
+    with torch.device("meta"):
+        images = torch.empty(batch_size, *shape)
+        labels = torch.zeros(batch_size, dtype=torch.long)
+    fixed = {id(t) for t in [*module.parameters(), *module.buffers()]}
+    recorder = _KernelRecorder(fixed)
+    if train:
+        with recorder.mode:
+            F.cross_entropy(module(images), labels).backward()
+    else:
+        with recorder.mode, torch.no_grad():
+            module(images)
+    return recorder.ops
+
+
+def _optimizer_kernels(n_params: int) -> list[Row]:
+    """SGD with Nesterov momentum and weight decay (the recipes' optimizer) as PyTorch's foreach
+    path runs it: four passes over every fp32 parameter (weight decay into the gradient,
+    momentum, the Nesterov step, the update), each reading two tensors and writing one."""
+    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0)] * 4
+
+
+def _rows(ops: list[tuple[str, int, int, int]]) -> list[Row]:
+    """Forward-pass kernels at batch 1 as rows: weights are fixed, everything else per image."""
+    return [(_kind(name, flops), 0.0, flops, fixed, other) for name, flops, fixed, other in ops]
+
+
+def _kind(name: str, flops: float) -> int:
+    return _KIND_CONV if name in _CONV_OPS else _KIND_MATMUL if flops else _KIND_MEMORY
+
+
+def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
+    """Training-step kernels from two traces: each figure is affine in the batch size."""
+    low, high = (_record(module, shape, batch, True) for batch in _TRACE_BATCHES)
+    if [op[0] for op in low] != [op[0] for op in high]:
+        raise ValueError("latency: the ops of this model change with the batch size")
+    base, step = _TRACE_BATCHES[0], _TRACE_BATCHES[1] - _TRACE_BATCHES[0]
+    rows: list[Row] = []
+    for (name, flops_a, *bytes_a), (_, flops_b, *bytes_b) in zip(low, high):
+        flops_slope, bytes_slope = (flops_b - flops_a) / step, (sum(bytes_b) - sum(bytes_a)) / step
+        rows.append(
+            (
+                _kind(name, flops_a),
+                max(flops_a - flops_slope * base, 0.0),
+                flops_slope,
+                max(sum(bytes_a) - bytes_slope * base, 0.0),
+                bytes_slope,
+            )
+        )
+    return rows
+
+
+def _trace(rows: Sequence[Row], weight_bytes: float | None = None, casts: int = 0) -> KernelTrace:
+    """A trace from rows. The weights autocast casts are those given, or for a forward pass
+    those of its convolutions and matmuls (their fixed bytes)."""
+    columns = np.array(rows, dtype=float).reshape(-1, 5)
+    if weight_bytes is None:
+        weighted = (columns[:, 0] != _KIND_MEMORY) & (columns[:, 3] > 0)
+        weight_bytes, casts = float(columns[weighted, 3].sum()), int(weighted.sum())
+    return KernelTrace(
+        kind=columns[:, 0].astype(int),
+        flops_fixed=columns[:, 1],
+        flops_per_image=columns[:, 2],
+        bytes_fixed=columns[:, 3],
+        bytes_per_image=columns[:, 4],
+        cast_bytes=weight_bytes,
+        casts=casts,
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def trace_kernels(cfg: ModelConfig, *, train: bool = False) -> KernelTrace:
+    """The kernels of ``cfg``'s forward pass (eval mode) or training step, traced on meta.
+
+    Cached per config. A forward pass is one trace at batch 1 (parameters and buffers are the
+    fixed bytes); a training step takes two, at batch 2 and 4, plus the optimizer's kernels and
+    a second cast of every weight (its gradient, back to fp32). NAS-Bench-201 forward passes are
+    composed from cached traces of their edge ops (``_nb201_rows``), so all 15,625 take seconds.
+
+    Raises:
+        ValueError: when the two training traces disagree on the ops (a batch-dependent layout).
+    """
+    if not train:
+        compose = _COMPOSED.get(cfg.family)
+        return _trace(compose(cfg) if compose else _forward_rows(cfg))
+    import torch
+
+    from archbench.models import build_model, count_params
+
+    with torch.device("meta"):
+        model = build_model(cfg)
+    shape = (cfg.in_channels, cfg.input_size, cfg.input_size)
+    rows = _train_rows(model, shape) + _optimizer_kernels(count_params(cfg))
+    weights = [4.0 * p.numel() for p in model.parameters() if p.dim() >= 2]
+    return _trace(rows, 2 * sum(weights), 2 * len(weights))
+
+
+@functools.lru_cache(maxsize=64)
+def _forward_rows(cfg: ModelConfig) -> tuple[Row, ...]:
+    import torch
+
+    from archbench.models import build_model
+
+    with torch.device("meta"):
+        model = build_model(cfg)
+    return tuple(_rows(_record(model, (cfg.in_channels, cfg.input_size, cfg.input_size), 1, False)))
+
+
+@functools.lru_cache(maxsize=64)
+def _edge_rows(op: str, channels: int, size: int) -> tuple[Row, ...]:
+    import torch
+
+    from archbench.models._nb201_net import edge_op
+
+    with torch.device("meta"):
+        module = edge_op(op, channels)
+    return tuple(_rows(_record(module, (channels, size, size), 1, False)))
+
+
+def _nb201_rows(cfg: Any) -> list[Row]:
+    """An NB201 forward pass: the net with every edge a skip (stem, reductions, head and the
+    sums of each node), plus each stage's edge ops times its cells. The tests hold it equal to
+    the traced net."""
+    import dataclasses
+
+    from archbench.models._nb201 import format_arch
+
+    skeleton = dataclasses.replace(cfg, arch=format_arch(("skip_connect",) * 6))
+    rows = list(_forward_rows(skeleton))
+    size, channels = cfg.input_size, cfg.channels
+    for stage in range(3):
+        if stage:
+            size, channels = (size + 1) // 2, 2 * channels
+        for op in cfg.edges:
+            rows += _edge_rows(op, channels, size) * cfg.cells_per_stage
+    return rows
+
+
+_COMPOSED: dict[str, Callable[[Any], list[Row]]] = {"nb201": _nb201_rows}
+
+
+@dataclass(frozen=True)
+class LatencyPrediction:
+    """Predicted time of one call at ``batch_size``, and its split.
+
+    Attributes:
+        ms: the whole call.
+        images_per_second: ``batch_size`` over the call's time.
+        kernels: kernels the call launches (with autocast's casts at lower precision).
+        compute_bound_ms, memory_bound_ms: kernels limited by FLOPs, and by bytes.
+        launch_ms, overhead_ms: the fixed costs.
+    """
+
+    ms: float
+    images_per_second: float
+    batch_size: int
+    kernels: int
+    compute_bound_ms: float
+    memory_bound_ms: float
+    launch_ms: float
+    overhead_ms: float
+
+
+class TraceSet:
+    """The kernels of many configs in flat arrays, so that one prediction or one step of a fit
+    is a handful of numpy operations however many configs there are."""
+
+    def __init__(self, traces: Sequence[KernelTrace]) -> None:
+        if not traces:
+            raise ValueError("configs: no configs to predict")
+        self.kind = np.concatenate([t.kind for t in traces])
+        self.flops_fixed = np.concatenate([t.flops_fixed for t in traces])
+        self.flops_per_image = np.concatenate([t.flops_per_image for t in traces])
+        self.bytes_fixed = np.concatenate([t.bytes_fixed for t in traces])
+        self.bytes_per_image = np.concatenate([t.bytes_per_image for t in traces])
+        self.kernels = np.array([t.kernels for t in traces])
+        self.compute_kernels = np.array([int((t.kind != _KIND_MEMORY).sum()) for t in traces])
+        self.starts = np.concatenate([[0], np.cumsum(self.kernels)[:-1]])
+        self.cast_bytes = np.array([t.cast_bytes for t in traces])
+        self.casts = np.array([t.casts for t in traces])
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+    def parts(
+        self,
+        device: DeviceSpec,
+        batch_size: int | np.ndarray,
+        precision: str,
+        params: LatencyParams,
+    ) -> dict[str, np.ndarray]:
+        """Per config: ``compute_ms``, ``memory_ms``, ``launch_ms``, ``overhead_ms``,
+        ``kernels``."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision: {precision!r} is unknown; choose {', '.join(PRECISIONS)}")
+        batch = np.broadcast_to(np.asarray(batch_size, dtype=float), self.kernels.shape)
+        per_kernel = np.repeat(batch, self.kernels)
+        peak = np.where(
+            self.kind == _KIND_CONV,
+            device.peak_flops(precision, convolution=True),
+            device.peak_flops(precision, convolution=False),
+        )
+        width = 1.0 if precision == "fp32" else 0.5
+        flops = self.flops_fixed + self.flops_per_image * per_kernel
+        nbytes = (self.bytes_fixed + self.bytes_per_image * per_kernel) * width
+        bandwidth = device.memory_bandwidth * params.memory_efficiency
+        compute = flops / (peak * params.compute_efficiency)
+        memory = nbytes / bandwidth
+        bound = compute > memory
+        compute_ms = 1e3 * np.add.reduceat(np.where(bound, compute, 0.0), self.starts)
+        memory_ms = 1e3 * np.add.reduceat(np.where(bound, 0.0, memory), self.starts)
+        kernels = self.kernels.copy()
+        if precision != "fp32":  # autocast's weight casts: read fp32, write half
+            memory_ms = memory_ms + 1e3 * self.cast_bytes * 1.5 / bandwidth
+            kernels = kernels + self.casts
+        launch_us = kernels * params.launch_us + self.compute_kernels * params.compute_launch_us
+        return {
+            "compute_ms": compute_ms,
+            "memory_ms": memory_ms,
+            "launch_ms": launch_us * 1e-3,
+            "overhead_ms": np.full(len(self), params.overhead_ms),
+            "kernels": kernels,
+        }
+
+    def predict_ms(
+        self,
+        device: DeviceSpec,
+        batch_size: int | np.ndarray,
+        precision: str,
+        params: LatencyParams,
+    ) -> np.ndarray:
+        """Predicted milliseconds per config."""
+        parts = self.parts(device, batch_size, precision, params)
+        return parts["compute_ms"] + parts["memory_ms"] + parts["launch_ms"] + parts["overhead_ms"]
+
+    def predictions(
+        self, device: DeviceSpec, batch_size: int, precision: str, params: LatencyParams
+    ) -> list[LatencyPrediction]:
+        parts = self.parts(device, batch_size, precision, params)
+        total = self.predict_ms(device, batch_size, precision, params)
+        return [
+            LatencyPrediction(
+                ms=float(total[i]),
+                images_per_second=batch_size / (float(total[i]) * 1e-3),
+                batch_size=batch_size,
+                kernels=int(parts["kernels"][i]),
+                compute_bound_ms=float(parts["compute_ms"][i]),
+                memory_bound_ms=float(parts["memory_ms"][i]),
+                launch_ms=float(parts["launch_ms"][i]),
+                overhead_ms=float(parts["overhead_ms"][i]),
+            )
+            for i in range(len(self))
+        ]
+
+
+def predict_latency(
+    cfgs: Sequence[ModelConfig],
+    device: DeviceSpec,
+    *,
+    batch_size: int = 1,
+    precision: str = "fp32",
+    train: bool = False,
+    params: LatencyParams | None = None,
+) -> list[LatencyPrediction]:
+    """Predicted time of a forward pass (or a training step) of each config at ``batch_size``.
+
+    Args:
+        cfgs: the architectures.
+        device: a ``DeviceSpec`` (``get_device``), calibrated or not.
+        batch_size: images per call.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (autocast).
+        train: a training step (forward, cross-entropy, backward, SGD) instead of inference.
+        params: parameters to use instead of the device's.
+
+    Raises:
+        ValueError: for a batch size below 1, an unknown precision or one the device lacks.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    traces = TraceSet([trace_kernels(cfg, train=train) for cfg in cfgs])
+    return traces.predictions(device, batch_size, precision, params or device.params)
+
+
+# efficiencies, launch (us), extra launch of a convolution or matmul (us), overhead (ms)
+_LOWER = np.log([1e-4, 1e-4, 1e-3, 1e-3, 1e-5])
+_UPPER = np.log([1.0, 1.0, 1e5, 1e5, 1e4])
+
+
+def _vector(params: LatencyParams) -> np.ndarray:
+    values = [
+        params.compute_efficiency,
+        params.memory_efficiency,
+        params.launch_us,
+        params.compute_launch_us,
+        params.overhead_ms,
+    ]
+    return np.clip(np.log(values), _LOWER, _UPPER)
+
+
+def _params(vector: np.ndarray) -> LatencyParams:
+    e_c, e_m, launch, compute_launch, overhead = np.exp(np.clip(vector, _LOWER, _UPPER))
+    return LatencyParams(
+        compute_efficiency=float(min(e_c, 1.0)),
+        memory_efficiency=float(min(e_m, 1.0)),
+        launch_us=float(launch),
+        compute_launch_us=float(compute_launch),
+        overhead_ms=float(overhead),
+    )
+
+
+def check_measurements(measured_ms: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The measurements as an array.
+
+    Raises:
+        ValueError: for one that is not a positive number, or fewer than the fit needs.
+    """
+    measured = np.asarray(measured_ms, dtype=float)
+    bad = [value for value in measured if not (math.isfinite(value) and value > 0)]
+    if bad:
+        raise ValueError(f"latency_ms: every measurement must be a positive number, got {bad[0]}")
+    if len(measured) < MIN_MEASUREMENTS:
+        raise ValueError(
+            f"measurements: the fit needs at least {MIN_MEASUREMENTS} (one per parameter), "
+            f"got {len(measured)}"
+        )
+    return measured
+
+
+def fit_params(
+    traces: TraceSet,
+    measured_ms: Sequence[float] | np.ndarray,
+    device: DeviceSpec,
+    *,
+    batch_size: int | np.ndarray = 1,
+    precision: str = "fp32",
+) -> LatencyParams:
+    """The parameters that best predict ``measured_ms`` of ``traces`` on ``device``.
+
+    Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) on the log of
+    predicted over measured time, over log-parameters bounded to stay physical (efficiencies
+    in [1e-4, 1], launch and overhead positive), from the device kind's zero-shot defaults,
+    which a weak prior (``PRIOR_WEIGHT``) also pulls toward.
+
+    Raises:
+        ValueError: for fewer than ``MIN_MEASUREMENTS`` measurements, or one that is not a
+            positive number.
+    """
+    from scipy.optimize import least_squares
+
+    measured = check_measurements(measured_ms)
+    if len(traces) != len(measured):
+        raise ValueError(f"measurements: {len(traces)} configs but {len(measured)} latencies")
+    prior = _vector(CPU_DEFAULTS if device.kind == "cpu" else GPU_DEFAULTS)
+
+    def residuals(vector: np.ndarray) -> np.ndarray:
+        predicted = traces.predict_ms(device, batch_size, precision, _params(vector))
+        return np.concatenate([np.log(predicted / measured), PRIOR_WEIGHT * (vector - prior)])
+
+    result = least_squares(residuals, prior, bounds=(_LOWER, _UPPER), loss="soft_l1", f_scale=0.1)
+    return _params(result.x)
+
+
+def calibrate(
+    cfgs: Sequence[ModelConfig],
+    measured_ms: Sequence[float] | np.ndarray,
+    device: DeviceSpec,
+    *,
+    batch_size: int = 1,
+    precision: str = "fp32",
+    train: bool = False,
+) -> DeviceSpec:
+    """``device`` with parameters fitted to ``measured_ms`` of ``cfgs`` at ``batch_size``."""
+    measured = check_measurements(measured_ms)
+    traces = TraceSet([trace_kernels(cfg, train=train) for cfg in cfgs])
+    params = fit_params(traces, measured, device, batch_size=batch_size, precision=precision)
+    predicted = traces.predict_ms(device, batch_size, precision, params)
+    calibration = Calibration(
+        params=params,
+        batch_size=batch_size,
+        precision=precision,  # type: ignore[arg-type]  # checked by predict_ms
+        train=train,
+        measurements=len(measured),
+        median_relative_error=float(np.median(np.abs(predicted / measured - 1))),
+    )
+    return calibrated(device, calibration)

@@ -1,0 +1,143 @@
+"""Measured latency to calibrate and check the cost model of ``_latency.py`` on this machine.
+
+``measure_latency_ms`` times an inference call as the profiler times its batch-1 latency
+(``Workload.infer_step`` under ``Timer.adaptive_autorange``, synchronized), at any batch size.
+``seeded_configs`` draws the configs of ``archbench latency calibrate --measure`` from the
+built-in spaces, and ``check_latency_model`` measures them on a device and reports how the
+catalogue entry predicts them, before (zero-shot) and after a 10-shot calibration.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from archbench.hwprofile._devices import DeviceSpec
+from archbench.hwprofile._latency import TraceSet, fit_params, trace_kernels
+from archbench.models import ModelConfig, count_params
+
+CHECK_FAMILIES = ("resnet", "vgg", "branchnet", "nb201")
+
+
+def measure_latency_ms(
+    cfg: ModelConfig,
+    *,
+    device: str = "cpu",
+    batch_size: int = 1,
+    precision: str = "fp32",
+    seconds: float = 0.5,
+) -> float:
+    """Median milliseconds of one inference call at ``batch_size`` on ``device``.
+
+    Raises:
+        ValueError: for a device this machine lacks, or a precision it cannot run.
+    """
+    from archbench.hwprofile._device import resolve_device
+    from archbench.hwprofile._timing import time_call, time_latency
+    from archbench.hwprofile._workload import Workload
+
+    dev = resolve_device(device)
+    workload = Workload(cfg, dev, amp=None if precision == "fp32" else precision)
+    images, _ = workload.batch(batch_size)
+    time_call(lambda: workload.infer_step(images), dev)  # first call: allocation, autotuning
+    stats = time_latency(
+        lambda: workload.infer_step(images),
+        dev,
+        min_run_time=seconds / 10,
+        max_run_time=seconds,
+    )
+    return 1e3 * stats.median
+
+
+def seeded_configs(
+    count: int,
+    *,
+    seed: int = 0,
+    families: Sequence[str] = CHECK_FAMILIES,
+    max_params: int = 3_000_000,
+) -> list[ModelConfig]:
+    """``count`` configs drawn in turn from the built-in spaces of ``families``, each under
+    ``max_params`` parameters (so that a CPU measures them in seconds). Same seed, same configs.
+    """
+    from archbench.spaces import get_space
+
+    rng = random.Random(seed)
+    spaces = [get_space(name) for name in families]
+    configs: list[ModelConfig] = []
+    while len(configs) < count:
+        space = spaces[len(configs) % len(spaces)]
+        cfg = space.to_config(space.sample(rng))
+        if count_params(cfg) <= max_params:
+            configs.append(cfg)
+    return configs
+
+
+@dataclass(frozen=True)
+class LatencyCheck:
+    """How well the cost model predicts measured latencies on one device.
+
+    Attributes:
+        device: the catalogue entry checked.
+        measured_ms: per config.
+        zero_shot_ms: predicted with the entry's default parameters.
+        calibrated_ms: predicted after fitting to the first ``shots`` configs.
+        shots: configs used to calibrate; the errors of ``calibrated_ms`` are over the others.
+    """
+
+    device: str
+    batch_size: int
+    measured_ms: list[float]
+    zero_shot_ms: list[float]
+    calibrated_ms: list[float]
+    shots: int
+
+    def median_error(self, calibrated: bool) -> float:
+        """Median relative error, of the calibrated model over the held-out configs only."""
+        start = self.shots if calibrated else 0
+        predicted = np.array(self.calibrated_ms if calibrated else self.zero_shot_ms)[start:]
+        measured = np.array(self.measured_ms)[start:]
+        return float(np.median(np.abs(predicted / measured - 1)))
+
+    def summary(self) -> str:
+        return (
+            f"latency model on {self.device} at batch {self.batch_size}: median error "
+            f"{self.median_error(False):.0%} zero-shot, {self.median_error(True):.0%} after "
+            f"{self.shots}-shot calibration ({len(self.measured_ms) - self.shots} held out)"
+        )
+
+
+def check_latency_model(
+    spec: DeviceSpec,
+    *,
+    device: str = "cuda",
+    count: int = 20,
+    shots: int = 10,
+    batch_size: int = 1,
+    seed: int = 0,
+) -> LatencyCheck:
+    """Measures ``count`` seeded configs of every family on ``device``, and predicts them from
+    ``spec`` (a catalogue entry) zero-shot and after fitting to the first ``shots``."""
+    configs = seeded_configs(count, seed=seed)
+    measured = np.array(
+        [measure_latency_ms(cfg, device=device, batch_size=batch_size) for cfg in configs]
+    )
+    traces = TraceSet([trace_kernels(cfg) for cfg in configs])
+    zero_shot = traces.predict_ms(spec, batch_size, "fp32", spec.params)
+    fitted = fit_params(
+        TraceSet([trace_kernels(cfg) for cfg in configs[:shots]]),
+        measured[:shots],
+        spec,
+        batch_size=batch_size,
+    )
+    calibrated = traces.predict_ms(spec, batch_size, "fp32", fitted)
+    return LatencyCheck(
+        device=spec.name,
+        batch_size=batch_size,
+        measured_ms=measured.tolist(),
+        zero_shot_ms=zero_shot.tolist(),
+        calibrated_ms=calibrated.tolist(),
+        shots=shots,
+    )

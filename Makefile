@@ -1,16 +1,32 @@
 # archbench: `make demo` runs a real search on the embedded mnist5k digits; `make test` runs the tests.
-PYTHON ?= python3
+# Both run in a virtual environment: the active one (venv or conda), else the project's .venv,
+# made on first use from BASE_PYTHON. A system Python that refuses pip installs (PEP 668, as on
+# Debian 12 and Ubuntu 24.04), pyenv and conda then all work alike. The .venv sees the base
+# Python's packages, so a torch already installed there is reused, not installed again.
+BASE_PYTHON ?= python3
+ifneq ($(VIRTUAL_ENV)$(CONDA_PREFIX),)
+PYTHON ?= python
+else
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+endif
 PIP := $(PYTHON) -m pip
+ARCHBENCH := $(PYTHON) -m archbench
 # torch and torchvision must match exactly (torchvision.ops registers compiled ops); this pair is
 # served from the local disk on our machines. Other machines fall back to any matching release.
 TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 
 .PHONY: install postgres-server demo test lint bench gpu-check gpu-wheels
 
-install:
+install: $(if $(VENV),$(VENV)/bin/python)
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_PAIR) \
 		|| $(PIP) install -q "torch>=2.4" torchvision
 	@$(PIP) install -q -e ".[dev,ray,fvcore,postgres]"
+
+$(VENV)/bin/python:
+	@$(BASE_PYTHON) -m venv --system-site-packages $(VENV) || { rm -rf $(VENV); echo "cannot \
+	create $(VENV) with $(BASE_PYTHON): install its venv module (Debian: apt-get install \
+	python3-venv) or activate a virtual environment"; exit 1; }
 
 # The tests start their own PostgreSQL server; install Debian's package where it is missing
 # (best effort: without apt or root the PostgreSQL tests skip and say why).
@@ -23,10 +39,10 @@ postgres-server:
 # A real search: the resnet space under a 5M cap, proxy-trained on mnist5k (embedded, no download).
 # The FLOPs cap keeps each CPU trial to seconds; about 2.5 minutes on 2 idle CPU cores.
 demo: install
-	archbench search --space resnet --max-params 5M --max-flops 150M --trials 10 --epochs 2 \
+	$(ARCHBENCH) search --space resnet --max-params 5M --max-flops 150M --trials 10 --epochs 2 \
 		--subset 0.5 --dataset mnist5k --storage sqlite:///results/demo.db --study demo --seed 0 \
 		--memory rtx3060 --fresh
-	archbench results --storage sqlite:///results/demo.db --study demo --top 5
+	$(ARCHBENCH) results --storage sqlite:///results/demo.db --study demo --top 5
 
 test: install postgres-server
 	$(PYTHON) -m pytest -q
@@ -49,11 +65,11 @@ bench: install
 # The one-shot check of the CUDA paths on a GPU machine (about 8 minutes; scripts/gpu_check.py).
 # No install step: those machines have torch but no package registry. Exits 2 without CUDA.
 gpu-check:
-	$(PYTHON) scripts/gpu_check.py
+	$(BASE_PYTHON) scripts/gpu_check.py
 
 # Wheels the GPU machines lack (CPython 3.12, x86_64 Linux), at the versions installed here, into
 # .whl/ for gpu-check. Pure-Python wheels (py3-none-any) match any platform.
-gpu-wheels:
+gpu-wheels: install
 	$(PIP) download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl \
 		$$($(PYTHON) scripts/gpu_check.py --list-wheels)

@@ -11,6 +11,7 @@ from archbench._units import format_count
 from archbench.cli import app
 from archbench.cli._common import console, print_json, user_errors
 from archbench.results import (
+    CHECK_EPOCHS,
     COLUMNS,
     DEFAULT_EXPORT_RECIPE,
     LEADERBOARD_FIELDS,
@@ -163,7 +164,19 @@ def export(
             markup=False,
             highlight=False,
         )
-        console.print(f"  train: {item.command}", markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"  check first ({CHECK_EPOCHS} epochs, {item.duration(CHECK_EPOCHS)}): "
+            f"{item.check_command}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        console.print(
+            f"  train ({item.epochs} epochs, {item.duration(item.epochs)}): {item.command}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("report")

@@ -5,6 +5,7 @@ returns data or the paths it wrote; the CLI formats them.
 """
 
 from archbench.results._export import (
+    CHECK_EPOCHS,
     DEFAULT_EXPORT_RECIPE,
     ExportedConfig,
     export_card,
@@ -38,6 +39,7 @@ from archbench.search import STATUSES
 
 __all__ = [
     "COLUMNS",
+    "CHECK_EPOCHS",
     "DEFAULT_EXPORT_RECIPE",
     "ExportedConfig",
     "LEADERBOARD_FIELDS",

@@ -31,17 +31,27 @@ if TYPE_CHECKING:
 
 DEFAULT_EXPORT_RECIPE = "sgd_cosine"
 DEFAULT_TOP = 3
+CHECK_EPOCHS = 3  # the short run that shows a recipe trains before a long one is started
 
 
 @dataclass(frozen=True)
 class ExportedConfig:
-    """One written file and the command that trains it."""
+    """One written file, the command that trains it, and a short check to run first.
+
+    Attributes:
+        epochs: the recipe's epochs, which ``command`` trains.
+        epoch_seconds: a training epoch's expected seconds on the search's device, from the
+            trial's measured proxy throughput; None when the record has none.
+    """
 
     path: Path
     trial: int
     n_params: int
     val_accuracy: float | None
     command: str
+    check_command: str
+    epochs: int
+    epoch_seconds: float | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,7 +60,16 @@ class ExportedConfig:
             "n_params": self.n_params,
             "val_accuracy": self.val_accuracy,
             "command": self.command,
+            "check_command": self.check_command,
+            "epochs": self.epochs,
+            "epoch_seconds": self.epoch_seconds,
         }
+
+    def duration(self, epochs: int) -> str:
+        """``about 2.5 min`` for that many epochs, or ``time unknown``."""
+        if self.epoch_seconds is None:
+            return "time unknown"
+        return f"about {format_duration(self.epoch_seconds * epochs)}"
 
 
 def select_trials(
@@ -158,10 +177,41 @@ def export_file_name(study_name: str, trial: int) -> str:
     return f"{safe}-trial-{trial}.yaml"
 
 
-def train_command(path: Path, dataset: str | None) -> str:
-    """The command that takes an exported file to full training on the search's data set."""
+def train_command(path: Path, dataset: str | None, epochs: int | None = None) -> str:
+    """The command that takes an exported file to full training on the search's data set.
+
+    With ``epochs``, the short check of the same recipe (its schedule compressed).
+    """
     command = f"archbench train {shlex.quote(str(path))}"
-    return f"{command} --dataset {shlex.quote(dataset)}" if dataset else command
+    if dataset:
+        command += f" --dataset {shlex.quote(dataset)}"
+    return f"{command} --epochs {epochs}" if epochs is not None else command
+
+
+def epoch_seconds(row: TrialRow, dataset: str | None, recipe: TrainRecipe) -> float | None:
+    """A full-training epoch's seconds, from the proxy's measured images per second.
+
+    The proxy trained on the same device, often on a subset and at a smaller batch; the
+    throughput per image carries over, so the estimate is the training split's images over it.
+    """
+    from archbench.data import dataset_info
+
+    speeds = [epoch["images_per_second"] for epoch in row.metrics if "images_per_second" in epoch]
+    if not speeds or dataset is None:
+        return None
+    try:
+        train_images = dataset_info(dataset).train_size * (1 - recipe.val_fraction)
+    except ValueError:  # the data set is not known on this machine
+        return None
+    return train_images / max(speeds)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def export_trials(
@@ -202,13 +252,22 @@ def export_trials(
     dataset = study.user_attrs.get("dataset")
     exported = []
     for row, path, card in zip(rows, paths, cards):
-        command = train_command(path, dataset)
+        item = ExportedConfig(
+            path,
+            row.number,
+            card["n_params"],
+            row.val_accuracy,
+            command=train_command(path, dataset),
+            check_command=train_command(path, dataset, CHECK_EPOCHS),
+            epochs=train_recipe.epochs,
+            epoch_seconds=epoch_seconds(row, dataset, train_recipe),
+        )
         header = (
             f"# archbench export of trial {row.number} of study {study.study_name!r}.\n"
-            f"# Train it: {command}\n"
+            f"# Check it first ({CHECK_EPOCHS} epochs, {item.duration(CHECK_EPOCHS)}): "
+            f"{item.check_command}\n"
+            f"# Train it ({item.epochs} epochs, {item.duration(item.epochs)}): {item.command}\n"
         )
         path.write_text(header + yaml.safe_dump(card, sort_keys=False))
-        exported.append(
-            ExportedConfig(path, row.number, card["n_params"], row.val_accuracy, command)
-        )
+        exported.append(item)
     return exported

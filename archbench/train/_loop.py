@@ -146,7 +146,7 @@ def train_model(
         recipe.batch_size,
         device=device,
         train=True,
-        augment=recipe.augmentation,
+        augment=recipe.augment_for(train_data.name, train_data.images.shape[-1]),
         seed=recipe.seed,
         channels_last=channels_last,
     )

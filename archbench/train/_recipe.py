@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from archbench import _dataclass_io
-from archbench.data import Augment
+from archbench.data import Augment, default_augment
 
 Optimizer = Literal["sgd", "sgd_nesterov", "adamw"]
 Schedule = Literal["onecycle", "cosine", "step", "none"]
@@ -45,15 +45,18 @@ class TrainRecipe:
             after warm-up), ``step`` (times ``gamma`` at each of ``milestones``) or ``none``.
             Every schedule advances once per batch.
         milestones: epochs at which ``step`` multiplies the rate by ``gamma``; one at or past
-            ``epochs`` never fires, as with torch's ``MultiStepLR``, so a shorter run trains the
-            start of the schedule.
+            ``epochs`` never fires, as with torch's ``MultiStepLR``.
         gamma: the factor ``step`` applies at each milestone.
         warmup_epochs: linear warm-up from near 0 to ``lr``, in epochs (fractions allowed); not for
             ``onecycle``, which warms up by itself.
         label_smoothing: cross-entropy label smoothing (Szegedy et al., 2016) for training.
-        augmentation: crop padding, flips and cutout (``archbench.data.Augment``); None (null)
-            means the data set's default, as for ``DeviceLoader``: no flips on digits, crop and
-            flip on CIFAR. No augmentation at all is ``{crop_padding: 0, flip: false}``.
+        augmentation: crop padding, flips and cutout in pixels (``archbench.data.Augment``),
+            applied as written whatever the data; None (null) means the data set's default, as for
+            ``DeviceLoader``: shifts and flips on photos, shifts but no flips on digits. No
+            augmentation at all is ``{crop_padding: 0, flip: false}``.
+        cutout: side of a Cutout square as a fraction of the image side, added to the data
+            set's default augmentation (0.5 is the paper's 16 pixels on CIFAR's 32, 14 on 28x28
+            digits); only with ``augmentation: null``, so a recipe follows the data it meets.
         amp: autocast precision. ``auto``: bf16 on CUDA devices with native bf16, fp16 (with
             a gradient scaler) on older ones, none on CPU. ``bf16`` also runs on CPU; on a GPU
             that only emulates it, it is refused. ``fp16`` adds a gradient scaler and is
@@ -82,6 +85,7 @@ class TrainRecipe:
     warmup_epochs: float = 0.0
     label_smoothing: float = 0.0
     augmentation: Augment | None = None
+    cutout: float = 0.0
     amp: Amp = "auto"
     grad_clip: float | None = None
     early_stopping: int | None = None
@@ -147,6 +151,13 @@ class TrainRecipe:
             "label_smoothing",
             f"must be in [0, 1), got {self.label_smoothing}",
         )
+        _require(0.0 <= self.cutout < 1.0, "cutout", f"must be in [0, 1), got {self.cutout}")
+        _require(
+            self.augmentation is None or self.cutout == 0,
+            "cutout",
+            "a fraction of the image only adds to the data set's default augmentation; with an "
+            "explicit augmentation, set its cutout in pixels instead",
+        )
         _require(
             self.grad_clip is None or self.grad_clip > 0,
             "grad_clip",
@@ -175,6 +186,33 @@ class TrainRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         return _dataclass_io.to_dict(self)
+
+    def with_epochs(self, epochs: int) -> TrainRecipe:
+        """The same recipe over ``epochs``: warm-up and milestones keep their share of the run.
+
+        The cosine and one-cycle schedules already span whatever ``epochs`` says, so a short
+        check (``train --epochs 3``) runs the whole schedule compressed, warm-up included,
+        instead of spending all its steps warming up or never reaching a milestone.
+        """
+        if epochs == self.epochs:
+            return self
+        scale = epochs / self.epochs
+        milestones = sorted({max(1, round(m * scale)) for m in self.milestones})
+        return replace(
+            self,
+            epochs=epochs,
+            warmup_epochs=self.warmup_epochs * scale,
+            milestones=tuple(milestones),
+        )
+
+    def augment_for(self, dataset_name: str, image_size: int) -> Augment:
+        """The training augmentation this recipe applies to a data set's images."""
+        if self.augmentation is not None:
+            return self.augmentation
+        augment = default_augment(dataset_name)
+        if self.cutout:
+            augment = replace(augment, cutout=max(1, round(self.cutout * image_size)))
+        return augment
 
 
 RECIPES: dict[str, TrainRecipe] = {
@@ -209,7 +247,7 @@ RECIPES: dict[str, TrainRecipe] = {
         milestones=(50, 75),
         gamma=0.1,
         label_smoothing=0.1,
-        augmentation=Augment(crop_padding=4, flip=True, cutout=16),
+        cutout=0.5,
     ),
     "adamw_onecycle": TrainRecipe(
         optimizer="adamw",
@@ -221,7 +259,12 @@ RECIPES: dict[str, TrainRecipe] = {
         schedule="onecycle",
         label_smoothing=0.1,
     ),
-    # The standard recipe of docs/recipes.md: 95-96% with a ResNet-18-sized net.
+    # The standard recipe of docs/recipes.md: 95-96% with a ResNet-18-sized net. It is what
+    # `archbench export` writes, so it must train whatever a space produces on whatever data the
+    # search ran: the data set's own augmentation plus Cutout at half the image side (16 pixels
+    # on CIFAR), a 5-epoch warm-up (Goyal et al., 2017, arXiv:1706.02677) and clipping, which
+    # keep the thin, deep nets of a capped space from diverging at LR 0.1
+    # (benchmarks/export_recipe.py; docs/recipes.md).
     "sgd_cosine": TrainRecipe(
         optimizer="sgd_nesterov",
         lr=0.1,
@@ -230,7 +273,9 @@ RECIPES: dict[str, TrainRecipe] = {
         batch_size=128,
         epochs=200,
         schedule="cosine",
-        augmentation=Augment(crop_padding=4, flip=True, cutout=16),
+        warmup_epochs=5,
+        cutout=0.5,
+        grad_clip=2.0,
     ),
 }
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from archbench.models import config_from_dict, count_params, resolve_config
-from archbench.results import export_trials, leaderboard, select_trials
+from archbench.results import CHECK_EPOCHS, export_trials, leaderboard, select_trials
 from archbench.train import get_recipe, load_recipe
 from tests.conftest import invoke, run_cli
 from tests.results.conftest import TinyStudy
@@ -37,6 +37,16 @@ def test_export_writes_the_card_of_the_top_trials(tiny_study: TinyStudy, tmp_pat
         assert resolve_config(str(item.path)).to_dict() == record["config"]
         assert load_recipe(item.path) == get_recipe("sgd_cosine")
         assert item.command == f"archbench train {item.path} --dataset mnist5k"
+        assert item.check_command == f"{item.command} --epochs {CHECK_EPOCHS}"
+        assert item.epochs == 200
+        # The proxy's measured throughput times mnist5k's training split (90% of 5,000 images).
+        speed = max(epoch["images_per_second"] for epoch in record["metrics"])
+        assert item.epoch_seconds == pytest.approx(4500 / speed)
+        header = item.path.read_text().splitlines()[1:3]
+        assert header[0].startswith(f"# Check it first ({CHECK_EPOCHS} epochs, about ")
+        assert header[0].endswith(item.check_command)
+        assert header[1].startswith("# Train it (200 epochs, about ")
+        assert header[1].endswith(item.command)
 
 
 def test_export_refuses_to_overwrite_without_force(tiny_study: TinyStudy, tmp_path: Path) -> None:
@@ -83,7 +93,10 @@ def test_exported_file_counts_the_same_and_refuses_overwrite(
     code, printed, err = invoke(capsys, *args)
     assert code == 0, err
     (path,) = out.glob("*.yaml")
-    assert f"archbench train {path} --dataset mnist5k" in printed
+    assert f"check first ({CHECK_EPOCHS} epochs, about " in printed
+    assert f"archbench train {path} --dataset mnist5k --epochs {CHECK_EPOCHS}\n" in printed
+    assert "train (200 epochs, about " in printed
+    assert f"archbench train {path} --dataset mnist5k\n" in printed
     code, counted, err = invoke(capsys, "count", str(path), "--json")
     assert code == 0, err
     card = yaml.safe_load(path.read_text())
@@ -112,5 +125,27 @@ def test_exported_file_trains_for_one_epoch_with_its_recipe(
     summary = json.loads(result.stdout)
     assert summary["params"] == item.n_params
     assert summary["epochs_trained"] == 1
-    assert summary["recipe"] == {**get_recipe("sgd_cosine").to_dict(), "epochs": 1}
+    assert summary["recipe"] == get_recipe("sgd_cosine").with_epochs(1).to_dict()
     assert 0.0 <= summary["test_accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_exported_recipe_trains_the_top_configs_at_least_as_well_as_their_proxy(
+    tiny_study: TinyStudy, tmp_path: Path
+) -> None:
+    """The end of the main path: each exported winner, trained with its own recipe for the
+    short check that ``export`` prints, reaches the accuracy its proxy reached in the search."""
+    exported = export_trials(
+        tiny_study.load(), storage_url=tiny_study.storage, out_dir=tmp_path, top=3
+    )
+    assert len(exported) == 3
+    for item in exported:
+        result = run_cli(
+            *item.check_command.split()[1:], "--out", str(tmp_path / f"run-{item.trial}"),
+            "--json", cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["epochs_trained"] == CHECK_EPOCHS
+        assert item.val_accuracy is not None
+        assert summary["best_val_accuracy"] >= item.val_accuracy, (item.trial, summary)

@@ -38,7 +38,12 @@ def test_shipped_recipes_say_what_the_brief_says() -> None:
     step = get_recipe("sgd_step")
     assert (step.optimizer, step.lr, step.momentum, step.weight_decay) == ("sgd", 0.01, 0.9, 5e-4)
     assert (step.schedule, step.milestones, step.gamma, step.epochs) == ("step", (50, 75), 0.1, 100)
-    assert (step.batch_size, step.label_smoothing, step.augmentation.cutout) == (256, 0.1, 16)
+    assert (step.batch_size, step.label_smoothing, step.augmentation, step.cutout) == (
+        256,
+        0.1,
+        None,
+        0.5,
+    )
     onecycle = get_recipe("adamw_onecycle")
     assert (onecycle.optimizer, onecycle.schedule, onecycle.weight_decay) == (
         "adamw",
@@ -53,7 +58,8 @@ def test_shipped_recipes_say_what_the_brief_says() -> None:
         "cosine",
         200,
     )
-    assert cosine.augmentation == Augment(crop_padding=4, flip=True, cutout=16)
+    assert (cosine.augmentation, cosine.cutout) == (None, 0.5)
+    assert (cosine.warmup_epochs, cosine.grad_clip) == (5, 2.0)
     assert get_recipe("proxy").epochs == 3
 
 
@@ -78,6 +84,8 @@ def test_shipped_recipes_say_what_the_brief_says() -> None:
         ({"augmentation": "none"}, "augmentation", "expected a mapping"),
         ({"augmentation": {"blur": 3}}, "augmentation", "allowed keys: crop_padding, cutout, flip"),
         ({"augmentation": {"cutout": -1}}, "cutout", ">= 0"),
+        ({"cutout": 1.0}, "cutout", "[0, 1)"),
+        ({"cutout": 0.5, "augmentation": {"flip": False}}, "cutout", "in pixels instead"),
         ({"amp": "fp8"}, "amp", "'bf16'"),
         ({"grad_clip": 0}, "grad_clip", "positive"),
         ({"early_stopping": 0}, "early_stopping", ">= 1"),
@@ -120,3 +128,22 @@ def test_unknown_names_and_bad_files_say_what_exists(tmp_path: Path) -> None:
     bad.write_text("lr: -1\n")
     with pytest.raises(ValueError, match=r"bad\.yaml: lr: must be a positive number"):
         load_recipe(bad)
+
+
+def test_the_full_training_recipe_follows_the_data_it_meets() -> None:
+    """No flips on digits, Cutout at half the side: 14 pixels on 28x28 digits, 16 on CIFAR."""
+    cosine = get_recipe("sgd_cosine")
+    assert cosine.augment_for("mnist5k", 28) == Augment(crop_padding=2, flip=False, cutout=14)
+    assert cosine.augment_for("cifar10", 32) == Augment(crop_padding=4, flip=True, cutout=16)
+    assert get_recipe("proxy").augment_for("mnist5k", 28) == Augment(crop_padding=2, flip=False)
+    explicit = TrainRecipe(augmentation=Augment(crop_padding=0, flip=True, cutout=3))
+    assert explicit.augment_for("mnist5k", 28) == explicit.augmentation
+
+
+def test_a_shorter_run_compresses_the_whole_schedule() -> None:
+    cosine = get_recipe("sgd_cosine").with_epochs(3)
+    assert (cosine.epochs, cosine.warmup_epochs) == (3, pytest.approx(0.075))
+    step = get_recipe("sgd_step").with_epochs(10)
+    assert (step.epochs, step.milestones) == (10, (5, 8))
+    assert get_recipe("sgd_step").with_epochs(1).milestones == (1,)
+    assert get_recipe("proxy").with_epochs(3) is get_recipe("proxy")

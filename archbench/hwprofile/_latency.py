@@ -3,8 +3,11 @@
 A config's forward pass (or training step) is traced once on the meta device by a
 ``TorchDispatchMode`` that sees every aten op: its FLOPs (torch's own ``flop_registry``, as
 ``FlopCounterMode`` counts them), the bytes of the tensors it reads and writes, and whether it is
-a kernel at all (views and allocations are not). Two traces at batch 2 and 4 give every figure
-as ``fixed + per_image * batch``, exact for these CNNs, so one trace serves every batch size.
+a kernel at all (views and allocations are not). Every figure is ``fixed + per_image * batch``,
+so one trace serves every batch size: a forward pass is traced at batch 1 with the bytes of
+parameters and buffers (and their views) as the fixed part (exact for FLOPs; batch norm's
+per-channel statistics count as per-image bytes, a few kB per layer), a training step at batch
+2 and 4.
 Each kernel then costs
 
     max(flops / (peak * compute_efficiency), bytes / (bandwidth * memory_efficiency)) + launch
@@ -95,6 +98,7 @@ class _KernelRecorder:
 
         recorder = self
         self.fixed = fixed
+        self.views: list[Any] = []
         self.ops: list[tuple[str, int, int, int]] = []
 
         class _Mode(TorchDispatchMode):
@@ -119,12 +123,15 @@ class _KernelRecorder:
 
         packet = func._overloadpacket
         name = str(packet)
-        if func.is_view or name in _NOT_KERNELS:
-            return
         inputs = {
             id(leaf): leaf for leaf in tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)
         }
         outputs = [leaf for leaf in tree_leaves(out) if isinstance(leaf, torch.Tensor)]
+        if func.is_view or name in _NOT_KERNELS:
+            if func.is_view and self.fixed.intersection(inputs):  # a weight's view (w.t())
+                self.views.extend(outputs)  # kept alive, so that their ids stay theirs
+                self.fixed.update(id(view) for view in outputs)
+            return
         fixed = other = 0
         for key, tensor in [*inputs.items(), *((id(t), t) for t in outputs)]:
             nbytes = tensor.numel() * tensor.element_size()
@@ -153,6 +160,8 @@ def _record(
     fixed = {id(t) for t in [*module.parameters(), *module.buffers()]}
     recorder = _KernelRecorder(fixed)
     if train:
+        for param in module.parameters():
+            param.grad = None  # zero_grad(set_to_none=True): backward writes, never accumulates
         with recorder.mode:
             F.cross_entropy(module(images), labels).backward()
     else:

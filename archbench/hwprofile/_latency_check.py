@@ -17,7 +17,7 @@ import numpy as np
 
 from archbench.hwprofile._devices import DeviceSpec
 from archbench.hwprofile._latency import TraceSet, fit_params, trace_kernels
-from archbench.models import ModelConfig, count_params
+from archbench.models import ModelConfig, count_params, forward_flops
 
 CHECK_FAMILIES = ("resnet", "vgg", "branchnet", "nb201")
 
@@ -58,9 +58,11 @@ def seeded_configs(
     seed: int = 0,
     families: Sequence[str] = CHECK_FAMILIES,
     max_params: int = 3_000_000,
+    max_flops: int | None = None,
 ) -> list[ModelConfig]:
     """``count`` configs drawn in turn from the built-in spaces of ``families``, each under
-    ``max_params`` parameters (so that a CPU measures them in seconds). Same seed, same configs.
+    ``max_params`` parameters and ``max_flops`` forward FLOPs (so that a CPU measures them in
+    seconds). Same seed, same configs.
     """
     from archbench.spaces import get_space
 
@@ -70,7 +72,9 @@ def seeded_configs(
     while len(configs) < count:
         space = spaces[len(configs) % len(spaces)]
         cfg = space.to_config(space.sample(rng))
-        if count_params(cfg) <= max_params:
+        if count_params(cfg) <= max_params and (
+            max_flops is None or forward_flops(cfg) <= max_flops
+        ):
             configs.append(cfg)
     return configs
 

@@ -1,0 +1,273 @@
+"""How well the per-kernel latency model predicts measured latency, on GPUs we lack and this CPU.
+
+Three parts (``--parts a,b,c``):
+
+a. NB201 file: HELP's measured inference latency of all 15,625 NAS-Bench-201 nets on a Titan RTX
+   and an RTX 2080 Ti at batch 1, 32 and 256, and on a Xeon Gold 6226 at batch 1
+   (``benchmarks/data/nb201_latency_ms.csv.gz``, see its NOTICE). For each column, at 0 (the
+   catalogue spec and default parameters), 5, 10 and 20 calibration measurements (``--draws``
+   random draws each), over the nets not used to calibrate: Spearman, the share within +-10%,
+   the median relative error; beside them a FLOPs-only linear fit on the same draws.
+b. Across families, on this CPU: measures ``--nb201`` NB201 nets and ``--others`` seeded
+   resnet, vgg and branchnet configs at batch 1 and 32 (``measure_latency_ms``, the profiler's
+   timing), calibrates on the NB201 nets only, and predicts the others.
+c. Across batch sizes: calibrates at batch 1 and predicts batch 32 (this CPU: every measured
+   config; the file: 10 nets of each GPU's batch-1 column, predicting its batch 32 and 256).
+
+    nice -n 10 python benchmarks/latency_prediction.py [--parts a,b,c] [--threads 1]
+        [--measurements FILE.csv] [--save-measurements FILE.csv]
+
+Part b's measurements take minutes; ``--save-measurements`` keeps them and ``--measurements``
+reuses them (the fit and the tables then take seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from archbench.hwprofile import (
+    DeviceSpec,
+    TraceSet,
+    fit_params,
+    get_device,
+    measure_cpu,
+    measure_latency_ms,
+    seeded_configs,
+    trace_kernels,
+)
+from archbench.models import ModelConfig, config_from_dict, forward_flops, resolve_config
+
+DATA = Path(__file__).parent / "data" / "nb201_latency_ms.csv.gz"
+COLUMNS = {  # file column -> (catalogue entry, batch size)
+    "titan_rtx_1": ("titan-rtx", 1),
+    "titan_rtx_32": ("titan-rtx", 32),
+    "titan_rtx_256": ("titan-rtx", 256),
+    "2080ti_1": ("rtx2080ti", 1),
+    "2080ti_32": ("rtx2080ti", 32),
+    "2080ti_256": ("rtx2080ti", 256),
+    "gold_6226": ("xeon-gold-6226", 1),
+}
+SHOTS = (0, 5, 10, 20)
+
+
+def scores(predicted: np.ndarray, measured: np.ndarray, band: float = 0.1) -> tuple[float, ...]:
+    """Spearman, share within +-band, median relative error."""
+    ratio = predicted / measured - 1
+    rho = float(spearmanr(predicted, measured)[0])
+    return rho, float(np.mean(np.abs(ratio) <= band)), float(np.median(np.abs(ratio)))
+
+
+def flops_fit(flops: np.ndarray, measured: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Latency = a + b * FLOPs, least squares on the calibration nets."""
+    slope, intercept = np.polyfit(flops[train], measured[train], 1)
+    return intercept + slope * flops
+
+
+def load_file() -> tuple[list[str], dict[str, np.ndarray]]:
+    with gzip.open(DATA, "rt", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [row["arch"] for row in rows], {
+        column: np.array([float(row[column]) for row in rows]) for column in COLUMNS
+    }
+
+
+def part_a(draws: int, seed: int) -> None:
+    archs, columns = load_file()
+    start = time.perf_counter()
+    configs = [resolve_config(arch) for arch in archs]
+    traces = [trace_kernels(cfg) for cfg in configs]
+    every = TraceSet(traces)
+    flops = np.array([forward_flops(cfg) for cfg in configs], dtype=float)
+    print(f"\n## a. NB201 file: {len(archs):,} nets, traced in {time.perf_counter() - start:.1f} s")
+    print(
+        "\nMeans over draws of the held-out nets. Model: the per-kernel cost model; "
+        "FLOPs: a linear fit of latency on FLOPs to the same calibration nets.\n"
+    )
+    print(
+        "| column | device | K | Spearman | within 10% | median error | "
+        "FLOPs Spearman | FLOPs within 10% | FLOPs median error |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(seed)
+    for column, (name, batch) in COLUMNS.items():
+        device, measured = get_device(name), columns[column]
+        for shots in SHOTS:
+            model, baseline = [], []
+            for _ in range(draws if shots else 1):
+                chosen = rng.choice(len(archs), shots, replace=False)
+                held = np.ones(len(archs), bool)
+                held[chosen] = False
+                params = device.params
+                if shots:
+                    subset = TraceSet([traces[i] for i in chosen])
+                    params = fit_params(subset, measured[chosen], device, batch_size=batch)
+                    linear = flops_fit(flops, measured, chosen)
+                    baseline.append(scores(linear[held], measured[held]))
+                predicted = every.predict_ms(device, batch, "fp32", params)
+                model.append(scores(predicted[held], measured[held]))
+            m = np.mean(model, axis=0)
+            b = np.mean(baseline, axis=0) if baseline else None
+            flops_cells = (
+                f"{b[0]:.3f} | {b[1]:.0%} | {b[2]:.1%}" if b is not None else "- | - | -"
+            )
+            print(
+                f"| {column} | {name} | {shots} | {m[0]:.3f} | {m[1]:.0%} | {m[2]:.1%} | "
+                f"{flops_cells} |"
+            )
+    print("\nAcross batch sizes on the file: calibrate on 10 nets at batch 1, predict the rest.\n")
+    print("| device | calibrated on | predicted | Spearman | within 10% | median error |")
+    print("|---|---|---|---|---|---|")
+    for prefix, name in (("titan_rtx", "titan-rtx"), ("2080ti", "rtx2080ti")):
+        device = get_device(name)
+        for target in (32, 256):
+            results = []
+            for _ in range(draws):
+                chosen = rng.choice(len(archs), 10, replace=False)
+                held = np.ones(len(archs), bool)
+                held[chosen] = False
+                subset = TraceSet([traces[i] for i in chosen])
+                params = fit_params(subset, columns[f"{prefix}_1"][chosen], device, batch_size=1)
+                predicted = every.predict_ms(device, target, "fp32", params)
+                results.append(scores(predicted[held], columns[f"{prefix}_{target}"][held]))
+            m = np.mean(results, axis=0)
+            print(
+                f"| {name} | {prefix}_1 | {prefix}_{target} | {m[0]:.3f} | {m[1]:.0%} | "
+                f"{m[2]:.1%} |"
+            )
+
+
+def measure_here(
+    n_nb201: int, n_others: int, seed: int, path: Path | None
+) -> list[dict[str, object]]:
+    """Part b's measurements: NB201 nets and seeded configs of the other families, batch 1, 32."""
+    archs, _ = load_file()
+    rng = np.random.default_rng(seed)
+    nb201 = [resolve_config(archs[i]) for i in rng.choice(len(archs), n_nb201, replace=False)]
+    others = seeded_configs(
+        n_others,
+        seed=seed,
+        families=("resnet", "vgg", "branchnet"),
+        max_params=1_000_000,
+        max_flops=60_000_000,
+    )
+    rows: list[dict[str, object]] = []
+    start = time.perf_counter()
+    for cfg in [*nb201, *others]:
+        for batch in (1, 32):
+            ms = measure_latency_ms(cfg, device="cpu", batch_size=batch, seconds=1.0)
+            rows.append(
+                {
+                    "family": cfg.family,
+                    "batch_size": batch,
+                    "latency_ms": ms,
+                    "config_json": json.dumps(cfg.to_dict()),
+                }
+            )
+        elapsed = time.perf_counter() - start
+        print(f"  measured {len(rows) // 2} configs, {elapsed:.0f} s", flush=True)
+    if path is not None:
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows
+
+
+def part_bc(rows: list[dict[str, object]], device: DeviceSpec) -> None:
+    def pick(batch: int, nb201: bool | None) -> tuple[list[ModelConfig], np.ndarray]:
+        chosen = [
+            row
+            for row in rows
+            if int(str(row["batch_size"])) == batch
+            and (nb201 is None or (row["family"] == "nb201") == nb201)
+        ]
+        configs = [config_from_dict(json.loads(str(row["config_json"]))) for row in chosen]
+        return configs, np.array([float(str(row["latency_ms"])) for row in chosen])
+
+    print(f"\n## b. Across families on this CPU ({device.source})")
+    print(
+        f"\nSpec: {device.fp32_flops / 1e9:.1f} GFLOP/s, "
+        f"{device.memory_bandwidth / 1e9:.1f} GB/s. Calibrated on the NB201 nets only; "
+        "scored on the other families (within 20%, as the goal asks, and 10%).\n"
+    )
+    print(
+        "| batch | calibrated on | predicted | Spearman | within 20% | within 10% | "
+        "median error |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for batch in (1, 32):
+        train_cfgs, train_ms = pick(batch, True)
+        test_cfgs, test_ms = pick(batch, False)
+        params = fit_params(
+            TraceSet([trace_kernels(c) for c in train_cfgs]), train_ms, device, batch_size=batch
+        )
+        predicted = TraceSet([trace_kernels(c) for c in test_cfgs]).predict_ms(
+            device, batch, "fp32", params
+        )
+        rho, within20, error = scores(predicted, test_ms, 0.2)
+        within10 = scores(predicted, test_ms, 0.1)[1]
+        print(
+            f"| {batch} | {len(train_cfgs)} NB201 nets | {len(test_cfgs)} resnet/vgg/branchnet | "
+            f"{rho:.3f} | {within20:.0%} | {within10:.0%} | {error:.1%} |"
+        )
+        zero = TraceSet([trace_kernels(c) for c in test_cfgs]).predict_ms(
+            device, batch, "fp32", device.params
+        )
+        rho, within20, error = scores(zero, test_ms, 0.2)
+        print(
+            f"| {batch} | none (zero-shot) | {len(test_cfgs)} resnet/vgg/branchnet | {rho:.3f} | "
+            f"{within20:.0%} | {scores(zero, test_ms, 0.1)[1]:.0%} | {error:.1%} |"
+        )
+    print("\n## c. Across batch sizes on this CPU: calibrate at batch 1, predict batch 32\n")
+    print("| calibrated on | predicted | Spearman | within 20% | within 10% | median error |")
+    print("|---|---|---|---|---|---|")
+    cfgs_1, ms_1 = pick(1, None)
+    cfgs_32, ms_32 = pick(32, None)
+    params = fit_params(TraceSet([trace_kernels(c) for c in cfgs_1]), ms_1, device, batch_size=1)
+    predicted = TraceSet([trace_kernels(c) for c in cfgs_32]).predict_ms(
+        device, 32, "fp32", params
+    )
+    rho, within20, error = scores(predicted, ms_32, 0.2)
+    print(
+        f"| {len(cfgs_1)} configs at batch 1 | the same at batch 32 | {rho:.3f} | {within20:.0%} | "
+        f"{scores(predicted, ms_32, 0.1)[1]:.0%} | {error:.1%} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--parts", default="a,b,c")
+    parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nb201", type=int, default=10)
+    parser.add_argument("--others", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads on this CPU")
+    parser.add_argument("--measurements", type=Path, help="reuse part b's measurements")
+    parser.add_argument("--save-measurements", type=Path, help="write part b's measurements")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    torch.set_num_threads(args.threads)
+    print(f"# Latency prediction, torch {torch.__version__}, {args.threads} CPU thread(s)")
+    if "a" in parts:
+        part_a(args.draws, args.seed)
+    if parts & {"b", "c"}:
+        if args.measurements is not None:
+            with args.measurements.open(newline="") as handle:
+                rows: list[dict[str, object]] = list(csv.DictReader(handle))
+        else:
+            print("\nmeasuring on this CPU (part b) ...", flush=True)
+            rows = measure_here(args.nb201, args.others, args.seed, args.save_measurements)
+        part_bc(rows, measure_cpu())
+
+
+if __name__ == "__main__":
+    main()

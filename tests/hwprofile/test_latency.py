@@ -1,0 +1,196 @@
+"""The latency cost model: its trace, predictions, the K-shot fit and DEVICE.yaml files."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from archbench.hwprofile import (
+    CATALOGUE,
+    LatencyParams,
+    TraceSet,
+    calibrate,
+    fit_params,
+    get_device,
+    load_device,
+    match_gpu,
+    predict_latency,
+    save_device,
+    trace_kernels,
+)
+from archbench.hwprofile._latency import _forward_rows, _record, _trace
+from archbench.hwprofile._latency_check import seeded_configs
+from archbench.models import build_model, count_flops, forward_flops, get_preset, resolve_config
+from archbench.models._nb201 import OPS, format_arch
+
+ARCHS = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+    "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
+    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+)
+PRESETS = ("simple_cnn", "resnet20_cifar", "vgg11_cifar", "branchnet_cifar")
+TRUE_PARAMS = LatencyParams(
+    compute_efficiency=0.4,
+    memory_efficiency=0.7,
+    launch_us=12.0,
+    compute_launch_us=30.0,
+    overhead_ms=0.2,
+)
+
+
+def test_views_and_allocations_are_not_kernels_and_each_kernel_counts_its_bytes() -> None:
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x.view(x.shape[0], -1).t()) + 1
+
+    with torch.device("meta"):
+        ops = _record(Net(), (3, 4, 4), 2, False)
+    assert [name for name, *_ in ops] == ["aten.relu", "aten.add"]
+    # relu reads and writes 2x48 fp32 values; the add too (its scalar is not a tensor)
+    assert [fixed + other for _, _, fixed, other in ops] == [2 * 96 * 4, 2 * 96 * 4]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_trace_counts_the_flops_of_flop_counter_and_scales_with_the_batch(name: str) -> None:
+    cfg = get_preset(name)
+    trace = trace_kernels(cfg)
+    assert trace.flops_per_image.sum() == forward_flops(cfg)
+    with torch.device("meta"):
+        ops = _record(build_model(cfg), (cfg.in_channels, cfg.input_size, cfg.input_size), 3, False)
+    assert len(ops) == trace.kernels
+    assert sum(flops for _, flops, _, _ in ops) == 3 * trace.flops_per_image.sum()
+    traced_bytes = sum(fixed + other for _, _, fixed, other in ops)
+    # batch norm's per-channel statistics count as per-image bytes: a few kB off
+    scaled = trace.bytes_fixed.sum() + 3 * trace.bytes_per_image.sum()
+    assert traced_bytes == pytest.approx(scaled, rel=2e-3)
+
+
+def test_a_training_trace_counts_forward_and_backward_flops() -> None:
+    cfg = get_preset("resnet20_cifar")
+    trace = trace_kernels(cfg, train=True)
+    assert trace.flops_per_image.sum() == pytest.approx(count_flops(cfg).train_step_flops, rel=1e-6)
+    assert trace.kernels > 2 * trace_kernels(cfg).kernels
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_nb201_traces_composed_from_edges_equal_the_traced_net(arch: str) -> None:
+    cfg = resolve_config(arch)
+    composed, traced = trace_kernels(cfg), _trace(_forward_rows(cfg))
+    assert composed.kernels == traced.kernels
+    for name in ("flops_per_image", "bytes_fixed", "bytes_per_image"):
+        assert getattr(composed, name).sum() == getattr(traced, name).sum()
+    assert sorted(composed.kind) == sorted(traced.kind)
+    assert (composed.casts, composed.cast_bytes) == (traced.casts, traced.cast_bytes)
+
+
+def test_predictions_grow_with_batch_and_work_and_lower_precision_is_faster() -> None:
+    gpu = get_device("rtx4090")
+    cfgs = [get_preset(name) for name in ("simple_cnn", "resnet18_cifar")]
+    small, large = predict_latency(cfgs, gpu, batch_size=1)
+    assert 0 < small.ms < large.ms and large.kernels > small.kernels
+    batch = predict_latency(cfgs, gpu, batch_size=256)[1]
+    assert batch.ms > large.ms and batch.images_per_second > large.images_per_second
+    assert batch.images_per_second == pytest.approx(256 / (batch.ms * 1e-3))
+    half = predict_latency(cfgs, gpu, batch_size=256, precision="fp16")[1]
+    assert half.ms < batch.ms and half.kernels > batch.kernels  # faster, despite weight casts
+    step = predict_latency(cfgs, gpu, batch_size=256, train=True)[1]
+    assert step.ms > 2 * batch.ms
+    parts = batch.compute_bound_ms + batch.memory_bound_ms + batch.launch_ms + batch.overhead_ms
+    assert parts == pytest.approx(batch.ms)
+
+
+def test_a_device_without_bf16_and_a_bad_batch_are_refused() -> None:
+    with pytest.raises(ValueError, match="titan-rtx has no bf16"):
+        predict_latency([get_preset("simple_cnn")], get_device("titan-rtx"), precision="bf16")
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_latency([get_preset("simple_cnn")], get_device("l4"), batch_size=0)
+
+
+def _synthetic() -> tuple[TraceSet, np.ndarray, np.ndarray]:
+    """Configs at batch 1 and 128 (so that launch and bandwidth both show), and the times the
+    model itself gives them with ``TRUE_PARAMS``."""
+    cfgs = [resolve_config(arch) for arch in ARCHS] + [get_preset(name) for name in PRESETS]
+    traces = TraceSet([trace_kernels(cfg) for cfg in cfgs] * 2)
+    batches = np.array([1] * len(cfgs) + [128] * len(cfgs))
+    measured = traces.predict_ms(get_device("a100-80gb"), batches, "fp32", TRUE_PARAMS)
+    return traces, batches, measured
+
+
+def test_the_fit_recovers_the_parameters_that_made_the_measurements() -> None:
+    traces, batches, measured = _synthetic()
+    device = get_device("a100-80gb")
+    fitted = fit_params(traces, measured, device, batch_size=batches)
+    for name, true in dataclasses.asdict(TRUE_PARAMS).items():
+        assert getattr(fitted, name) == pytest.approx(true, rel=0.1), name
+    predicted = traces.predict_ms(device, batches, "fp32", fitted)
+    assert np.max(np.abs(predicted / measured - 1)) < 0.01
+
+
+def test_the_fit_keeps_the_parameters_physical() -> None:
+    traces, batches, measured = _synthetic()
+    device = get_device("a100-80gb")
+    fitted = fit_params(traces, measured * 50, device, batch_size=batches)  # absurdly slow
+    assert 0 < fitted.compute_efficiency <= 1 and 0 < fitted.memory_efficiency <= 1
+    assert fitted.launch_us > 0 and fitted.overhead_ms > 0
+    fast = fit_params(traces, measured / 50, device, batch_size=batches)  # faster than peak
+    assert fast.compute_efficiency <= 1 and fast.memory_efficiency <= 1
+
+
+@pytest.mark.parametrize(
+    ("measured", "message"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], "at least 5"),
+        ([1.0, 2.0, -3.0, 4.0, 5.0], "positive number, got -3.0"),
+        ([1.0, 2.0, math.nan, 4.0, 5.0], "positive number, got nan"),
+    ],
+)
+def test_bad_measurements_are_refused(measured: list[float], message: str) -> None:
+    cfgs = [get_preset("simple_cnn")] * len(measured)
+    with pytest.raises(ValueError, match=message):
+        calibrate(cfgs, measured, get_device("t4"))
+
+
+def test_a_calibrated_device_round_trips_through_device_yaml(tmp_path: Path) -> None:
+    traces, batches, measured = _synthetic()
+    cfgs = [resolve_config(arch) for arch in ARCHS] + [get_preset(name) for name in PRESETS]
+    device = calibrate(cfgs, measured[: len(cfgs)], get_device("a100-80gb"), batch_size=1)
+    assert device.calibration is not None and device.calibration.measurements == len(cfgs)
+    assert device.calibration.median_relative_error < 0.02
+    save_device(device, tmp_path / "a100.yaml")
+    assert load_device(tmp_path / "a100.yaml") == device
+    assert get_device(str(tmp_path / "a100.yaml")) == device
+    (tmp_path / "bad.yaml").write_text((tmp_path / "a100.yaml").read_text() + "colour: red\n")
+    with pytest.raises(ValueError, match="unknown key 'colour'"):
+        load_device(tmp_path / "bad.yaml")
+
+
+def test_unknown_devices_list_the_known_ones_and_gpu_names_match_the_catalogue() -> None:
+    with pytest.raises(ValueError, match="unknown; choose one of cpu, h100-sxm"):
+        get_device("rtx9090")
+    assert get_device("Titan RTX") is CATALOGUE["titan-rtx"]
+    assert match_gpu("NVIDIA L40S") is CATALOGUE["l40s"]
+    assert match_gpu("NVIDIA H100 PCIe") is CATALOGUE["h100-pcie"]
+    assert match_gpu("NVIDIA A10") is CATALOGUE["a10"]
+    cpu = get_device("cpu")
+    assert cpu.kind == "cpu" and cpu.fp32_flops > 1e8 and cpu.memory_bandwidth > 1e8
+
+
+def test_a_thousand_nb201_predictions_take_seconds_and_seeded_configs_repeat() -> None:
+    base = resolve_config(ARCHS[0])
+    cfgs = [
+        dataclasses.replace(base, arch=format_arch(ops))
+        for ops in itertools.islice(itertools.product(OPS, repeat=6), 1000)
+    ]
+    trace_kernels.cache_clear()
+    start = time.perf_counter()
+    predictions = predict_latency(cfgs, get_device("l4"), batch_size=64)
+    assert len(predictions) == 1000 and time.perf_counter() - start < 20
+    assert seeded_configs(4, seed=1) == seeded_configs(4, seed=1)

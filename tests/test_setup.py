@@ -38,7 +38,7 @@ def _externally_managed() -> bool:
     reason="needs make, git and an externally managed /usr/bin/python3 (PEP 668)",
 )
 def test_make_uses_a_project_venv_on_an_externally_managed_system_python(tmp_path: Path) -> None:
-    clone = tmp_path / "archbench"
+    clone = tmp_path / "fresh-clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     env = {
         key: value

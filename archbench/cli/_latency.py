@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from archbench._units import parse_count
 from archbench.cli import app
 from archbench.cli._common import JSON_OPTION, console, err_console, fail, print_json, user_errors
 from archbench.models import ModelConfig, resolve_config
@@ -210,6 +211,9 @@ def calibrate_command(
     ),
     count: int = typer.Option(10, "--count", help="With --measure: how many configs."),
     seed: int = typer.Option(0, "--seed", help="With --measure: which configs."),
+    max_flops: str = typer.Option(
+        "200M", "--max-flops", help="With --measure: forward FLOPs cap of the drawn configs."
+    ),
     spec_name: str | None = typer.Option(
         None,
         "--spec",
@@ -226,7 +230,10 @@ def calibrate_command(
         fail("calibrate: give either --measurements FILE.csv or --measure")
     with user_errors():
         if measure:
-            spec, named, latencies = _measure_here(device, spec_name, count, seed, batch, precision)
+            cap = parse_count(max_flops, "max_flops")
+            spec, named, latencies = _measure_here(
+                device, spec_name, count, seed, cap, batch, precision
+            )
         else:
             assert measurements is not None
             spec = get_device(device)
@@ -264,7 +271,13 @@ def calibrate_command(
 
 
 def _measure_here(
-    device: str, spec_name: str | None, count: int, seed: int, batch: int, precision: str
+    device: str,
+    spec_name: str | None,
+    count: int,
+    seed: int,
+    max_flops: int,
+    batch: int,
+    precision: str,
 ) -> tuple[Any, list[tuple[str, ModelConfig]], list[float]]:
     """Measures ``count`` seeded configs on this machine's ``device`` (cpu or cuda[:N])."""
     from archbench.hwprofile import (
@@ -288,7 +301,7 @@ def _measure_here(
         if matched is None:
             raise ValueError(f"--spec: {name} is not in the catalogue; name the closest entry")
         spec = matched
-    configs = seeded_configs(count, seed=seed)
+    configs = seeded_configs(count, seed=seed, max_flops=max_flops)
     latencies = []
     with err_console.status(f"measuring {count} configs on {dev}") as status:
         for i, cfg in enumerate(configs, 1):

@@ -164,6 +164,15 @@ class NvmlDevice:
                 stamp[name] = None
         return stamp
 
+    def process_ids(self) -> list[int]:
+        """Ids of the processes running compute work on the device, ours included (empty
+        where NVML cannot list them: some virtual GPUs, containers without the host's pids)."""
+        try:
+            processes = self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
+        except self._nvml.NVMLError:
+            return []
+        return [int(process.pid) for process in processes]
+
     def close(self) -> None:
         """Ends the session; a failing shutdown (driver gone) must not mask the caller's error."""
         with contextlib.suppress(self._nvml.NVMLError):

@@ -42,7 +42,13 @@ from archbench.hwprofile._memory import (
 )
 from archbench.hwprofile._predict import TrainStepSimulation
 from archbench.hwprofile._result import ProfileResult, Unavailable
-from archbench.hwprofile._timing import time_call, time_latency, time_steps
+from archbench.hwprofile._timing import (
+    MIN_BLOCKS,
+    TimingStats,
+    time_call,
+    time_latency,
+    time_steps,
+)
 from archbench.hwprofile._workload import OPTIMIZERS, Workload, check_amp
 from archbench.models import ModelConfig, build_model, count_flops, count_params
 
@@ -83,13 +89,13 @@ class Level:
 
 LEVELS = {
     "basic": Level(
-        steps=StepTiming(warmup=2, repeats=2, min_block_seconds=0.05),
+        steps=StepTiming(warmup=2, repeats=MIN_BLOCKS, min_block_seconds=0.05),
         latency_seconds=0.5,
         cpu_batch_size=16,
         fvcore=False,
     ),
     "full": Level(
-        steps=StepTiming(warmup=5, repeats=3, min_block_seconds=0.5),
+        steps=StepTiming(warmup=5, repeats=MIN_BLOCKS, min_block_seconds=0.5),
         latency_seconds=3.0,
         cpu_batch_size=None,
         fvcore=True,
@@ -133,8 +139,16 @@ def _first_call(
         figures["unavailable"][peak_name] = _COMPILED_TRACKING
 
 
-def _timed(run: Callable[[], None], device: torch.device, timing: StepTiming) -> float:
-    """Median seconds per call over the timed blocks."""
+def _timed(
+    run: Callable[[], None],
+    device: torch.device,
+    timing: StepTiming,
+    batch_size: int,
+    name: str,
+    figures: dict[str, Any],
+) -> None:
+    """Throughput ``name`` in images/s (the median block), its IQR, the number of timed blocks
+    and, where the timing is noisy, why (``figures["noisy"][name]``)."""
     warmup = timing.warmup if device.type == "cuda" else 0  # CPU: the first call was enough
     stats = time_steps(
         run,
@@ -143,15 +157,24 @@ def _timed(run: Callable[[], None], device: torch.device, timing: StepTiming) ->
         repeats=timing.repeats,
         min_block_seconds=timing.min_block_seconds,
     )
-    return stats.median
+    figures[name] = batch_size / stats.median
+    figures[f"{name}_iqr"] = stats.rate_iqr(batch_size)
+    figures[f"{name.split('_')[0]}_timed_blocks"] = stats.runs
+    _mark_noise(name, stats, figures)
+
+
+def _mark_noise(name: str, stats: TimingStats, figures: dict[str, Any]) -> None:
+    if stats.noise is not None:
+        figures.setdefault("noisy", {})[name] = stats.noise
 
 
 def measure_infer(workload: Workload, batch_size: int, timing: StepTiming) -> dict[str, Any]:
     """Inference figures at ``batch_size``: throughput and peak tensor memory.
 
     Returns:
-        Figure name -> value, plus ``unavailable`` (name -> reason) and
-        ``first_call_seconds`` (the first call, which includes compilation).
+        Figure name -> value, plus ``unavailable`` (name -> reason),
+        ``first_call_seconds`` (the first call, which includes compilation) and, when the
+        timing is noisy, ``noisy`` (name -> why).
     """
     device = workload.device
     images, _ = workload.batch(batch_size)
@@ -162,7 +185,7 @@ def measure_infer(workload: Workload, batch_size: int, timing: StepTiming) -> di
 
     trace = partial(trace_infer_step, workload, images)
     _first_call(workload, run, trace, "peak_infer_memory_bytes", figures)
-    figures["infer_images_per_second"] = batch_size / _timed(run, device, timing)
+    _timed(run, device, timing, batch_size, "infer_images_per_second", figures)
     if device.type == "cuda":  # less the optimizer state, held for training, idle here
         state = [tensor for tensor in workload.optimizer_state() if tensor.device == device]
         peak = torch.cuda.max_memory_allocated(device) - block_bytes(state)
@@ -182,8 +205,8 @@ def measure_train(
     the process's view of memory.
 
     Returns:
-        Figure name -> value, plus ``unavailable`` and ``first_call_seconds`` as in
-        ``measure_infer``.
+        Figure name -> value, plus ``unavailable``, ``first_call_seconds`` and ``noisy`` as
+        in ``measure_infer``.
     """
     device = workload.device
     images, labels = workload.batch(batch_size)
@@ -200,7 +223,7 @@ def measure_train(
             reset_peak_rss()
         except Unavailable as exc:
             missing["peak_train_rss_bytes"] = str(exc)
-    figures["train_images_per_second"] = batch_size / _timed(run, device, timing)
+    _timed(run, device, timing, batch_size, "train_images_per_second", figures)
     if device.type == "cuda":
         figures["peak_train_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         figures["peak_train_reserved_bytes"] = torch.cuda.max_memory_reserved(device)
@@ -299,7 +322,9 @@ def _measured_figures(
         "latency_ms_median": 1e3 * latency.median,
         "latency_ms_p90": 1e3 * latency.p90,
         "latency_ms_iqr": 1e3 * latency.iqr,
+        "latency_timed_blocks": latency.runs,
     }
+    _mark_noise("latency_ms_median", latency, figures)
     for mode, measured in (
         ("infer", measure_infer(workload, batch_size, level.steps)),
         (
@@ -311,6 +336,7 @@ def _measured_figures(
     ):
         first_calls[f"{mode}@{batch_size}"] = measured.pop("first_call_seconds")
         unavailable.update(measured.pop("unavailable"))
+        figures.setdefault("noisy", {}).update(measured.pop("noisy", {}))
         figures.update(measured)
     if compile:  # one static-shape graph per call: each compile apart, training's as the trainer's
         figures["compile_seconds"] = first_calls[f"train@{batch_size}"]

@@ -62,9 +62,14 @@ class ProfileResult:
         latency_ms_median: inference latency at batch 1 (median over timed blocks).
         latency_ms_p90: 90th percentile of the same blocks.
         latency_ms_iqr: interquartile range of the same blocks.
-        infer_images_per_second: inference throughput at ``env["batch_size"]``.
+        latency_timed_blocks: how many blocks were timed (one block has no spread).
+        infer_images_per_second: inference throughput at ``env["batch_size"]`` (median block).
+        infer_images_per_second_iqr: interquartile range of the blocks' throughputs.
+        infer_timed_blocks: how many blocks were timed.
         train_images_per_second: training throughput (forward, loss, backward, optimizer step)
             at ``env["batch_size"]``.
+        train_images_per_second_iqr: interquartile range of the blocks' throughputs.
+        train_timed_blocks: how many blocks were timed.
         compile_seconds: wall time of the first compiled training step at the profiled batch
             (its compilation, as the trainer's ``compile_seconds``); measured apart from the
             timed steps.
@@ -96,6 +101,9 @@ class ProfileResult:
         env: the environment stamp: device, versions, precision, layout, batch size.
         unavailable: field name -> why that figure is ``None``.
         notes: field name -> a caveat about a figure that is present.
+        noisy: timing name (``latency_ms_median``, ``infer_images_per_second``,
+            ``train_images_per_second``) -> why it is noise rather than fact: blocks that
+            disagree, too few of them, or a busy machine (``hwprofile._timing``).
     """
 
     n_params: int
@@ -108,8 +116,13 @@ class ProfileResult:
     latency_ms_median: float | None = None
     latency_ms_p90: float | None = None
     latency_ms_iqr: float | None = None
+    latency_timed_blocks: int | None = None  # None in records written before it was counted
     infer_images_per_second: float | None = None
+    infer_images_per_second_iqr: float | None = None
+    infer_timed_blocks: int | None = None
     train_images_per_second: float | None = None
+    train_images_per_second_iqr: float | None = None
+    train_timed_blocks: int | None = None
     compile_seconds: float | None = None
     compile_seconds_by_call: dict[str, float] = field(default_factory=dict)
     peak_train_memory_bytes: int | None = None
@@ -127,6 +140,7 @@ class ProfileResult:
     env: dict[str, Any] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    noisy: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.unavailable:

@@ -25,15 +25,20 @@ from archbench.hwprofile._env import environment_stamp
 from archbench.hwprofile._max_batch import is_oom_error
 from archbench.hwprofile._predict import TrainStepSimulation
 from archbench.hwprofile._profile import StepTiming, measure_infer, measure_train
+from archbench.hwprofile._timing import MIN_BLOCKS
 from archbench.hwprofile._workload import Workload
 from archbench.models import ModelConfig
 
-_SWEEP_TIMING = StepTiming(warmup=2, repeats=3, min_block_seconds=0.1)
+_SWEEP_TIMING = StepTiming(warmup=2, repeats=MIN_BLOCKS, min_block_seconds=0.1)
 
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """Figures at one batch size; measured ones are None with a reason in ``unavailable``."""
+    """Figures at one batch size; measured ones are None with a reason in ``unavailable``.
+
+    Each throughput carries its IQR and number of timed blocks, and ``noisy`` (throughput name
+    -> why) marks the ones that are noise rather than fact, as in ``ProfileResult``.
+    """
 
     batch_size: int
     predicted_train_memory_bytes: int
@@ -41,7 +46,12 @@ class SweepPoint:
     infer_images_per_second: float | None = None
     peak_train_memory_bytes: int | None = None
     peak_infer_memory_bytes: int | None = None
+    train_images_per_second_iqr: float | None = None
+    infer_images_per_second_iqr: float | None = None
+    train_timed_blocks: int | None = None
+    infer_timed_blocks: int | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
+    noisy: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,12 @@ _MEASURED = (
     "peak_train_memory_bytes",
     "peak_infer_memory_bytes",
 )
+_SPREADS = (
+    "train_images_per_second_iqr",
+    "infer_images_per_second_iqr",
+    "train_timed_blocks",
+    "infer_timed_blocks",
+)
 
 
 def _measure(workload: Workload, batch_size: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -75,6 +91,7 @@ def _measure(workload: Workload, batch_size: int) -> tuple[dict[str, Any], dict[
         measure_train(workload, batch_size, _SWEEP_TIMING),
     ):
         missing.update(measured.pop("unavailable"))
+        values.setdefault("noisy", {}).update(measured.pop("noisy", {}))
         values.update(measured)
     return values, missing
 
@@ -124,8 +141,9 @@ def sweep_batch_sizes(
             SweepPoint(
                 batch_size=batch_size,
                 predicted_train_memory_bytes=simulation.predict(batch_size).total,
-                **{name: values[name] for name in _MEASURED if name in values},
+                **{name: values[name] for name in (*_MEASURED, *_SPREADS) if name in values},
                 unavailable={name: missing[name] for name in _MEASURED if name in missing},
+                noisy=values.get("noisy", {}),
             )
         )
     env = environment_stamp(
@@ -141,7 +159,9 @@ def sweep_batch_sizes(
 
 
 def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
-    """Writes a PNG: images/s (left) and memory in MiB (right) against batch size."""
+    """Writes a PNG: images/s (left) and memory in MiB (right) against batch size.
+
+    Noisy throughputs (``SweepPoint.noisy``) are hollow markers named in the legend."""
     from matplotlib.figure import Figure  # no pyplot: no global backend, Agg for PNG
 
     figure = Figure(figsize=(10, 4), layout="constrained")
@@ -154,10 +174,26 @@ def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
         (memory, "peak_infer_memory_bytes", "inference, measured", 2.0**-20),
     )
     for axes, name, label, scale in series:
-        values = [(p.batch_size, getattr(p, name)) for p in result.points]
-        values = [(batch, value * scale) for batch, value in values if value is not None]
-        if values:
-            axes.plot(*zip(*values), marker="o", label=label)
+        values = [
+            (p.batch_size, getattr(p, name) * scale, name in p.noisy)
+            for p in result.points
+            if getattr(p, name) is not None
+        ]
+        if not values:
+            continue
+        (line,) = axes.plot([v[0] for v in values], [v[1] for v in values], label=label)
+        quiet = [(batch, value) for batch, value, noisy in values if not noisy]
+        if quiet:
+            axes.plot(*zip(*quiet), "o", color=line.get_color())
+        noisy = [(batch, value) for batch, value, noisy in values if noisy]
+        if noisy:  # never drawn as fact: hollow, and named in the legend
+            axes.plot(
+                *zip(*noisy),
+                "o",
+                markerfacecolor="none",
+                color=line.get_color(),
+                label=f"{label}, noisy timing ({len(noisy)})",
+            )
     for axes, ylabel in ((speed, "images / s"), (memory, "peak tensor memory (MiB)")):
         axes.set_xscale("log", base=2)
         axes.set_xlabel("batch size")

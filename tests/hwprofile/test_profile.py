@@ -48,6 +48,18 @@ def test_every_cpu_figure_is_measured(cpu_profile: ProfileResult) -> None:
     assert cpu_profile.predicted_for_memory_bytes == GPU_MEMORY["rtx4090"]
 
 
+def test_every_timing_carries_its_spread_and_blocks(cpu_profile: ProfileResult) -> None:
+    assert cpu_profile.latency_timed_blocks is not None and cpu_profile.latency_timed_blocks >= 5
+    assert cpu_profile.infer_timed_blocks == cpu_profile.train_timed_blocks == 5
+    for name in ("latency_ms_iqr", "infer_images_per_second_iqr", "train_images_per_second_iqr"):
+        assert getattr(cpu_profile, name) is not None and getattr(cpu_profile, name) >= 0.0
+    assert set(cpu_profile.noisy) <= {
+        "latency_ms_median",
+        "infer_images_per_second",
+        "train_images_per_second",
+    }
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_gpu_figures_are_none_with_a_reason(cpu_profile: ProfileResult) -> None:
     for name in (*CUDA_ONLY, "max_batch_size_safe"):

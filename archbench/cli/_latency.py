@@ -309,3 +309,39 @@ def _measure_here(
             ms = measure_latency_ms(cfg, device=str(dev), batch_size=batch, precision=precision)
             latencies.append(ms)
     return spec, [(cfg.family, cfg) for cfg in configs], latencies
+
+
+def predicted_figures(
+    cfg: ModelConfig, spec: Any, batch_size: int, amp: str | None
+) -> dict[str, Any]:
+    """What ``archbench profile --predict-on`` shows beside the measured figures."""
+    from archbench.hwprofile import predict_latency
+
+    precision = amp or "fp32"
+    single = predict_latency([cfg], spec, batch_size=1, precision=precision)[0]
+    infer = predict_latency([cfg], spec, batch_size=batch_size, precision=precision)[0]
+    train = predict_latency([cfg], spec, batch_size=batch_size, precision=precision, train=True)[0]
+    return {
+        "device": spec.name,
+        "calibrated": spec.calibration is not None,
+        "latency_ms_median": single.ms,
+        "infer_images_per_second": infer.images_per_second,
+        "train_images_per_second": train.images_per_second,
+    }
+
+
+def predicted_table(measured_on: str, measured: dict[str, Any], predicted: dict[str, Any]) -> Table:
+    state = "calibrated" if predicted["calibrated"] else "zero-shot"
+    table = Table(title=f"Measured on {measured_on}, predicted on {predicted['device']} ({state})")
+    for column in ("figure", f"measured ({measured_on})", f"predicted ({predicted['device']})"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for label, name, fmt in (
+        ("latency, batch 1", "latency_ms_median", "{:.3f} ms"),
+        ("inference images/s", "infer_images_per_second", "{:,.1f}"),
+        ("training images/s", "train_images_per_second", "{:,.1f}"),
+    ):
+        value = measured.get(name)
+        table.add_row(
+            label, "n/a" if value is None else fmt.format(value), fmt.format(predicted[name])
+        )
+    return table

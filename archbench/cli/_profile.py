@@ -175,9 +175,17 @@ def profile(
         False, "--json", help="Print one JSON document and nothing else."
     ),
     out: Path | None = OUT_OPTION,
+    predict_on: str | None = typer.Option(
+        None,
+        "--predict-on",
+        help="Also predict latency and throughput on this device (a catalogue name such as "
+        "rtx4090, or a DEVICE.yaml; see `archbench latency devices`) beside the measured ones.",
+    ),
 ) -> None:
     """Hardware profile: params, FLOPs, latency, throughput, memory, max batch (or a sweep)."""
+    from archbench.cli._latency import predicted_figures, predicted_table
     from archbench.hwprofile import (
+        get_device,
         plot_sweep,
         profile_model,
         resolve_memory,
@@ -190,6 +198,9 @@ def profile(
         memory_bytes = resolve_memory(memory) if memory is not None else None
         limit_bytes = resolve_memory(memory_limit) if memory_limit is not None else None
         sizes = _batch_sizes(sweep) if sweep is not None else None
+        target = get_device(predict_on) if predict_on is not None else None
+    if target is not None and sizes:
+        fail("--predict-on compares one profile; run it without --sweep")
     if sizes and (max_batch or memory_bytes or limit_bytes):
         fail(
             "--sweep measures its own batch sizes; run --max-batch, --memory or --memory-limit "
@@ -221,6 +232,10 @@ def profile(
                 **options,
             )
             document["profile"] = result.to_dict()
+            if target is not None:
+                batch = result.env["batch_size"]
+                predicted = predicted_figures(cfg, target, batch, amp)
+                document["predicted_on"] = predicted
     kind = "sweep" if sizes else "profile"
     files: list[Path] = []
     if sizes:
@@ -244,6 +259,9 @@ def profile(
         console.print(_sweep_table(title, result))
     else:
         console.print(_profile_table(f"{title}, batch {env['batch_size']}", result))
+        if target is not None:
+            measured_on = str(env["device_name"])
+            console.print(predicted_table(measured_on, result.to_dict(), predicted))
         shown = {name for _, name, _ in _ROWS}
         for name, note in result.notes.items():
             if name not in shown:

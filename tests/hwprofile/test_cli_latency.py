@@ -171,3 +171,22 @@ def test_devices_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None
     rows = {row["name"]: row for row in json.loads(stdout)}
     assert code == 0 and rows["h100-sxm"]["bandwidth_gb_s"] == 3350
     assert rows["titan-rtx"]["bf16_tflops"] is None and "Turing" in rows["titan-rtx"]["source"]
+
+
+def test_profile_predict_on_puts_predictions_beside_the_measurements(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, stdout, err = run(
+        ["profile", "simple_cnn", "--device", "cpu", "--level", "basic", "--batch-size", "4",
+         "--predict-on", "rtx4090", "--json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(stdout)
+    predicted, measured = document["predicted_on"], document["profile"]
+    assert predicted["device"] == "rtx4090" and not predicted["calibrated"]
+    assert measured["latency_ms_median"] > 0 and predicted["latency_ms_median"] > 0
+    expected = predict_latency([resolve_config("simple_cnn")], get_device("rtx4090"), batch_size=4)
+    assert predicted["infer_images_per_second"] == pytest.approx(expected[0].images_per_second)
+    code, _, err = run(["profile", "simple_cnn", "--predict-on", "gtx480"], capsys)
+    assert code == 2 and "'gtx480' is unknown" in err

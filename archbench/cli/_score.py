@@ -1,4 +1,5 @@
-"""``archbench score``: zero-cost scores of one config, or of seeded feasible samples of a space."""
+"""``archbench score``: zero-cost scores of one config, of a file of configs, or of seeded
+feasible samples of a space."""
 
 from __future__ import annotations
 
@@ -27,26 +28,40 @@ SCORES_HELP = (
 @app.command("score")
 def score(
     config: str = typer.Argument(
-        None, help="A preset name or a config / exported YAML file (or use --space)."
+        None,
+        help="A preset name, an nb201 arch string or a config / exported YAML file "
+        "(or use --configs or --space).",
+    ),
+    configs: str = typer.Option(
+        None,
+        "--configs",
+        help="Score every CONFIG of this file, one a line, in one process (# starts a comment).",
     ),
     space: str = typer.Option(None, help="Score seeded feasible samples of this space instead."),
     max_params: str = typer.Option("5M", help="--space: parameter budget, e.g. 5M or 500k."),
     max_flops: str = typer.Option(None, help="--space: forward FLOPs cap per image, e.g. 60M."),
     samples: int = typer.Option(DEFAULT_SAMPLES, help="--space: how many configs to score."),
     scores: str = typer.Option("all", help=SCORES_HELP),
-    dataset: str = typer.Option("mnist5k", help="Data set whose batches the scores read."),
+    dataset: str = typer.Option(
+        "mnist5k",
+        help="Data set whose shape and classes the configs take, and whose batches the "
+        "data-dependent scores read (params, flops and synflow need no files).",
+    ),
     data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
     batch_size: int = typer.Option(None, help="Images scored per config (default 32)."),
     seed: int = typer.Option(0, help="Seeds the samples, the batch and the initial weights."),
     device: str = typer.Option("cpu", help="cpu, cuda[:N] or auto."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Zero-cost scores at initialisation: one config, or a space's samples ranked best first."""
+    """Zero-cost scores at initialisation: one config, a file of configs, or a space's samples."""
     from archbench.hwprofile import resolve_device
     from archbench.zerocost import DEFAULT_BATCH_SIZE, resolve_scores
 
-    if (config is None) == (space is None):
-        fail("score: give exactly one of CONFIG (a preset or a config file) and --space NAME")
+    if sum(given is not None for given in (config, configs, space)) != 1:
+        fail(
+            "score: give exactly one of CONFIG (a preset, arch string or config file), "
+            "--configs FILE and --space NAME"
+        )
     with user_errors():
         names = resolve_scores([name.strip() for name in scores.split(",")])
         if config is not None and scores == "all":
@@ -67,6 +82,8 @@ def score(
         }
         if config is not None:
             _score_one(config, names, settings, data_dir, device, json_output)
+        elif configs is not None:
+            _score_file(configs, names, settings, data_dir, device, json_output)
         else:
             budget = {"max_params": max_params, "max_flops": max_flops, "samples": samples}
             _score_space(space, budget, names, settings, data_dir, device, json_output)
@@ -101,6 +118,88 @@ def _score_one(
     table.add_column("value", justify="right")
     for name, value in values.items():
         table.add_row(name, _format(name, value))
+    console.print(table)
+
+
+def _read_specs(path: str) -> list[str]:
+    """The CONFIG of each line of ``path``; blank lines and ``#`` comments are skipped."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"configs: {path}: no such file")
+    specs = [line.strip() for line in file.read_text().splitlines()]
+    specs = [spec for spec in specs if spec and not spec.startswith("#")]
+    if not specs:
+        raise ValueError(f"configs: {path} lists no config")
+    return specs
+
+
+def _score_file(
+    path: str,
+    names: list[str],
+    settings: dict[str, Any],
+    data_dir: str | None,
+    device: str,
+    json_output: bool,
+) -> None:
+    from archbench.models import count_params, resolve_config
+    from archbench.zerocost import best_first, ranking_score, score_configs
+
+    specs = _read_specs(path)
+    cfgs = []
+    for number, spec in enumerate(specs, 1):
+        try:
+            cfgs.append(_with_data(resolve_config(spec), settings["dataset"], data_dir))
+        except ValueError as exc:
+            raise ValueError(f"{path}: config {number} ({spec}): {exc}") from None
+    batches = _batches(names, settings, data_dir, device)
+    started = time.perf_counter()
+    status = f"scoring {len(cfgs)} configs of {path}"
+    spinner = contextlib.nullcontext() if json_output else err_console.status(status)
+    with spinner as view:
+
+        def show(index: int, _: dict[str, float]) -> None:
+            if view is not None:
+                view.update(f"{status}: {index + 1} done")
+
+        rows = score_configs(
+            cfgs, names, batches=batches, seed=settings["seed"], device=device, on_scored=show
+        )
+    seconds = time.perf_counter() - started
+    order_by = ranking_score(names)
+    ranks = {index: rank for rank, index in enumerate(best_first(rows, order_by), 1)}
+    scored: list[dict[str, Any]] = [
+        {
+            "spec": spec,
+            "rank": ranks[index],
+            "family": cfg.family,
+            "n_params": count_params(cfg),
+            "values": row,
+            "config": cfg.to_dict(),
+        }
+        for index, (spec, cfg, row) in enumerate(zip(specs, cfgs, rows))
+    ]
+    if json_output:
+        print_json(
+            {
+                "configs_file": path,
+                **settings,
+                "order_by": order_by,
+                "seconds": seconds,
+                "configs": scored,
+            }
+        )
+        return
+    table = Table(
+        title=f"{path}: {len(cfgs)} configs at initialisation on {settings['dataset']}, "
+        f"rank by {order_by}; scored in {seconds:.1f}s"
+    )
+    for column in ("rank", "config", "n params", *names):
+        table.add_column(column, justify="left" if column == "config" else "right")
+    for row in scored:
+        values = [_format(name, row["values"][name]) for name in names]
+        table.add_row(str(row["rank"]), row["spec"], format_count(row["n_params"]), *values)
     console.print(table)
 
 

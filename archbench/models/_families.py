@@ -7,7 +7,6 @@ module itself, imported here, as ``_nb201.py`` does.
 
 from __future__ import annotations
 
-from archbench.models import _nb201  # noqa: F401  (registers the nb201 family where it is defined)
 from archbench.models._config import BranchNetConfig, ResNetConfig, VGGConfig
 from archbench.models._count import count_branchnet, count_resnet, count_vgg
 from archbench.models._count_flops import branchnet_flops, resnet_flops, vgg_flops
@@ -48,3 +47,5 @@ register_family(
         flops=branchnet_flops,
     )
 )
+
+from archbench.models import _nb201  # noqa: E402, F401  (registers nb201 where it is defined)

@@ -29,7 +29,7 @@ from archbench.spaces import ChoiceParam, IntParam, SearchSpace
 
 
 def test_built_in_families_are_registered_by_name() -> None:
-    assert list_families() == ["resnet", "vgg", "branchnet"]
+    assert list_families() == ["resnet", "vgg", "branchnet", "nb201"]
     for name in list_families():
         family = get_family(name)
         assert family.name == name

@@ -75,7 +75,3 @@ def print_json(document: Any) -> None:
     """Prints exactly one JSON document on stdout, nothing else."""
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
     sys.stdout.flush()
-
-
-def exit_with(code: int) -> NoReturn:
-    raise typer.Exit(code)

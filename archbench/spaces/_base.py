@@ -97,9 +97,6 @@ class SearchSpace:
             params[condition.param] == value for value in condition.values
         )
 
-    def active_names(self, params: Mapping[str, Any]) -> list[str]:
-        return [name for name in self._order if self.is_active(name, params)]
-
     def validate(self, params: Mapping[str, Any]) -> None:
         """Checks that exactly the active params are given, each within its domain.
 

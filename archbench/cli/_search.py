@@ -127,7 +127,15 @@ def search(
     ),
     baseline: list[str] = typer.Option([], help="Preset to evaluate first (repeatable)."),
     max_flops: str = typer.Option(None, help="Forward FLOPs cap per image, e.g. 200M."),
-    max_latency_ms: float = typer.Option(None, help="Batch-1 latency cap on the trial device."),
+    max_latency_ms: float = typer.Option(
+        None, help="Latency cap (ms): measured on the trial device, or predicted on --latency-on."
+    ),
+    latency_on: str = typer.Option(
+        None,
+        help="Predict latency on this device (rtx4090, a100-80gb, a DEVICE.yaml) for "
+        "--max-latency-ms and a latency objective, before anything is built.",
+    ),
+    latency_batch: int = typer.Option(1, help="Batch size of the --latency-on prediction."),
     fit_budget: bool = typer.Option(False, help="Shrink widths to fit instead of rejecting."),
     min_batch: int = typer.Option(None, help="Reject configs whose predicted max batch is lower."),
     memory: str = typer.Option(
@@ -175,10 +183,13 @@ def search(
             budget=Budget(
                 max_params=parse_count(max_params, "max_params"),
                 max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
-                max_latency_ms=max_latency_ms,
+                max_latency_ms=None if latency_on else max_latency_ms,
                 min_batch=min_batch,
                 memory_bytes=budget_memory,
                 fit=fit_budget,
+                latency_on=latency_on,
+                max_predicted_latency_ms=max_latency_ms if latency_on else None,
+                latency_batch=latency_batch,
             ),
             n_trials=trials,
             objectives=tuple(part.strip() for part in objective.split(",")),

@@ -2,22 +2,35 @@
 
 Counting is analytic (microseconds), so an over-budget config is rejected before a model exists
 (docs/DESIGN.md, decision 2). Each limit becomes an Optuna constraint (``value <= 0`` is
-feasible) so constraint-aware samplers learn the boundary of the feasible region.
+feasible) so constraint-aware samplers learn the boundary of the feasible region. A latency cap
+on a named device (``latency_on``) is checked here too, on the latency the cost model of
+``archbench.hwprofile`` predicts there (docs/profiling.md), not on a measurement.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from archbench._units import format_bytes, format_count
 from archbench.models import ModelConfig, count_params, fit_to_budget, forward_flops
 from archbench.spaces import DataShape, SearchSpace
 
+if TYPE_CHECKING:
+    from archbench.hwprofile import DeviceSpec
+
 
 @dataclass(frozen=True)
 class Budget:
-    """Hard limits of a search. ``None`` means no limit."""
+    """Hard limits of a search. ``None`` means no limit.
+
+    ``max_latency_ms`` caps the latency measured on the trial's device; ``max_predicted_latency_ms``
+    caps the latency predicted on ``latency_on`` (a catalogue name or a DEVICE.yaml) at batch
+    ``latency_batch``, before anything is built. With ``latency_on`` every decision carries the
+    prediction, which a latency objective then uses.
+    """
 
     max_params: int
     max_flops: int | None = None
@@ -25,12 +38,21 @@ class Budget:
     min_batch: int | None = None
     memory_bytes: int | None = None
     fit: bool = False
+    latency_on: str | None = None
+    max_predicted_latency_ms: float | None = None
+    latency_batch: int = 1
 
     def __post_init__(self) -> None:
         if self.max_params < 1:
             raise ValueError(f"max_params: must be positive, got {self.max_params}")
         if self.min_batch is not None and self.memory_bytes is None:
             raise ValueError("min_batch: --min-batch needs --memory (a size or a GPU name)")
+        if self.max_predicted_latency_ms is not None and self.latency_on is None:
+            raise ValueError("max_latency_ms: a predicted latency cap needs --latency-on DEVICE")
+        if self.latency_batch < 1:
+            raise ValueError(f"latency_batch: must be >= 1, got {self.latency_batch}")
+        if self.latency_on is not None:
+            latency_device(self.latency_on)  # an unknown device fails here, not in a trial
 
 
 @dataclass(frozen=True)
@@ -42,16 +64,27 @@ class Decision:
     n_params: int
     constraints: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
+    predicted_latency_ms: float | None = None
 
     @property
     def rejected(self) -> bool:
         return self.reason is not None
 
 
-def decide(cfg: ModelConfig, budget: Budget) -> Decision:
-    """Checks the analytic limits (params, FLOPs, predicted max batch) of ``cfg``.
+@functools.lru_cache(maxsize=16)
+def latency_device(text: str) -> DeviceSpec:
+    """The device of ``--latency-on``, read once per process (``cpu`` is measured once)."""
+    from archbench.hwprofile import get_device
 
-    Latency needs a measurement and is checked later by the runner, on the trial's device.
+    return get_device(text)
+
+
+def decide(cfg: ModelConfig, budget: Budget) -> Decision:
+    """Checks the analytic limits (params, FLOPs, predicted max batch, predicted latency on
+    ``budget.latency_on``) of ``cfg``.
+
+    A measured latency cap (``max_latency_ms``) is checked later by the runner, on the trial's
+    device.
     """
     sampled = cfg
     if budget.fit and count_params(cfg) > budget.max_params:
@@ -81,7 +114,22 @@ def decide(cfg: ModelConfig, budget: Budget) -> Decision:
                 f"is below {budget.min_batch}"
             )
             return Decision(cfg, sampled, n_params, constraints, reason)
-    return Decision(cfg, sampled, n_params, constraints)
+    if budget.latency_on is None:
+        return Decision(cfg, sampled, n_params, constraints)
+    from archbench.hwprofile import predict_latency
+
+    device = latency_device(budget.latency_on)
+    latency = predict_latency([cfg], device, batch_size=budget.latency_batch)[0].ms
+    cap = budget.max_predicted_latency_ms
+    if cap is not None:
+        constraints["max_latency_ms"] = latency - cap
+        if latency > cap:
+            reason = (
+                f"predicted latency {latency:.2f} ms on {device.name} at batch "
+                f"{budget.latency_batch} over the cap of {cap:g} ms"
+            )
+            return Decision(cfg, sampled, n_params, constraints, reason, latency)
+    return Decision(cfg, sampled, n_params, constraints, predicted_latency_ms=latency)
 
 
 def ensure_feasible(space: SearchSpace, budget: Budget, shape: DataShape) -> int:

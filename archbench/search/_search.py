@@ -312,6 +312,8 @@ class Objective:
         for name in self.settings.objectives[1:]:
             if name == "params":
                 values.append(float(decision.n_params))
+            elif name == "latency" and decision.predicted_latency_ms is not None:
+                values.append(decision.predicted_latency_ms)  # predicted on --latency-on
             elif name == "latency":
                 values.append(float((profile or {}).get("latency_ms_median") or WORST_VALUES[name]))
             else:

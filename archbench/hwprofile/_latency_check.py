@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archbench.hwprofile._devices import DeviceSpec
-from archbench.hwprofile._latency import TraceSet, fit_params, trace_kernels
+from archbench.hwprofile._devices import DeviceSpec, match_gpu
+from archbench.hwprofile._latency import MIN_MEASUREMENTS, TraceSet, fit_params, trace_kernels
 from archbench.models import ModelConfig, count_params, forward_flops
 
 CHECK_FAMILIES = ("resnet", "vgg", "branchnet", "nb201")
@@ -114,17 +114,35 @@ class LatencyCheck:
 
 
 def check_latency_model(
-    spec: DeviceSpec,
+    spec: DeviceSpec | None = None,
     *,
     device: str = "cuda",
     count: int = 20,
     shots: int = 10,
     batch_size: int = 1,
     seed: int = 0,
+    max_flops: int | None = None,
 ) -> LatencyCheck:
     """Measures ``count`` seeded configs of every family on ``device``, and predicts them from
-    ``spec`` (a catalogue entry) zero-shot and after fitting to the first ``shots``."""
-    configs = seeded_configs(count, seed=seed)
+    ``spec`` zero-shot and after fitting to the first ``shots``.
+
+    Args:
+        spec: the catalogue entry to check; None matches a CUDA device's name to the catalogue.
+        device: where to measure (``cuda``, ``cuda:N`` or ``cpu``).
+        count, shots: configs measured, and how many of them calibrate.
+        batch_size: images per call.
+        seed: which configs.
+        max_flops: forward FLOPs cap of the configs (keeps a CPU check short).
+
+    Raises:
+        ValueError: when ``spec`` is None and the GPU is not in the catalogue, or ``shots``
+            leaves no config to score.
+    """
+    if not MIN_MEASUREMENTS <= shots < count:
+        raise ValueError(f"shots: must be in [{MIN_MEASUREMENTS}, {count}), got {shots}")
+    if spec is None:
+        spec = _catalogue_entry(device)
+    configs = seeded_configs(count, seed=seed, max_flops=max_flops)
     measured = np.array(
         [measure_latency_ms(cfg, device=device, batch_size=batch_size) for cfg in configs]
     )
@@ -145,3 +163,18 @@ def check_latency_model(
         calibrated_ms=calibrated.tolist(),
         shots=shots,
     )
+
+
+def _catalogue_entry(device: str) -> DeviceSpec:
+    import torch
+
+    from archbench.hwprofile._device import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type != "cuda":
+        raise ValueError(f"spec: name the catalogue entry to check on {dev}")
+    name = torch.cuda.get_device_name(dev)
+    spec = match_gpu(name)
+    if spec is None:
+        raise ValueError(f"spec: {name} is not in the latency catalogue; pass the closest entry")
+    return spec

@@ -194,3 +194,19 @@ def test_a_thousand_nb201_predictions_take_seconds_and_seeded_configs_repeat() -
     predictions = predict_latency(cfgs, get_device("l4"), batch_size=64)
     assert len(predictions) == 1000 and time.perf_counter() - start < 20
     assert seeded_configs(4, seed=1) == seeded_configs(4, seed=1)
+
+
+def test_check_latency_model_measures_and_scores_zero_and_k_shot() -> None:
+    from archbench.hwprofile import check_latency_model, measure_cpu
+
+    check = check_latency_model(
+        measure_cpu(), device="cpu", count=6, shots=5, max_flops=20_000_000
+    )
+    assert len(check.measured_ms) == len(check.zero_shot_ms) == len(check.calibrated_ms) == 6
+    assert all(ms > 0 for ms in check.measured_ms)
+    assert check.median_error(calibrated=True) >= 0
+    assert "after 5-shot calibration (1 held out)" in check.summary()
+    with pytest.raises(ValueError, match="shots"):
+        check_latency_model(measure_cpu(), device="cpu", count=5, shots=5)
+    with pytest.raises(ValueError, match="name the catalogue entry"):
+        check_latency_model(device="cpu", count=6, shots=5)

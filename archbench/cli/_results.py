@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -39,6 +40,7 @@ JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and no
 CSV_OPTION = typer.Option(None, help="Also write the lines to this CSV file.")
 EXPORT_OUT_OPTION = typer.Option(Path("exports"), help="Output folder.")
 REPORT_OUT_OPTION = typer.Option(None, help="Output folder [results/report/STUDY].")
+TABLE_TOP = 20
 
 
 def _overview_table(url: str, overviews: list[StudyOverview]) -> Table:
@@ -73,6 +75,13 @@ def _leaderboard_table(board: Leaderboard) -> Table:
         notes.append(f"* = feasible Pareto set{first}")
     if hidden:
         notes.append(f"not measured: {', '.join(hidden)}")
+    if board.noisy_trials:
+        noisy = board.noisy_trials
+        trials = f"trial{'s' if len(noisy) > 1 else ''} {', '.join(map(str, noisy))}"
+        notes.append(
+            f"~ = noisy timing ({trials}): its blocks disagreed or the machine was busy; "
+            "--json says why"
+        )
     if board.shared_device_trials:
         shared = board.shared_device_trials
         trials = f"trial{'s' if len(shared) > 1 else ''} {', '.join(map(str, shared))}"
@@ -96,7 +105,9 @@ def _leaderboard_table(board: Leaderboard) -> Table:
 def results(
     storage: str = STORAGE_OPTION,
     study: str = typer.Option(None, help="Study name (default: list the studies)."),
-    top: int = typer.Option(20, help="Lines to show."),
+    top: int = typer.Option(
+        None, help=f"Lines to show [{TABLE_TOP} in the table; all in --json and --csv]."
+    ),
     sort: str = typer.Option(
         None, help=f"{', '.join(SORT_FIELDS)} [accuracy; multi-objective: Pareto set first]."
     ),
@@ -124,7 +135,15 @@ def results(
     if json_output:
         print_json({"storage": url, **board.to_dict()})
         return
-    console.print(_leaderboard_table(board))
+    shown = board.entries[: top or TABLE_TOP]
+    console.print(_leaderboard_table(replace(board, entries=shown)))
+    if len(shown) < len(board.entries):
+        console.print(
+            f"{len(shown)} of {len(board.entries)} lines; --top N for more, --json or --csv for "
+            "all",
+            style="dim",
+            markup=False,
+        )
 
 
 @app.command("export")
@@ -177,6 +196,10 @@ def export(
             highlight=False,
             soft_wrap=True,
         )
+        for name, why in item.noisy.items():
+            console.print(
+                f"  noisy timing: {name} ({why})", style="yellow", markup=False, highlight=False
+            )
 
 
 @app.command("report")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ class ExportedConfig:
         epochs: the recipe's epochs, which ``command`` trains.
         epoch_seconds: a training epoch's expected seconds on the search's device, from the
             trial's measured proxy throughput; None when the record has none.
+        noisy: timing field -> why the profile's figure is noise rather than fact.
     """
 
     path: Path
@@ -52,6 +53,7 @@ class ExportedConfig:
     check_command: str
     epochs: int
     epoch_seconds: float | None
+    noisy: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class ExportedConfig:
             "check_command": self.check_command,
             "epochs": self.epochs,
             "epoch_seconds": self.epoch_seconds,
+            "noisy": self.noisy,
         }
 
     def duration(self, epochs: int) -> str:
@@ -261,6 +264,7 @@ def export_trials(
             check_command=train_command(path, dataset, CHECK_EPOCHS),
             epochs=train_recipe.epochs,
             epoch_seconds=epoch_seconds(row, dataset, train_recipe),
+            noisy=row.noisy,
         )
         header = (
             f"# archbench export of trial {row.number} of study {study.study_name!r}.\n"

@@ -92,10 +92,14 @@ class RankedTrial:
         return {"rank": self.rank, **self.trial.summary()}
 
     def cells(self, *, mark_pareto: bool = False) -> dict[str, str]:
-        """The ``COLUMNS`` of this line as text; ``*`` marks the Pareto set when asked."""
+        """The ``COLUMNS`` of this line as text; ``*`` marks the Pareto set when asked, ``~`` a
+        noisy timing."""
         values = self.summary()
         cells = {header: format_value(field, values[field]) for header, field in COLUMNS.items()}
         trial = self.trial
+        for header, field in COLUMNS.items():
+            if field in trial.noisy and cells[header] != "-":
+                cells[header] = f"~{cells[header]}"
         cells["trial"] = f"{'*' if mark_pareto and trial.pareto else ''}{trial.number}" + (
             f" {trial.baseline}" if trial.baseline else ""
         )
@@ -127,6 +131,11 @@ class Leaderboard:
     @property
     def multi_objective(self) -> bool:
         return len(self.objectives) > 1
+
+    @property
+    def noisy_trials(self) -> list[int]:
+        """Trials with a timing that is noise rather than fact (``TrialRow.noisy``)."""
+        return [entry.trial.number for entry in self.entries if entry.trial.noisy]
 
     @property
     def shared_device_trials(self) -> list[int]:

@@ -76,7 +76,9 @@ def plot_accuracy_vs(
     """Validation accuracy against one cost, with the Pareto front of the trained trials.
 
     Trained trials are filled, pruned ones hollow (their accuracy comes from fewer epochs, so
-    they stay off the front). For parameters, the budget is a vertical line and the rejected
+    they stay off the front). A noisy timing (``TrialRow.noisy``) is crossed out and counted in
+    the legend, and a front that goes through one is dashed and says how many. For
+    parameters, the budget is a vertical line and the rejected
     configs are ticks along the bottom: they never trained, but where they fall says how much of
     the space the budget cut off.
 
@@ -106,16 +108,30 @@ def plot_accuracy_vs(
                 s=30,
                 zorder=3,
             )
+    noisy = [r for r in measured if field in r.noisy]
+    if noisy:  # a noisy timing is never drawn as fact: crossed out and counted in the legend
+        axes.scatter(
+            [_figure(r, field) for r in noisy],
+            [_figure(r, "val_accuracy") for r in noisy],
+            marker="x",
+            color="black",
+            s=40,
+            label=f"noisy timing ({len(noisy)})",
+            zorder=4,
+        )
     trained = [r for r in measured if r.status == TRAINED]
     points = [(_figure(r, field), _figure(r, "val_accuracy")) for r in trained]
     front = [trained[i] for i in pareto_front(points, x_larger_is_better=larger_is_better)]
     if front:
+        noisy_on_front = sum(field in r.noisy for r in front)
         axes.plot(
             [_figure(r, field) for r in front],
             [_figure(r, "val_accuracy") for r in front],
             drawstyle="steps-post",  # the front is ordered from the best cost to the worst
             color="tab:green",
-            label="Pareto front",
+            linestyle="--" if noisy_on_front else "-",
+            label="Pareto front"
+            + (f" ({noisy_on_front} of {len(front)} points noisy)" if noisy_on_front else ""),
             zorder=2,
         )
     for row in measured:

@@ -79,6 +79,8 @@ def _figure_specs(
         if shared
         else ""
     )
+    latency_noise = _noise_caption(rows, "latency_ms")
+    throughput_noise = _noise_caption(rows, "infer_images_per_second")
     return [
         (
             "accuracy_vs_params",
@@ -92,7 +94,9 @@ def _figure_specs(
         (
             "accuracy_vs_latency",
             "Accuracy against latency",
-            "Batch-1 inference latency (median) on the device of the search." + contention,
+            "Batch-1 inference latency (median) on the device of the search."
+            + contention
+            + latency_noise,
             lambda p: _plots.plot_accuracy_vs(
                 rows, p, field="latency_ms", label="latency (ms, batch 1)", larger_is_better=False
             ),
@@ -100,7 +104,7 @@ def _figure_specs(
         (
             "accuracy_vs_throughput",
             "Accuracy against throughput",
-            "Inference throughput at the profile's batch size." + contention,
+            "Inference throughput at the profile's batch size." + contention + throughput_noise,
             lambda p: _plots.plot_accuracy_vs(
                 rows,
                 p,
@@ -141,6 +145,18 @@ def _figure_specs(
             lambda p: _plots.plot_batch_sweep(top_rows, p),
         ),
     ]
+
+
+def _noise_caption(rows: list[TrialRow], field: str) -> str:
+    """A sentence naming the trials whose ``field`` is a noisy timing, or nothing."""
+    noisy = [row.number for row in rows if field in row.noisy]
+    if not noisy:
+        return ""
+    trials = f"{'Trials' if len(noisy) > 1 else 'Trial'} {', '.join(map(str, noisy))}"
+    return (
+        f" {trials} (crossed out): noisy timing, the blocks disagreed or the machine was busy; "
+        "read those points, and a dashed front through them, as noise rather than fact."
+    )
 
 
 def write_report(

@@ -50,6 +50,9 @@ class TrialRow:
         predicted_max_batch_size: largest training batch predicted to fit the profile's memory.
         shared_device: the latency, throughput and memory figures were measured on a GPU that
             other trials used at the same time (docs/CONTRACTS.md, profile ``shared_device``).
+        noisy: timing field (``latency_ms``, ``infer_images_per_second``,
+            ``train_images_per_second``) -> why it is noise rather than fact (the profile's
+            ``noisy``: blocks that disagree, too few of them, or a busy machine).
         epochs_trained: proxy epochs the trial trained.
         values: the trial's objective values in study order (complete trials only).
         feasible: every stored constraint (budget limits) is satisfied.
@@ -77,6 +80,7 @@ class TrialRow:
     peak_train_memory_bytes: int | None = None
     predicted_max_batch_size: int | None = None
     shared_device: bool = False
+    noisy: dict[str, str] = field(default_factory=dict)
     epochs_trained: int | None = None
     values: tuple[float, ...] | None = None
     feasible: bool = True
@@ -96,7 +100,8 @@ class TrialRow:
 
     def summary(self) -> dict[str, Any]:
         """The flat, scalar fields: one CSV line, or one JSON leaderboard entry without blobs."""
-        return {name: getattr(self, name) for name in SUMMARY_FIELDS}
+        flat = {name: getattr(self, name) for name in SUMMARY_FIELDS if name != "noisy"}
+        return flat | {"noisy": describe_noise(self.noisy)}
 
 
 SUMMARY_FIELDS = (
@@ -112,6 +117,7 @@ SUMMARY_FIELDS = (
     "peak_train_memory_bytes",
     "predicted_max_batch_size",
     "shared_device",
+    "noisy",
     "epochs_trained",
     "feasible",
     "pareto",
@@ -120,6 +126,19 @@ SUMMARY_FIELDS = (
     "zero_cost_score",
     "zero_cost_rank",
 )
+
+
+# The profile's timing names -> the TrialRow field that holds the figure.
+NOISY_FIELDS = {
+    "latency_ms_median": "latency_ms",
+    "infer_images_per_second": "infer_images_per_second",
+    "train_images_per_second": "train_images_per_second",
+}
+
+
+def describe_noise(noisy: dict[str, str]) -> str | None:
+    """``latency_ms: IQR 34% of the median; ...`` for a CSV cell, None when nothing is noisy."""
+    return "; ".join(f"{name}: {why}" for name, why in noisy.items()) or None
 
 
 def open_existing_storage(storage: str | None) -> optuna.storages.BaseStorage:
@@ -208,6 +227,7 @@ def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
         peak_train_memory_bytes=_integer(measured.get("peak_train_memory_bytes")),
         predicted_max_batch_size=_integer(measured.get("predicted_max_batch_size")),
         shared_device=measured.get("shared_device") is True,
+        noisy=_noisy(measured.get("noisy")),
         epochs_trained=_integer(record.epochs_trained),
         values=tuple(trial.values) if trial.values is not None else None,
         feasible=all(value <= 0.0 for value in trial.constraints.values()),
@@ -221,6 +241,12 @@ def _row(trial: FrozenTrial, pareto: bool) -> TrialRow:
         metrics=record.metrics,
         profile=record.profile,
     )
+
+
+def _noisy(stored: Any) -> dict[str, str]:
+    if not isinstance(stored, dict):
+        return {}
+    return {NOISY_FIELDS[name]: str(why) for name, why in stored.items() if name in NOISY_FIELDS}
 
 
 def _number(value: Any) -> float | None:

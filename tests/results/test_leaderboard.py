@@ -198,3 +198,89 @@ def test_trials_measured_on_a_shared_gpu_are_named_in_the_table_json_and_report(
         name: caption for name, _, caption, _ in _figure_specs(study, read_trials(study), [])
     }
     assert "Trial 0 measured on a GPU that other trials used" in captions["accuracy_vs_latency"]
+
+
+def _noisy_study(storage: str) -> optuna.Study:
+    """Two trained trials on a busy machine: trial 0's latency and throughput are noisy."""
+    study = optuna.create_study(study_name="busy", storage=storage, direction="maximize")
+    for number, noisy in enumerate(
+        (
+            {"latency_ms_median": "load average 9.0 > 2 cores"},
+            {},
+        )
+    ):
+        profile = {
+            "latency_ms_median": 1.5 + number,
+            "latency_ms_iqr": 0.1,
+            "latency_timed_blocks": 5,
+            "infer_images_per_second": 100.0,
+            "noisy": noisy,
+            "env": {"device": "cpu"},
+        }
+        attrs = {"status": "trained", "n_params": 10, "val_accuracy": 0.5 + number / 10}
+        study.add_trial(optuna.create_trial(value=0.5, user_attrs=attrs | {"profile": profile}))
+    return study
+
+
+def test_noisy_timings_are_flagged_in_the_table_json_csv_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archbench.results._report import _figure_specs
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    study = _noisy_study(storage)
+    code, out, err = invoke(capsys, "results", "--storage", storage, "--study", "busy")
+    assert code == 0, err
+    assert "~1.5" in out and "~ = noisy timing (trial 0)" in " ".join(out.split())
+    table = tmp_path / "board.csv"
+    code, out, err = invoke(
+        capsys, "results", "--storage", storage, "--study", "busy", "--json", "--csv", str(table)
+    )
+    noisy = {t["number"]: t["noisy"] for t in json.loads(out)["trials"]}
+    assert noisy == {0: "latency_ms: load average 9.0 > 2 cores", 1: None}
+    with table.open() as handle:
+        assert {line["noisy"] for line in csv.DictReader(handle)} == {
+            "latency_ms: load average 9.0 > 2 cores",
+            "",
+        }
+    specs = {
+        name: (caption, draw)
+        for name, _, caption, draw in _figure_specs(study, read_trials(study), [])
+    }
+    caption, draw = specs["accuracy_vs_latency"]
+    assert "Trial 0 (crossed out): noisy timing" in caption
+    assert "noisy" not in specs["accuracy_vs_throughput"][0]
+    import matplotlib.figure
+
+    labels: list[str] = []
+    original = matplotlib.figure.Figure.savefig
+
+    def capture(figure: matplotlib.figure.Figure, *args: object, **kwargs: object) -> None:
+        labels.extend(figure.axes[0].get_legend_handles_labels()[1])
+        original(figure, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matplotlib.figure.Figure, "savefig", capture)
+        draw(tmp_path / "latency.png")
+    assert "noisy timing (1)" in labels and "Pareto front (1 of 2 points noisy)" in labels
+
+
+def test_json_and_csv_hold_every_trial_unless_top_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    study = optuna.create_study(study_name="many", storage=storage, direction="maximize")
+    for number in range(25):
+        attrs = {"status": "trained", "n_params": 10 + number, "val_accuracy": number / 100}
+        study.add_trial(optuna.create_trial(value=number / 100, user_attrs=attrs))
+    base = ("results", "--storage", storage, "--study", "many")
+    code, out, _ = invoke(capsys, *base, "--json")
+    assert len(json.loads(out)["trials"]) == 25
+    table = tmp_path / "all.csv"
+    invoke(capsys, *base, "--csv", str(table))
+    with table.open() as handle:
+        assert len(list(csv.DictReader(handle))) == 25
+    code, out, _ = invoke(capsys, *base, "--top", "3", "--json")
+    assert len(json.loads(out)["trials"]) == 3
+    code, out, _ = invoke(capsys, *base)
+    assert "20 of 25 lines; --top N for more, --json or --csv for all" in " ".join(out.split())

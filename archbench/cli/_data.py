@@ -13,11 +13,14 @@ from archbench.cli import app
 from archbench.cli._common import console, fail, print_json, user_errors
 from archbench.data import (
     Dataset,
+    FolderInfo,
     dataset_info,
     download_dataset,
+    image_folder_info,
     list_datasets,
     load_dataset,
     resolve_data_dir,
+    split_train_val,
 )
 
 data_app = typer.Typer(
@@ -57,13 +60,29 @@ def data_list(data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_
 
 @data_app.command("show")
 def data_show(
-    name: str = typer.Argument(..., help="A data set name (see `archbench data list`)."),
+    name: str = typer.Argument(
+        ...,
+        help="A data set name (see `archbench data list`), or an image folder with train/ and "
+        "test/ class folders, or a .tar, .tar.gz, .tgz or .zip of one.",
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
+    resize: int | None = typer.Option(
+        None,
+        "--resize",
+        min=1,
+        help="Image folders: resize every image to N x N (for images of different sizes); the "
+        "cache keeps the resized images for every later command.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Read both splits of a data set: sizes, class balance, and the normalization it uses."""
+    """Read every split of a data set: sizes, classes, and the normalization it uses.
+
+    An image folder is decoded into the cache on first use; this shows where that cache is.
+    """
     with user_errors():
-        splits = {split: load_dataset(name, split, data_dir) for split in ("train", "test")}
+        folder = _folder(name, data_dir, resize)
+        split_names = list(folder.counts) if folder else ["train", "test"]
+        splits = {split: _load_split(name, split, data_dir) for split in split_names}
     rows = [_split_summary(split, ds) for split, ds in splits.items()]
     train = splits["train"]
     if json_output:
@@ -74,11 +93,13 @@ def data_show(
                 "mean": list(train.mean),
                 "std": list(train.std),
                 "splits": rows,
+                **({"image_folder": folder.to_dict()} if folder else {}),
             }
         )
         return
+    classes = f" ({', '.join(train.classes)})" if len(train.classes) <= 20 else ""
     table = Table(
-        title=f"{name}: {train.num_classes} classes, normalized with "
+        title=f"{name}: {train.num_classes} classes{classes}, normalized with "
         f"mean {_floats(train.mean)}, std {_floats(train.std)}"
     )
     for column in ("split", "images", "shape", "images per class"):
@@ -92,6 +113,9 @@ def data_show(
             f"{min(per_class):,} to {max(per_class):,}",
         )
     console.print(table)
+    if folder:
+        resized = f", resized to {folder.resize}x{folder.resize}" if folder.resize else ""
+        console.print(f"cache: {folder.cache} (decoded in {folder.decode_seconds:.1f} s{resized})")
 
 
 @data_app.command("download")
@@ -111,6 +135,24 @@ def data_download(
     except RuntimeError as exc:
         fail(str(exc))
     console.print(f"{name}: ready")
+
+
+def _folder(name: str, data_dir: Path | None, resize: int | None) -> FolderInfo | None:
+    """The image folder's cache facts, or None for a registry data set."""
+    if name in list_datasets():
+        if resize is not None:
+            raise ValueError("--resize applies to image folders, not to registry data sets")
+        return None
+    if resize is None:
+        dataset_info(name, data_dir)  # an unknown name gets the registry's error, with the choices
+    return image_folder_info(name, data_dir, resize)
+
+
+def _load_split(name: str, split: str, data_dir: Path | None) -> Dataset:
+    """One split; an image folder's val/ comes with it, through ``split_train_val``."""
+    if split != "val":
+        return load_dataset(name, split, data_dir)  # type: ignore[arg-type]  # train or test
+    return split_train_val(load_dataset(name, "train", data_dir))[1]
 
 
 def _split_summary(split: str, ds: Dataset) -> dict[str, Any]:

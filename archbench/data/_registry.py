@@ -14,6 +14,13 @@ from typing import Any
 from archbench.data import _cifar, _mnist
 from archbench.data._dataset import Dataset, Split, check_split, resolve_data_dir
 from archbench.data._embedded import read_embedded
+from archbench.data._image_folder import (
+    FolderInfo,
+    folder_info,
+    load_folder_split,
+    looks_like_path,
+    short_name,
+)
 from archbench.data._loader import Augment
 
 _NATURAL = Augment(crop_padding=4, flip=True)  # the standard CIFAR recipe: 4-pixel shifts, flips
@@ -153,24 +160,66 @@ def load_dataset(name: str, split: Split = "train", data_dir: str | Path | None 
     """Reads one split of a data set into uint8 tensors.
 
     Args:
-        name: one of ``list_datasets()``.
+        name: one of ``list_datasets()``, or an image folder (or a tar or zip archive of one, see
+            ``image_folder_info``), whose data sets keep the path as their name.
         split: ``"train"`` or ``"test"``; embedded sets hold out a fixed, stratified 20% as test.
-        data_dir: data root; default ``$ARCHBENCH_DATA``, else ``~/.cache/archbench/data``.
+        data_dir: data root; default ``$ARCHBENCH_DATA``, else ``~/.cache/archbench/data``. Image
+            folders are decoded into a cache under it.
 
     Raises:
         ValueError: unknown name or split, or missing or corrupt files (one line that says how to
             get them).
     """
+    if _is_image_folder(name):
+        return load_folder_split(name, check_split(split), resolve_data_dir(data_dir))
     return _spec(name).read(resolve_data_dir(data_dir), check_split(split))
 
 
+def image_folder_info(
+    path: str | Path, data_dir: str | Path | None = None, resize: int | None = None
+) -> FolderInfo:
+    """Classes, counts, shape and cache of an image folder; decodes it into the cache if needed.
+
+    Args:
+        path: a folder with ``train/<class>/<image>`` and ``test/<class>/<image>`` (``val/``
+            optional; one wrapping folder allowed), or a ``.tar``, ``.tar.gz``, ``.tgz`` or
+            ``.zip`` of one.
+        data_dir: the data root holding the cache (``image-folders/``).
+        resize: resize every image to this side, for sets whose images differ in size; the
+            cache keeps it, so later loads of ``path`` get the resized images.
+
+    Raises:
+        ValueError: one line for every layout or image problem.
+    """
+    return folder_info(path, resolve_data_dir(data_dir), resize)
+
+
 def default_augment(dataset_name: str) -> Augment:
-    """The training augmentation that suits a data set: flips for photos and clothes, not digits."""
+    """The training augmentation that suits a data set: flips for photos and clothes, not digits.
+
+    Image folders get the photo recipe, with shifts of an eighth of the side (4 pixels at 32).
+    """
+    if _is_image_folder(dataset_name):
+        size = image_folder_info(dataset_name).shape[-1]
+        return dataclasses.replace(_NATURAL, crop_padding=size // 8)
     return _spec(dataset_name).augment
 
 
 def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
     """Shape, classes, sizes and whether the files are present under the data root."""
+    if _is_image_folder(name):
+        images = image_folder_info(name, data_dir)
+        return DatasetInfo(
+            name=name,
+            description=f"image folder {images.source}",
+            shape=images.shape,
+            num_classes=len(images.classes),
+            train_size=sum(images.counts["train"]),
+            test_size=sum(images.counts["test"]),
+            embedded=False,
+            present=True,
+            location=images.source,
+        )
     spec = _spec(name)
     location, present = None, True
     if spec.locate is not None:
@@ -221,7 +270,20 @@ def download_dataset(name: str, data_dir: str | Path | None = None) -> Path:
     return root
 
 
+def dataset_label(name: str) -> str:
+    """A data set's name fit for a run folder or a study name: an image folder's stem
+    (``cifar10-jpeg`` for ``data/cifar10-jpeg.tar.gz``), else the name itself."""
+    return short_name(name) if _is_image_folder(name) else name
+
+
+def _is_image_folder(name: str) -> bool:
+    return name not in _SPECS and looks_like_path(name)
+
+
 def _spec(name: str) -> _Spec:
     if name not in _SPECS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(_SPECS)}")
+        raise ValueError(
+            f"unknown dataset {name!r}; choose one of: {', '.join(_SPECS)}, "
+            "or give the path of an image folder (or a .tar, .tar.gz, .tgz or .zip of one)"
+        )
     return _SPECS[name]

@@ -14,6 +14,7 @@ import dataclasses
 import torch
 
 from archbench.data._dataset import Dataset
+from archbench.data._image_folder import folder_val_split
 
 
 def stratified_split(
@@ -59,7 +60,9 @@ def split_train_val(
             validation part does not shrink, so proxy accuracies stay comparable.
 
     Returns:
-        (train, val), both keeping ``ds.name``, classes, mean and std.
+        (train, val), both keeping ``ds.name``, classes, mean and std. When ``ds`` is the train
+        split of an image folder that has a ``val/`` folder, val is that folder, whole, and the
+        training part is all of ``ds`` (then ``subset`` of it).
     """
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -67,5 +70,9 @@ def split_train_val(
         raise ValueError(f"subset must be in (0, 1], got {subset}")
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    own_val = folder_val_split(ds)
+    if own_val is not None:
+        kept, _ = stratified_split(ds.labels, 0.0, seed, keep=subset)
+        return take(ds, kept), own_val
     train_indices, val_indices = stratified_split(ds.labels, val_fraction, seed, keep=subset)
     return take(ds, train_indices), take(ds, val_indices)

@@ -94,9 +94,11 @@ class FidelitySettings:
 
     @property
     def study_name(self) -> str:
+        from archbench.data import dataset_label
+
         space = self.space.rsplit("/", 1)[-1].split(".")[0]
         return (
-            f"fidelity-{space}-{format_count(self.budget.max_params)}-{self.dataset}"
+            f"fidelity-{space}-{format_count(self.budget.max_params)}-{dataset_label(self.dataset)}"
             f"-k{self.samples}-seed{self.seed}"
         )
 

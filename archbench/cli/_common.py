@@ -8,6 +8,7 @@ it into that.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ import typer
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-# Piped output (logs, CI, `| less`) gets a wide table instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
+# Piped output (logs, CI, `| less`) gets a wide table instead of rich's 80-column default,
+# unless COLUMNS says how wide it may be.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True)
 
 EXIT_USAGE = 2
@@ -30,26 +32,43 @@ _View = TypeVar("_View", bound="LiveView")
 
 
 class LiveView:
-    """The base of a command's live view: it redraws ``__rich__`` twice a second while entered.
+    """The base of a command's live view: on a terminal it redraws ``__rich__`` twice a second;
+    piped, it prints the plain lines its subclass passes to ``say``.
 
+    Nothing is drawn before ``show``, which a subclass calls on the first event that follows
+    the library's validation, so bad input gives its one-line error without a frame before it.
     Subclasses keep the last events they are called with and render them, so elapsed time
     moves on between events; leaving draws the final state once more.
     """
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
+        self.terminal = console.is_terminal
         self.live = Live(self, console=console, refresh_per_second=2, transient=False)
+        self.shown = False
 
     def __rich__(self) -> RenderableType:
         raise NotImplementedError  # each view draws its own state
 
     def __enter__(self: _View) -> _View:
-        self.live.__enter__()
         return self
 
+    def show(self) -> None:
+        """Starts drawing (on a terminal), once."""
+        if self.terminal and not self.shown:
+            self.live.start()
+        self.shown = True
+
+    def say(self, line: str) -> None:
+        """Prints one plain line when the output is not a terminal (a log, a pipe)."""
+        if not self.terminal:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            console.file.flush()
+
     def __exit__(self, *exc: Any) -> None:
-        self.live.refresh()
-        self.live.__exit__(*exc)
+        if self.terminal and self.shown:
+            self.live.refresh()
+            self.live.stop()
 
 
 class UserError(Exception):

@@ -41,33 +41,42 @@ class FidelityView(LiveView):
         self.line = "drawing the configs"
         self.first_epochs: int | None = None
         self.event: Any = None
+        self.printed: tuple[int, int] | None = None
 
     def __call__(self, event: Any) -> None:
         from archbench.fidelity import FidelityStarted, Trainings
 
+        self.show()  # the library emits its first event once the settings are checked
         if isinstance(event, FidelityStarted):
             self.study = event.study
+            self.say(f"{event.study}: {event.total} trainings ({', '.join(event.labels)})")
         if isinstance(event, Trainings) and self.first_epochs is None:
             self.first_epochs = event.epochs_done
             self.start = time.perf_counter()  # the ETA counts training time only
+        if isinstance(event, Trainings) and (event.done, event.failed) != self.printed:
+            self.printed = (event.done, event.failed)
+            self.say(f"{self.study}: {self._status(event)}")
         self.event = event
+
+    def _status(self, event: Any) -> str:
+        elapsed = time.perf_counter() - self.start
+        done_now = event.epochs_done - (self.first_epochs or 0)
+        left = event.epochs_total - event.epochs_done
+        eta = f"{elapsed / done_now * left:.0f}s" if done_now > 0 and left > 0 else "-"
+        return (
+            f"trainings {event.done}/{event.total}  now {event.label}  "
+            f"running {event.running}  failed {event.failed}  "
+            f"elapsed {elapsed:.0f}s  ETA {eta}"
+        )
 
     def __rich__(self) -> Text:
         from archbench.fidelity import Scoring, Trainings
 
         event = self.event
-        elapsed = time.perf_counter() - self.start
         if isinstance(event, Scoring):
             status = f"zero-cost scores {event.done}/{event.total}"
         elif isinstance(event, Trainings):
-            done_now = event.epochs_done - (self.first_epochs or 0)
-            left = event.epochs_total - event.epochs_done
-            eta = f"{elapsed / done_now * left:.0f}s" if done_now > 0 and left > 0 else "-"
-            status = (
-                f"trainings {event.done}/{event.total}  now {event.label}  "
-                f"running {event.running}  failed {event.failed}  "
-                f"elapsed {elapsed:.0f}s  ETA {eta}"
-            )
+            status = self._status(event)
         else:
             status = "drawing and counting the configs"
         return Text.assemble((f"{self.study}  ", "bold"), status)

@@ -63,6 +63,8 @@ class TrialCounts:
     failed: int
     running: int
     best: BestTrial | None
+    epochs: int | None = None  # proxy epochs per trial, as the study stores them
+    running_epochs: tuple[tuple[int, int], ...] = ()  # (trial, epochs reported) while training
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,12 @@ def counts(study: optuna.Study, n_trials: int) -> TrialCounts:
         failed=by_status[FAILED],
         running=by_status[RUNNING],
         best=best,
+        epochs=study.user_attrs.get("epochs"),
+        running_epochs=tuple(
+            (trial.number, len(trial.intermediate_values))
+            for trial in trials
+            if trial.state == TrialState.RUNNING
+        ),
     )
 
 

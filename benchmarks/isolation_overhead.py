@@ -30,12 +30,14 @@ from archbench.search import Budget, SearchSettings
 
 def _run_trial(settings: SearchSettings) -> float:
     """Wall seconds of one trial through the search's trial runner (the only search call)."""
+    from archbench.search._evaluate import ProxyTraining
     from archbench.search._trial import TrialRunner
 
     cfg = get_preset("quizdnn").with_data(num_classes=10, in_channels=1, input_size=28)
-    runner = TrialRunner(settings)
+    training = ProxyTraining(settings)
+    runner = TrialRunner(settings, training)
     if not runner.isolated:
-        runner.data  # noqa: B018  # loaded once per worker, before its trials
+        training.trial_data()  # loaded once per worker, before its trials
     started = time.perf_counter()
     runner.run(cfg, lambda epoch, metrics: None, lambda: False)
     return time.perf_counter() - started

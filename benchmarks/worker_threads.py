@@ -28,11 +28,13 @@ def _trial(settings: SearchSettings, results: Any) -> None:
     """One inline trial through the search's trial runner, as a worker runs it."""
     import torch
 
+    from archbench.search._evaluate import ProxyTraining
     from archbench.search._trial import TrialRunner
 
     cfg = get_preset("quizdnn").with_data(num_classes=10, in_channels=1, input_size=28)
-    runner = TrialRunner(settings)
-    runner.data  # noqa: B018  # loaded once per worker, before its trials
+    training = ProxyTraining(settings)
+    runner = TrialRunner(settings, training)
+    training.trial_data()  # loaded once per worker, before its trials
     runner.run(cfg, lambda epoch, metrics: None, lambda: False)
     results.put(torch.get_num_threads())
 

@@ -14,12 +14,16 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._record import REJECTED, STATUS
+from archbench.search._evolution import RegularizedEvolutionSampler
+from archbench.search._record import is_rejected
 from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace
 
 # Trained trials that TPE samples at random before it models: 5 rather than Optuna's 10, so that a
 # 10-trial search already models half of its trials (benchmarks/sampler_rejections.py, README).
 TPE_STARTUP_TRIALS = 5
+# Regularized evolution: population and tournament sizes (benchmarks/search_quality_nb201.py).
+REA_POPULATION = 10
+REA_TOURNAMENT = 5
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -54,6 +58,10 @@ def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.sampl
         return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "rea":
+        return RegularizedEvolutionSampler(
+            population_size=REA_POPULATION, tournament_size=REA_TOURNAMENT, seed=seed
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return FeasibleTPESampler(
@@ -111,22 +119,11 @@ class _WithoutRejections:
         use_cache: bool = False,
     ) -> Sequence[FrozenTrial]:
         trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
-        return [t for t in trials if t.state == TrialState.RUNNING or not _rejected(t)]
+        return [t for t in trials if t.state == TrialState.RUNNING or not is_rejected(t)]
 
 
 def _without_rejections(study: optuna.Study) -> optuna.Study:
     return cast(optuna.Study, _WithoutRejections(study))
-
-
-def _rejected(trial: FrozenTrial) -> bool:
-    """Rejected by the budget (a positive constraint) or by a full quota (its status).
-
-    A ``quota reached`` trial satisfies every constraint, but it never trained: left in, TPE would
-    rank its config below every trained one.
-    """
-    return trial.user_attrs.get(STATUS) == REJECTED or any(
-        value > 0 for value in trial.constraints.values()
-    )
 
 
 def make_pruner(name: str, n_objectives: int) -> optuna.pruners.BasePruner:

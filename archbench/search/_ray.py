@@ -49,6 +49,7 @@ from ray.tune.search.optuna import OptunaSearch
 from archbench.models import config_from_dict
 from archbench.search._budget import decide
 from archbench.search._claim import sweep_and_count
+from archbench.search._evaluate import Evaluator, make_evaluator
 from archbench.search._gpus import (
     VISIBLE_DEVICES,
     actor_device,
@@ -80,7 +81,7 @@ from archbench.search._search import (
 )
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import normalize_storage_url, open_storage
-from archbench.search._trial import LatencyRejection, TrialData, describe_failure, train_config
+from archbench.search._trial import LatencyRejection, describe_failure
 from archbench.search._waiting import (
     carried_attrs,
     finish_in_place,
@@ -120,6 +121,10 @@ def check_settings(settings: SearchSettings) -> RaySettings:
         )
     if settings.baselines:
         raise ValueError("baseline: not supported by --backend ray; use --backend optuna")
+    if settings.benchmark is not None:
+        raise ValueError(
+            "benchmark: a table lookup takes milliseconds and needs no Ray; use --backend optuna"
+        )
     ray_trial_device(settings.device, ray_settings.gpus_per_trial)  # refuses CUDA without GPUs
     epochs = recipe_epochs(settings)
     if ray_settings.scheduler == "asha" and ray_settings.grace_period > epochs:
@@ -516,13 +521,14 @@ class _Reports:
 
 
 @functools.lru_cache(maxsize=1)
-def _trial_data(settings: SearchSettings) -> TrialData:
-    """The data of the search, loaded once per worker process (Ray reuses actors on CPUs)."""
-    return TrialData.load(settings)
+def _evaluator(settings: SearchSettings) -> Evaluator:
+    """The search's evaluator, made once per worker process (Ray reuses actors on CPUs), so
+    that proxy training loads its data once."""
+    return make_evaluator(settings)
 
 
 def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
-    """The Ray trainable: the trial body (``_trial.train_config``), one report per epoch.
+    """The Ray trainable: the search's evaluator (``_evaluate.py``), one report per epoch.
 
     Everything the driver records travels in the reports, because ASHA may stop the trial at any
     of them: the placement and the profile go with the first. Failures the trainer can name
@@ -543,10 +549,8 @@ def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
         extra.clear()
 
     try:
-        train_config(
+        _evaluator(settings)(
             config_from_dict(config[KEY]["config"]),
-            settings,
-            _trial_data(settings),
             report,
             lambda: False,  # ASHA stops a trial by not asking for its next epoch
             on_profile,

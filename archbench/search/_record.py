@@ -36,6 +36,7 @@ N_PARAMS = "n_params"  # exact parameter count of CONFIG
 METRICS = "metrics"  # per-epoch metric dicts
 VAL_ACCURACY = "val_accuracy"  # best validation accuracy, fraction
 EPOCHS_TRAINED = "epochs_trained"
+BENCHMARK = "benchmark"  # {name, dataset}: the table VAL_ACCURACY was looked up in (--benchmark)
 PROFILE = "profile"  # ProfileResult.to_dict(), absent with --profile none
 BASELINE = "baseline"  # preset name of an enqueued --baseline trial
 POOL_INDEX = "pool_index"  # index of an enqueued config in the pool of `archbench fidelity`
@@ -103,12 +104,17 @@ def write_outcome(
     val_accuracy: float | None,
     profile: dict[str, Any] | None,
     placement: Placement | None,
+    epochs_trained: int | None = None,
+    benchmark: dict[str, str] | None = None,
 ) -> None:
-    """Records what training produced (before the status, which the caller writes last)."""
+    """Records what training, or a table lookup, produced (before the status, which the caller
+    writes last). ``epochs_trained`` defaults to one per metrics row."""
     if metrics:
         trial.set_user_attr(METRICS, metrics)
         trial.set_user_attr(VAL_ACCURACY, val_accuracy)
-        trial.set_user_attr(EPOCHS_TRAINED, len(metrics))
+        trial.set_user_attr(EPOCHS_TRAINED, epochs_trained or len(metrics))
+    if benchmark is not None:
+        trial.set_user_attr(BENCHMARK, benchmark)
     if profile is not None:
         trial.set_user_attr(PROFILE, profile)
     if placement is not None:
@@ -183,6 +189,17 @@ def trained_count(study: optuna.Study) -> int:
     return counts[TRAINED] + counts[PRUNED]
 
 
+def is_rejected(trial: FrozenTrial) -> bool:
+    """Rejected by the budget (a positive constraint) or by a full quota (its status).
+
+    A ``quota reached`` trial satisfies every constraint, but it never trained: left in, a
+    sampler would rank its config below every trained one.
+    """
+    return trial.user_attrs.get(STATUS) == REJECTED or any(
+        value > 0 for value in trial.constraints.values()
+    )
+
+
 def is_trained(trial: FrozenTrial) -> bool:
     return trial_status(trial) in (TRAINED, PRUNED)
 
@@ -209,6 +226,7 @@ class TrialRecord:
     ray_node_id: str | None
     ray_trial_id: str | None
     zero_cost: dict[str, Any] | None = None  # {score, value, rank} of a prescreened trial
+    benchmark: dict[str, str] | None = None  # {name, dataset} of a --benchmark lookup
 
     @classmethod
     def read(cls, trial: FrozenTrial) -> TrialRecord:
@@ -234,4 +252,5 @@ class TrialRecord:
             ray_node_id=attrs.get(RAY_NODE_ID),
             ray_trial_id=attrs.get(RAY_TRIAL_ID),
             zero_cost=dict(zc) if isinstance(zc := attrs.get(ZERO_COST), Mapping) else None,
+            benchmark=dict(bm) if isinstance(bm := attrs.get(BENCHMARK), Mapping) else None,
         )

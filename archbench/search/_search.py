@@ -24,6 +24,7 @@ from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide, ensure_feasible
 from archbench.search._claim import claim, sweep_and_count
+from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import environment, worker_devices
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._owner import host_name
@@ -88,16 +89,23 @@ class SearchSummary:
 def default_study_name(settings: SearchSettings) -> str:
     space = settings.space.rsplit("/", 1)[-1].split(".")[0]
     objectives = "" if settings.objectives == ("accuracy",) else "-" + "-".join(settings.objectives)
-    return f"{space}-{format_count(settings.budget.max_params)}-{settings.dataset}{objectives}"
+    dataset = settings.dataset + (f"-{settings.benchmark}table" if settings.benchmark else "")
+    return f"{space}-{format_count(settings.budget.max_params)}-{dataset}{objectives}"
 
 
 def data_shape(settings: SearchSettings) -> DataShape:
-    """The data set's shape from its metadata; the images are loaded once, by the trainer.
+    """The data set's shape from its metadata, or from the ``--benchmark`` table's; the images
+    are loaded once, by the trainer.
 
     Raises:
         ValueError: for an unknown data set, or (the loader's clear error) missing files.
     """
     from archbench.data import dataset_info, load_dataset
+
+    if settings.benchmark is not None:
+        from archbench.tables import NB201_DATASETS
+
+        return DataShape(*NB201_DATASETS[settings.dataset])
 
     info = dataset_info(settings.dataset, settings.data_dir)
     if not info.present:
@@ -107,6 +115,7 @@ def data_shape(settings: SearchSettings) -> DataShape:
 
 
 def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
+    from archbench.tables import NB201_EPOCHS
     from archbench.train import resolve_recipe
 
     recipe = resolve_recipe(settings.recipe)
@@ -114,6 +123,7 @@ def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]
         recipe = replace(recipe, epochs=settings.epochs)
     if settings.train_seed is not None:
         recipe = replace(recipe, seed=settings.train_seed)
+    looked_up = settings.benchmark is not None
     return {
         "archbench_version": archbench.__version__,
         "space": space.name,
@@ -124,15 +134,16 @@ def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]
         "objectives": list(settings.objectives),
         "dataset": settings.dataset,
         "subset": settings.subset,
-        "epochs": recipe.epochs,
-        "recipe": recipe.to_dict(),
+        "epochs": NB201_EPOCHS if looked_up else recipe.epochs,
+        "recipe": None if looked_up else recipe.to_dict(),
+        "benchmark": settings.benchmark,
         "sampler": settings.sampler,
         "pruner": settings.pruner,
         "backend": settings.backend,
     }
 
 
-_MUST_MATCH = ("space", "max_params", "objectives", "dataset")
+_MUST_MATCH = ("space", "max_params", "objectives", "dataset", "benchmark")
 
 
 def prepare_study(
@@ -284,6 +295,8 @@ class Objective:
             val_accuracy=outcome.val_accuracy,
             profile=outcome.profile,
             placement=Placement(host_name()),
+            epochs_trained=outcome.epochs_trained,
+            benchmark=outcome.benchmark,
         )
         if self.settings.budget.max_latency_ms is not None and outcome.profile:
             latency = outcome.profile.get("latency_ms_median")
@@ -371,7 +384,8 @@ def run_worker(
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
-    objective = Objective(settings, runner or TrialRunner(settings), policy)
+    runner = runner or TrialRunner(settings, make_evaluator(settings))
+    objective = Objective(settings, runner, policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial_status(trial) == FAILED:

@@ -12,7 +12,7 @@ from typing import Literal
 from archbench.search._budget import Budget
 from archbench.search._record import OBJECTIVES
 
-SAMPLERS = ("tpe", "random", "gp", "qmc", "nsga2")
+SAMPLERS = ("tpe", "random", "gp", "qmc", "nsga2", "rea")
 PRUNERS = ("median", "hyperband", "none")
 PROFILE_LEVELS = ("none", "basic", "full")
 ISOLATION = ("auto", "inline", "process")
@@ -90,6 +90,9 @@ class SearchSettings:
     # Train only the trials enqueued with a ``pool_index`` (``archbench fidelity``): the sampler
     # never proposes a config, and a failed config is not replaced.
     enqueued_only: bool = False
+    # Look each config's accuracy up in this table instead of training it (search/_evaluate.py);
+    # ``dataset`` then names one of the table's data sets.
+    benchmark: str | None = None
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -105,6 +108,8 @@ class SearchSettings:
             raise ValueError(f"sampler: {self.sampler!r} is unknown; choose {', '.join(SAMPLERS)}")
         if self.sampler == "nsga2" and len(self.objectives) < 2:
             raise ValueError("sampler: nsga2 is for multi-objective searches, e.g. accuracy,params")
+        if self.sampler == "rea" and len(self.objectives) > 1:
+            raise ValueError("sampler: rea optimizes accuracy alone; use nsga2 or tpe for two")
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner: {self.pruner!r} is unknown; choose {', '.join(PRUNERS)}")
         if self.profile not in PROFILE_LEVELS:
@@ -130,6 +135,31 @@ class SearchSettings:
         if self.profile == "none" and self.budget.max_latency_ms is not None:
             raise ValueError("profile: --max-latency-ms needs --profile basic or full")
         self._check_prescreen()
+        self._check_benchmark()
+
+    def _check_benchmark(self) -> None:
+        if self.benchmark is None:
+            return
+        from archbench.spaces import get_space
+        from archbench.tables import check_benchmark
+
+        check_benchmark(self.benchmark, self.dataset)
+        family = get_space(self.space).family
+        if family != self.benchmark:
+            raise ValueError(
+                f"benchmark: --benchmark {self.benchmark} holds {self.benchmark} networks only; "
+                f"use --space {self.benchmark}, not a {family} space"
+            )
+        if self.budget.fit:
+            raise ValueError(
+                f"benchmark: the {self.benchmark} table holds its networks at their own width; "
+                "drop --fit-budget"
+            )
+        if set(self.objectives) & {"latency", "throughput"} or self.budget.max_latency_ms:
+            raise ValueError(
+                f"benchmark: --benchmark {self.benchmark} looks accuracies up and measures no "
+                "latency; use --objective accuracy or accuracy,params"
+            )
 
     def _check_prescreen(self) -> None:
         if self.prescreen is None:

@@ -235,7 +235,7 @@ class TrialRunner:
             # the activations, which must not outlive the trial (Optuna keeps what it raised).
             reason = describe_failure(exc)
         finally:
-            free_accelerator_memory()
+            self.evaluator.release()
         raise TrialError(reason)
 
     def _run_in_child(

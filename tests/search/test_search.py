@@ -27,6 +27,7 @@ from archbench.search import (
     run,
     trial_status,
 )
+from archbench.search._evaluate import ProxyTraining
 from archbench.search._trial import Report, ShouldStop, TrialRunner
 from archbench.spaces import get_space
 from tests.conftest import child_env, run_cli
@@ -77,12 +78,15 @@ class FlakyRunner:
     """A real trial runner whose first trial diverges for real and whose second one raises."""
 
     def __init__(self, settings: SearchSettings) -> None:
-        self.real = TrialRunner(settings)
-        data = self.real.data
+        training = ProxyTraining(settings)
+        self.real = TrialRunner(settings, training)
+        data = training.trial_data()
         diverging = dataclasses.replace(
             data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
         )
-        self.diverging = TrialRunner(settings, dataclasses.replace(data, recipe=diverging))
+        self.diverging = TrialRunner(
+            settings, ProxyTraining(settings, dataclasses.replace(data, recipe=diverging))
+        )
         self.calls = 0
 
     def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:

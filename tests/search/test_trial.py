@@ -12,7 +12,15 @@ import pytest
 
 from archbench.models import ModelConfig, get_preset
 from archbench.search import SearchSettings, TrialOutcome
-from archbench.search._trial import Report, ShouldStop, TrialData, TrialError, TrialRunner
+from archbench.search._evaluate import ProxyTraining
+from archbench.search._trial import (
+    OnProfile,
+    Report,
+    ShouldStop,
+    TrialData,
+    TrialError,
+    TrialRunner,
+)
 from tests.search.conftest import tiny_settings
 
 
@@ -25,7 +33,12 @@ def _exit_zero() -> None:
 
 
 def starts_a_probe_child(
-    cfg: ModelConfig, settings: SearchSettings, data: TrialData, report: Report, stop: ShouldStop
+    cfg: ModelConfig,
+    settings: SearchSettings,
+    data: TrialData,
+    report: Report,
+    stop: ShouldStop,
+    on_profile: OnProfile | None,
 ) -> TrialOutcome:
     """What the measured max batch does inside a trial: start a process of its own."""
     probe = multiprocessing.get_context("spawn").Process(target=_exit_zero)
@@ -36,7 +49,12 @@ def starts_a_probe_child(
 
 
 def hangs(
-    cfg: ModelConfig, settings: SearchSettings, data: TrialData, report: Report, stop: ShouldStop
+    cfg: ModelConfig,
+    settings: SearchSettings,
+    data: TrialData,
+    report: Report,
+    stop: ShouldStop,
+    on_profile: OnProfile | None,
 ) -> TrialOutcome:
     time.sleep(600)
     raise AssertionError("unreachable")
@@ -44,7 +62,7 @@ def hangs(
 
 def test_a_trial_process_may_start_a_probe_process(tiny_space: Path, tmp_path: Path) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, isolation="process")
-    runner = TrialRunner(settings, body=starts_a_probe_child)
+    runner = TrialRunner(settings, ProxyTraining(settings, body=starts_a_probe_child))
     outcome = runner.run(_config(), lambda epoch, metrics: None, lambda: False)
     assert outcome.epochs_trained == 1
 
@@ -58,7 +76,8 @@ def test_a_hung_trial_process_is_killed_at_the_epoch_deadline(
     )  # fmt: skip
     started = time.monotonic()
     with pytest.raises(TrialError, match=r"no epoch finished within 20 s"):
-        TrialRunner(settings, body=hangs).run(_config(), lambda e, m: None, lambda: False)
+        runner = TrialRunner(settings, ProxyTraining(settings, body=hangs))
+        runner.run(_config(), lambda e, m: None, lambda: False)
     assert time.monotonic() - started < 120
     assert not multiprocessing.active_children()
 
@@ -72,13 +91,14 @@ def test_an_inline_failure_keeps_no_reference_to_the_trial(
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, isolation="inline")
     refs: list[weakref.ref] = []
 
-    def fails(cfg, settings, data, report, stop):  # type: ignore[no-untyped-def]
+    def fails(cfg, settings, data, report, stop, on_profile):  # type: ignore[no-untyped-def]
         model = torch.nn.Linear(4, 4)
         refs.append(weakref.ref(model))
         raise RuntimeError("CUDA out of memory (simulated)")
 
     with pytest.raises(TrialError, match="out of memory") as caught:
-        TrialRunner(settings, body=fails).run(_config(), lambda e, m: None, lambda: False)
+        runner = TrialRunner(settings, ProxyTraining(settings, body=fails))
+        runner.run(_config(), lambda e, m: None, lambda: False)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
     gc.collect()
     assert refs[0]() is None, "the failed trial's model is still alive"

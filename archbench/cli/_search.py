@@ -28,10 +28,12 @@ GPU_MEMORY_HINT = "A size (12GiB) or a GPU name (rtx3060, a100-40gb, ...)."
 
 
 class SearchProgress(LiveView):
-    """The live view: trained/total, rejected, pruned, failed, running, best, elapsed and ETA.
+    """The live view: trained/total, rejected, pruned, failed, running (with each running
+    trial's epoch), best, elapsed and ETA; piped, a plain line per finished trial and per epoch.
 
     It renders the last ``TrialCounts`` event at each refresh, so elapsed time moves on while
-    a trial trains.
+    a trial trains. The ETA appears once this run has trained a trial, and counts down from
+    the last one trained: trials trained so far took (last trained - start) / trained each.
     """
 
     def __init__(self, settings: SearchSettings, study_name: str) -> None:
@@ -41,39 +43,84 @@ class SearchProgress(LiveView):
         self.counts: TrialCounts | None = None
         self.prescreening: Prescreening | None = None
         self.trained_at_start: int | None = None
+        self.last_trained_at: float | None = None
+        self.printed: tuple[int, ...] = ()
+        self.epochs_printed: dict[int, int] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
         if isinstance(event, Prescreening):
+            self.show()
+            if event.done and not (self.prescreening and self.prescreening.done):
+                self.say(f"{self.study_name}: prescreened {event.total} configs with {event.score}")
             self.prescreening = event
         if isinstance(event, TrialCounts):
+            self.show()
             if self.trained_at_start is None:
                 self.trained_at_start = event.trained
+            if self.counts is None or event.trained > self.counts.trained:
+                self.last_trained_at = time.perf_counter()
             self.counts = event
+            self._say_progress(event)
+
+    def _eta(self, trained: int) -> str:
+        done_now = trained - (self.trained_at_start or 0)
+        remaining = self.settings.n_trials - trained
+        if not done_now or remaining <= 0 or self.last_trained_at is None:
+            return "-"
+        per_trial = (self.last_trained_at - self.start) / done_now
+        since = time.perf_counter() - self.last_trained_at
+        return f"{max(0.0, per_trial * remaining - since):.0f}s"
+
+    def _running(self, counts: TrialCounts) -> str:
+        epochs = f"/{counts.epochs}" if counts.epochs else ""
+        return ", ".join(
+            f"trial {number} epoch {done + 1}{epochs}"
+            for number, done in counts.running_epochs
+            if not counts.epochs or done < counts.epochs
+        )
+
+    def _best(self, counts: TrialCounts | None) -> str:
+        best = counts.best if counts else None
+        if best is None:
+            return "best: none yet"
+        return (
+            f"best: trial {best.number}  val acc {best.val_accuracy:.2%}  "
+            f"params {format_count(best.n_params or 0)}"
+        )
+
+    def _say_progress(self, counts: TrialCounts) -> None:
+        """Plain lines for a log: one when a trial finishes, one per epoch of a running trial."""
+        state = (counts.trained, counts.rejected, counts.pruned, counts.failed)
+        if state != self.printed and any(state):
+            elapsed = time.perf_counter() - self.start
+            self.say(
+                f"{self.study_name}: trained {counts.trained}/{self.settings.n_trials}  "
+                f"rejected {counts.rejected}  pruned {counts.pruned}  failed {counts.failed}  "
+                f"{self._best(counts)}  elapsed {elapsed:.0f}s  ETA {self._eta(counts.trained)}"
+            )
+        self.printed = state
+        if not counts.epochs or counts.epochs < 2:
+            return
+        for number, done in counts.running_epochs:
+            if done and done != self.epochs_printed.get(number):
+                self.say(f"  trial {number}: epoch {done}/{counts.epochs} done")
+                self.epochs_printed[number] = done
 
     def __rich__(self) -> Group:
         counts = self.counts
         trained = counts.trained if counts else 0
         elapsed = time.perf_counter() - self.start
-        done_now = trained - (self.trained_at_start or 0)
-        remaining = self.settings.n_trials - trained
-        eta = f"{elapsed / done_now * remaining:.0f}s" if done_now and remaining > 0 else "-"
+        running = self._running(counts) if counts else ""
         line = Text.assemble(
             (f"{self.study_name}  ", "bold"),
             f"trained {trained}/{self.settings.n_trials}  ",
             (f"rejected {counts.rejected if counts else 0}  ", "yellow"),
             f"pruned {counts.pruned if counts else 0}  ",
             (f"failed {counts.failed if counts else 0}  ", "red"),
-            f"running {counts.running if counts else 0}  ",
-            f"elapsed {elapsed:.0f}s  ETA {eta}",
+            f"running {counts.running if counts else 0}" + (f" ({running})" if running else ""),
+            f"  elapsed {elapsed:.0f}s  ETA {self._eta(trained)}",
         )
-        best = counts.best if counts else None
-        text = (
-            f"best: trial {best.number}  val acc {best.val_accuracy:.2%}  "
-            f"params {format_count(best.n_params or 0)}"
-            if best is not None
-            else "best: none yet"
-        )
-        lines = [line, Text(text, style="green")]
+        lines = [line, Text(self._best(counts), style="green")]
         screen = self.prescreening
         if screen is not None and not screen.done:  # no trial starts before it is done
             status = f"prescreening {screen.total} configs with {screen.score}: {screen.scored}"

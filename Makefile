@@ -62,15 +62,18 @@ bench: install
 	$(PYTHON) benchmarks/worker_threads.py
 	$(PYTHON) benchmarks/zerocost.py
 
-# The one-shot check of the CUDA paths on a GPU machine (about 8 minutes; scripts/gpu_check.py).
-# No install step: those machines have torch but no package registry. Exits 2 without CUDA.
+# The one-shot check of the CUDA paths on a GPU machine (about 11 minutes; docs/gpu_check.md).
+# No install step: those machines have torch but no package registry. Exits 2 without CUDA;
+# `python scripts/gpu_check.py --rehearse` runs every step on the CPU instead.
 gpu-check:
 	$(BASE_PYTHON) scripts/gpu_check.py
 
-# Wheels the GPU machines lack (CPython 3.12, x86_64 Linux), at the versions installed here, into
-# .whl/ for gpu-check. Pure-Python wheels (py3-none-any) match any platform.
+# Wheels the GPU machines lack (CPython 3.12, x86_64 Linux): archbench[dev]'s installed dependency
+# tree at the versions installed here, into a clean .whl/ with its list in .whl/requirements.txt.
 gpu-wheels: install
+	rm -rf .whl && mkdir -p .whl
+	$(PYTHON) scripts/gpu_check.py --list-wheels > .whl/requirements.txt
 	$(PIP) download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl \
-		$$($(PYTHON) scripts/gpu_check.py --list-wheels)
+		--abi cp312 --abi abi3 --abi none --platform manylinux2014_x86_64 \
+		--platform manylinux_2_28_x86_64 -d .whl -r .whl/requirements.txt
 	$(PYTHON) scripts/gpu_check.py --dry-run

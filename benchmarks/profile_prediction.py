@@ -16,8 +16,8 @@ to one real training step at the same batch size (the baseline measured in the s
     python benchmarks/profile_prediction.py [--batch-sizes 8,32] [--threads 1]
 
 The profiler reads private torch structures (``kineto_results.experimental_event_tree``), the
-method of the research note (anchors-profiling section 6); fine for a benchmark, not for the
-product.
+method of PyTorch's memory profiler (``torch/profiler/_memory_profiler.py``); fine for a
+benchmark, not for the product.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ their storages with weak references, counting a storage from the op that creates
 dies: the technique of torch's ``MemTracker`` (``torch/distributed/_tools/mem_tracker.py``). It
 works alike on real CPU tensors, meta tensors and fake tensors, so the same trace is both the
 measured CPU tensor peak and, under ``FakeTensorMode``, the prediction for a device we do not
-have (research note, anchors-profiling section 6: meta, fake and CPU agree to the byte).
+have (meta, fake and CPU agree to the byte; ``benchmarks/profile_prediction.py`` measures it).
 
 The tracker records events (allocation, free, relabel) instead of a running total, and
 ``replay`` turns them into the peak and its breakdown; ``_predict`` replays the same events with
@@ -13,7 +13,7 @@ sizes for other batch sizes. Sizes are rounded up to 512 bytes, the CUDA caching
 smallest block, so the figures compare with ``torch.cuda.max_memory_allocated``.
 
 Process RSS is a different figure: the footprint of the whole process, which glibc's reuse of
-freed memory makes lower than the tensor peak (section 7). Its peak (``VmHWM``) is resettable on
+freed memory makes lower than the tensor peak. Its peak (``VmHWM``) is resettable on
 Linux by writing ``5`` to ``/proc/self/clear_refs``.
 """
 

@@ -16,7 +16,7 @@ the same at every batch size, so two traces (at 8 and 16) give every allocation 
 peak at any batch size is then a replay of the events, and the search costs milliseconds per
 probe. If the check fails, the search simulates every probe instead.
 
-A GPU needs memory the tensors do not show (section 6 of the research note): the CUDA context
+A GPU needs memory the tensors do not show (``docs/profiling.md``): the CUDA context
 and library modules, cuDNN and cuBLAS workspaces, and the caching allocator's rounding and
 fragmentation. ``CUDA_CONTEXT_BYTES`` and ``ALLOCATOR_OVERHEAD`` are that allowance. They come
 from published figures (PyTorch PR #86509: a context of 287 MB with lazy module loading and

@@ -1,12 +1,12 @@
 """``profile_model``: what one config costs on one device, as a ``ProfileResult``.
 
-The method follows the research note (anchors-profiling section 8): a static pass on the meta
-device (exact params, FLOPs and MACs), a simulated training step on fake tensors (predicted
-memory and max batch size), then measurements on the device with synthetic inputs: warm-up with
-the exact shapes, peak statistics reset after the warm-up, synchronized timing, medians over
-repeated blocks. On CUDA the memory figures are the caching allocator's peaks and NVML's device
-memory; on a CPU they are the tracked tensor peak (the same tracker as the prediction, on real
-tensors) and the process's peak RSS. Whatever cannot be measured is None with a reason.
+The method follows ``docs/profiling.md``: a static pass on the meta device (exact params, FLOPs and
+MACs), a simulated training step on fake tensors (predicted memory and max batch size), then
+measurements on the device with synthetic inputs: warm-up with the exact shapes, peak statistics
+reset after the warm-up, synchronized timing, medians over repeated blocks. On CUDA the memory
+figures are the caching allocator's peaks and NVML's device memory; on a CPU they are the tracked
+tensor peak (the same tracker as the prediction, on real tensors) and the process's peak RSS.
+Whatever cannot be measured is None with a reason.
 
 ``level="basic"`` runs once per search trial and must stay cheap: a short latency budget, two
 timed blocks, and on CPU a batch of at most 16. ``level="full"`` times longer, at the requested

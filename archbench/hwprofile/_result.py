@@ -2,7 +2,7 @@
 
 Every figure that could not be measured is ``None`` with the reason under ``unavailable[field]``,
 never 0: ``torch.cuda.max_memory_allocated()`` returns 0 on a machine without CUDA, and a 0 in a
-leaderboard reads as "free" (research note, anchors-profiling section 8, point 8).
+leaderboard reads as "free" (``docs/profiling.md``, "Measuring right").
 """
 
 from __future__ import annotations

@@ -68,11 +68,11 @@ def format_arch(ops: tuple[str, ...] | list[str]) -> str:
     """The arch string of six edge ops given in ``EDGES`` order."""
     if len(ops) != len(EDGES):
         raise ValueError(f"arch: needs {len(EDGES)} edge ops, got {len(ops)}")
-    groups, start = [], 0
-    for node in (1, 2, 3):
-        groups.append("".join(f"|{op}~{source}" for source, op in enumerate(ops[start:][:node])))
-        start += node
-    return "+".join(f"{group}|" for group in groups)
+    groups = []
+    for target, start in ((1, 0), (2, 1), (3, 3)):  # node k's inputs start at edge k(k-1)/2
+        inputs = ops[start : start + target]
+        groups.append("".join(f"|{op}~{source}" for source, op in enumerate(inputs)) + "|")
+    return "+".join(groups)
 
 
 @dataclass(frozen=True, kw_only=True)

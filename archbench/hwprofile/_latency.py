@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ _NOT_KERNELS = {
 }
 _CONV_OPS = {"aten.convolution", "aten.convolution_backward", "aten._convolution"}
 Row = tuple[int, float, float, float, float]  # kind, FLOPs fixed and per image, bytes likewise
+_COLUMNS = ("kind", "flops_fixed", "flops_per_image", "bytes_fixed", "bytes_per_image")
 MIN_MEASUREMENTS = 5  # one per parameter
 PRIOR_WEIGHT = 0.05  # pull of each log-parameter toward its default, against one log residual
 
@@ -68,25 +70,29 @@ PRIOR_WEIGHT = 0.05  # pull of each log-parameter toward its default, against on
 class KernelTrace:
     """The kernels of one forward pass or training step, each figure ``fixed + per_image * B``.
 
+    Kernels are kept as distinct rows with their counts: a net repeats a few kernel shapes.
+
     Attributes:
-        kind: per kernel, memory-bound (0), convolution (1) or matmul (2).
-        flops_fixed, flops_per_image: FLOPs.
-        bytes_fixed, bytes_per_image: bytes read and written, at fp32.
+        rows: distinct kernels: kind (memory-bound 0, convolution 1, matmul 2), FLOPs fixed
+            and per image, bytes read and written (fp32) fixed and per image.
+        counts: how many times the net runs each.
         cast_bytes: fp32 bytes of the weights autocast casts (once per step) at lower precision.
         casts: how many such casts there are.
     """
 
-    kind: np.ndarray
-    flops_fixed: np.ndarray
-    flops_per_image: np.ndarray
-    bytes_fixed: np.ndarray
-    bytes_per_image: np.ndarray
+    rows: tuple[Row, ...]
+    counts: tuple[int, ...]
     cast_bytes: float
     casts: int
 
     @property
     def kernels(self) -> int:
-        return len(self.kind)
+        return sum(self.counts)
+
+    def total(self, column: str) -> float:
+        """The sum over all kernels of one column of ``rows`` (``flops_per_image``, ...)."""
+        index = _COLUMNS.index(column)
+        return sum(row[index] * count for row, count in zip(self.rows, self.counts))
 
 
 class _KernelRecorder:
@@ -210,16 +216,14 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
 def _trace(rows: Sequence[Row], weight_bytes: float | None = None, casts: int = 0) -> KernelTrace:
     """A trace from rows. The weights autocast casts are those given, or for a forward pass
     those of its convolutions and matmuls (their fixed bytes)."""
-    columns = np.array(rows, dtype=float).reshape(-1, 5)
+    counted = Counter((int(kind), *map(float, figures)) for kind, *figures in rows)
     if weight_bytes is None:
-        weighted = (columns[:, 0] != _KIND_MEMORY) & (columns[:, 3] > 0)
-        weight_bytes, casts = float(columns[weighted, 3].sum()), int(weighted.sum())
+        weighted = [(row, n) for row, n in counted.items() if row[0] != _KIND_MEMORY and row[3]]
+        weight_bytes = sum(row[3] * n for row, n in weighted)
+        casts = sum(n for _, n in weighted)
     return KernelTrace(
-        kind=columns[:, 0].astype(int),
-        flops_fixed=columns[:, 1],
-        flops_per_image=columns[:, 2],
-        bytes_fixed=columns[:, 3],
-        bytes_per_image=columns[:, 4],
+        rows=tuple(counted),  # type: ignore[arg-type]  # five-tuples, as built above
+        counts=tuple(counted.values()),
         cast_bytes=weight_bytes,
         casts=casts,
     )
@@ -319,25 +323,54 @@ class LatencyPrediction:
 
 
 class TraceSet:
-    """The kernels of many configs in flat arrays, so that one prediction or one step of a fit
-    is a handful of numpy operations however many configs there are."""
+    """The kernels of many configs as counts of distinct kernels, so that one prediction or one
+    step of a fit is a handful of numpy operations however many configs there are.
+
+    Nets of one family repeat the same few kernel shapes (the 15,625 NAS-Bench-201 nets hold
+    4 million kernels of a few hundred kinds): each distinct kernel is timed once, and a sparse
+    count matrix sums the times per config.
+    """
 
     def __init__(self, traces: Sequence[KernelTrace]) -> None:
+        from scipy.sparse import csr_matrix
+
         if not traces:
             raise ValueError("configs: no configs to predict")
-        self.kind = np.concatenate([t.kind for t in traces])
-        self.flops_fixed = np.concatenate([t.flops_fixed for t in traces])
-        self.flops_per_image = np.concatenate([t.flops_per_image for t in traces])
-        self.bytes_fixed = np.concatenate([t.bytes_fixed for t in traces])
-        self.bytes_per_image = np.concatenate([t.bytes_per_image for t in traces])
+        index: dict[Row, int] = {}
+        owner, which, counts = [], [], []
+        for i, trace in enumerate(traces):
+            for row, count in zip(trace.rows, trace.counts):
+                owner.append(i)
+                which.append(index.setdefault(row, len(index)))
+                counts.append(count)
+        self.distinct = np.array(list(index), dtype=float).reshape(-1, len(_COLUMNS))
+        self.counts = csr_matrix((counts, (owner, which)), shape=(len(traces), len(index)))
         self.kernels = np.array([t.kernels for t in traces])
-        self.compute_kernels = np.array([int((t.kind != _KIND_MEMORY).sum()) for t in traces])
-        self.starts = np.concatenate([[0], np.cumsum(self.kernels)[:-1]])
+        memory = [i for i, row in enumerate(index) if row[0] == _KIND_MEMORY]
+        self.compute_kernels = self.kernels - np.asarray(self.counts[:, memory].sum(axis=1)).ravel()
         self.cast_bytes = np.array([t.cast_bytes for t in traces])
         self.casts = np.array([t.casts for t in traces])
 
     def __len__(self) -> int:
         return len(self.kernels)
+
+    def _roofline_ms(
+        self, device: DeviceSpec, batch: float, precision: str, params: LatencyParams
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct kernel at ``batch``: its time if compute-bound (else 0), and if
+        memory-bound (else 0)."""
+        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image = self.distinct.T
+        peak = np.where(
+            kind == _KIND_CONV,
+            device.peak_flops(precision, convolution=True),
+            device.peak_flops(precision, convolution=False),
+        )
+        width = 1.0 if precision == "fp32" else 0.5
+        compute = (flops_fixed + flops_per_image * batch) / (peak * params.compute_efficiency)
+        nbytes = (bytes_fixed + bytes_per_image * batch) * width
+        memory = nbytes / (device.memory_bandwidth * params.memory_efficiency)
+        bound = compute > memory
+        return 1e3 * np.where(bound, compute, 0.0), 1e3 * np.where(bound, 0.0, memory)
 
     def parts(
         self,
@@ -351,23 +384,15 @@ class TraceSet:
         if precision not in PRECISIONS:
             raise ValueError(f"precision: {precision!r} is unknown; choose {', '.join(PRECISIONS)}")
         batch = np.broadcast_to(np.asarray(batch_size, dtype=float), self.kernels.shape)
-        per_kernel = np.repeat(batch, self.kernels)
-        peak = np.where(
-            self.kind == _KIND_CONV,
-            device.peak_flops(precision, convolution=True),
-            device.peak_flops(precision, convolution=False),
-        )
-        width = 1.0 if precision == "fp32" else 0.5
-        flops = self.flops_fixed + self.flops_per_image * per_kernel
-        nbytes = (self.bytes_fixed + self.bytes_per_image * per_kernel) * width
-        bandwidth = device.memory_bandwidth * params.memory_efficiency
-        compute = flops / (peak * params.compute_efficiency)
-        memory = nbytes / bandwidth
-        bound = compute > memory
-        compute_ms = 1e3 * np.add.reduceat(np.where(bound, compute, 0.0), self.starts)
-        memory_ms = 1e3 * np.add.reduceat(np.where(bound, 0.0, memory), self.starts)
+        compute_ms, memory_ms = np.zeros(len(self)), np.zeros(len(self))
+        for value in np.unique(batch):
+            rows = np.flatnonzero(batch == value)
+            compute, memory = self._roofline_ms(device, float(value), precision, params)
+            compute_ms[rows] = self.counts[rows] @ compute
+            memory_ms[rows] = self.counts[rows] @ memory
         kernels = self.kernels.copy()
         if precision != "fp32":  # autocast's weight casts: read fp32, write half
+            bandwidth = device.memory_bandwidth * params.memory_efficiency
             memory_ms = memory_ms + 1e3 * self.cast_bytes * 1.5 / bandwidth
             kernels = kernels + self.casts
         launch_us = kernels * params.launch_us + self.compute_kernels * params.compute_launch_us

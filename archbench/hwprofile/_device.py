@@ -128,7 +128,9 @@ class NvmlDevice:
         self._nvml = pynvml
         properties = torch.cuda.get_device_properties(device)
         try:
-            self._handle = _nvml_handle(pynvml, nvml_uuids(properties), _pci_bus_id(properties))
+            self._handle = nvml_handle(
+                pynvml, nvml_uuids(str(properties.uuid)), pci_bus_id(properties)
+            )
         except LookupError as exc:
             self.close()
             mig = " (a MIG slice: NVML figures are unavailable on MIG)" if _is_mig() else ""
@@ -185,11 +187,10 @@ class NvmlDevice:
         self.close()
 
 
-def nvml_uuids(properties: Any) -> list[str]:
-    """The NVML UUIDs a CUDA device may have: torch prints the bare UUID; NVML prefixes
-    ``GPU-`` for a card and ``MIG-`` for a MIG slice (tried second, or first when
+def nvml_uuids(uuid: str) -> list[str]:
+    """The NVML UUIDs a CUDA device's ``uuid`` may stand for: torch prints it bare; NVML
+    prefixes ``GPU-`` for a card and ``MIG-`` for a MIG slice (tried second, or first when
     ``CUDA_VISIBLE_DEVICES`` names MIG slices)."""
-    uuid = str(getattr(properties, "uuid", "") or "")
     if not uuid:
         return []
     if uuid.startswith(("GPU-", "MIG-")):
@@ -202,7 +203,7 @@ def _is_mig() -> bool:
     return "MIG-" in os.environ.get("CUDA_VISIBLE_DEVICES", "")
 
 
-def _pci_bus_id(properties: Any) -> str | None:
+def pci_bus_id(properties: Any) -> str | None:
     """``DDDDDDDD:BB:DD.0`` from torch's PCI fields (torch >= 2.5), as NVML spells it."""
     bus = getattr(properties, "pci_bus_id", None)
     if bus is None:
@@ -212,8 +213,11 @@ def _pci_bus_id(properties: Any) -> str | None:
     return f"{domain:08x}:{bus:02x}:{device:02x}.0"
 
 
-def _nvml_handle(nvml: Any, uuids: list[str], pci_bus_id: str | None) -> Any:
-    """The NVML handle of the first UUID NVML knows, else of the PCI bus id.
+def nvml_handle(nvml: Any, uuids: list[str], bus_id: str | None) -> Any:
+    """The NVML handle of the first UUID NVML knows, else of the PCI bus id ``bus_id``.
+
+    Needs no CUDA: a process that must not create a CUDA context (a baseline reading) passes
+    the identifiers another process read from torch.
 
     Raises:
         LookupError: naming every identifier tried.
@@ -224,9 +228,9 @@ def _nvml_handle(nvml: Any, uuids: list[str], pci_bus_id: str | None) -> Any:
             return nvml.nvmlDeviceGetHandleByUUID(uuid)
         except nvml.NVMLError as exc:
             tried.append(f"{uuid}: {exc}")
-    if pci_bus_id is not None and not _is_mig():  # a MIG slice's bus id is the whole card's
+    if bus_id is not None and not _is_mig():  # a MIG slice's bus id is the whole card's
         try:
-            return nvml.nvmlDeviceGetHandleByPciBusId(pci_bus_id)
+            return nvml.nvmlDeviceGetHandleByPciBusId(bus_id)
         except nvml.NVMLError as exc:
-            tried.append(f"PCI {pci_bus_id}: {exc}")
+            tried.append(f"PCI {bus_id}: {exc}")
     raise LookupError("; ".join(tried) or "torch gives no UUID or PCI bus id")

@@ -39,7 +39,7 @@ def _summary(out: Path) -> dict:
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 def test_make_gpu_check_stops_at_once_without_cuda() -> None:
     result = subprocess.run(
-        ["make", "-s", "gpu-check", f"PYTHON={sys.executable}"],
+        ["make", "-s", "gpu-check", f"BASE_PYTHON={sys.executable}", f"PYTHON={sys.executable}"],
         cwd=REPO,
         capture_output=True,
         text=True,

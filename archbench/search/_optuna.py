@@ -23,7 +23,7 @@ from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, Sear
 TPE_STARTUP_TRIALS = 5
 # Regularized evolution: population and tournament sizes (benchmarks/search_quality_nb201.py).
 REA_POPULATION = 10
-REA_TOURNAMENT = 5
+REA_TOURNAMENT = 10  # the whole population: the best of the last 10 is the parent
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:

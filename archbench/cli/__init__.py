@@ -21,6 +21,24 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        import archbench
+
+        print(f"archbench {archbench.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Options of ``archbench`` itself, before any command."""
+
+
 # Each module registers its commands on ``app`` when imported.
 from archbench.cli import (  # noqa: E402,F401
     _data,

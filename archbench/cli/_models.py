@@ -11,12 +11,20 @@ from archbench._units import format_count
 from archbench.cli import app
 from archbench.cli._common import JSON_OPTION, console, print_json, user_errors
 from archbench.models import PRESETS, count_params, resolve_config
-from archbench.spaces import SearchSpace, get_space, list_spaces
+from archbench.spaces import DataShape, SearchSpace, get_space, list_spaces
 
 spaces_app = typer.Typer(
     help="List the search spaces, or show one.", invoke_without_command=True, no_args_is_help=False
 )
 app.add_typer(spaces_app, name="spaces")
+
+
+# The counts of ``spaces`` are for this shape: a data set's channels, size and classes change
+# the stem and the classifier (``score --space`` and ``search`` count for their data set).
+SHAPE = DataShape()
+SHAPE_TEXT = (
+    f"{SHAPE.in_channels}x{SHAPE.input_size}x{SHAPE.input_size} inputs, {SHAPE.num_classes} classes"
+)
 
 
 def _space_summary(space: SearchSpace) -> dict[str, Any]:
@@ -25,8 +33,10 @@ def _space_summary(space: SearchSpace) -> dict[str, Any]:
         "family": space.family,
         "knobs": len(space.params),
         "size": space.size(),
-        "min_params": space.min_params(),
-        "max_params": space.max_params(),
+        "min_params": space.min_params(SHAPE),
+        "max_params": space.max_params(SHAPE),
+        "input": [SHAPE.in_channels, SHAPE.input_size, SHAPE.input_size],
+        "num_classes": SHAPE.num_classes,
         "description": space.description,
     }
 
@@ -40,7 +50,7 @@ def spaces(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     if json_output:
         print_json(rows)
         return
-    table = Table(title="Search spaces (counts for 3x32x32 inputs, 10 classes)")
+    table = Table(title=f"Search spaces (counts for {SHAPE_TEXT})")
     for column in ("space", "family", "knobs", "size", "min params", "max params", "description"):
         table.add_column(column, overflow="fold")
     for row in rows:
@@ -69,12 +79,16 @@ def spaces_show(
         space = get_space(name)
         summary = _space_summary(space)
     if json_output:
-        derived = {k: summary[k] for k in ("knobs", "size", "min_params", "max_params")}
+        derived = {
+            k: summary[k]
+            for k in ("knobs", "size", "min_params", "max_params", "input", "num_classes")
+        }
         print_json({**space.to_dict(), "summary": derived})
         return
     table = Table(
         title=f"space {space.name} ({space.family}): {summary['knobs']} knobs, "
-        f"params {format_count(summary['min_params'])} to {format_count(summary['max_params'])}"
+        f"params {format_count(summary['min_params'])} to {format_count(summary['max_params'])} "
+        f"for {SHAPE_TEXT}"
     )
     for column in ("knob", "type", "values", "active if"):
         table.add_column(column, overflow="fold")

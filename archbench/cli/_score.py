@@ -272,17 +272,19 @@ def _score_space(
         return
     table = Table(
         title=f"{space.name}: {len(pool)} feasible samples under {format_count(budget.max_params)} "
-        f"params, best {order_by} first; scored in {seconds:.1f}s"
+        f"params for {shape.in_channels}x{shape.input_size}x{shape.input_size} inputs and "
+        f"{shape.num_classes} classes ({settings['dataset']}), best {order_by} first; "
+        f"scored in {seconds:.1f}s"
     )
-    for column in ("rank", "sample", "n params", *names):
+    counted = "params" not in names  # the params score is the count: one column, not two
+    for column in ("rank", "sample", *(["params"] if counted else []), *names):
         table.add_column(column, justify="right")
     table.add_column("knobs", overflow="fold")
     for row in configs:
         knobs = " ".join(f"{key}={value}" for key, value in row["params"].items())
         values = [_format(name, row["values"][name]) for name in names]
-        table.add_row(
-            str(row["rank"]), str(row["sample"]), format_count(row["n_params"]), *values, knobs
-        )
+        count = [format_count(row["n_params"])] if counted else []
+        table.add_row(str(row["rank"]), str(row["sample"]), *count, *values, knobs)
     console.print(table)
 
 

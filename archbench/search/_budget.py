@@ -145,6 +145,8 @@ def ensure_feasible(space: SearchSpace, budget: Budget, shape: DataShape) -> int
     if minimum > budget.max_params:
         raise ValueError(
             f"max_params: no config of space {space.name!r} fits {format_count(budget.max_params)} "
-            f"({budget.max_params:,}); its smallest config has {minimum:,} params"
+            f"({budget.max_params:,}); its smallest config has {minimum:,} params for "
+            f"{shape.in_channels}x{shape.input_size}x{shape.input_size} inputs and "
+            f"{shape.num_classes} classes"
         )
     return minimum

@@ -44,6 +44,8 @@ def test_spaces_show_json_is_a_valid_space_file(
         "size": space.size(),
         "min_params": space.min_params(),
         "max_params": space.max_params(),
+        "input": [3, 32, 32],
+        "num_classes": 10,
     }
     path = tmp_path / "shown.json"
     path.write_text(out)
@@ -129,3 +131,42 @@ def test_real_console_script_errors_have_no_traceback() -> None:
     assert result.stderr.startswith("archbench: error:") and "Traceback" not in result.stderr
     result = run_cli("spaces", "show", "nope")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import archbench
+
+    code, out, _ = invoke(capsys, "--version")
+    assert code == 0 and out == f"archbench {archbench.__version__}\n"
+
+
+def test_spaces_say_the_shape_their_counts_are_for(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = invoke(capsys, "spaces", "--json")
+    assert code == 0
+    assert {(tuple(row["input"]), row["num_classes"]) for row in json.loads(out)} == {
+        ((3, 32, 32), 10)
+    }
+    code, out, _ = invoke(capsys, "spaces", "show", "resnet")
+    assert "for 3x32x32 inputs, 10 classes" in " ".join(out.split())
+
+
+def test_score_space_names_the_shape_and_counts_params_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = invoke(
+        capsys, "score", "--space", "resnet", "--max-params", "50k", "--samples", "2",
+        "--scores", "params,flops", "--dataset", "synthetic",
+    )  # fmt: skip
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "for 3x32x32 inputs and 10 classes (synthetic)" in text
+    header = next(line for line in out.splitlines() if "rank" in line)
+    assert header.count("params") == 1
+
+
+def test_a_budget_below_the_space_names_the_shape_of_its_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = invoke(capsys, "score", "--space", "resnet", "--max-params", "500")
+    assert code == 2
+    assert "its smallest config has 666 params for 1x28x28 inputs and 10 classes" in err

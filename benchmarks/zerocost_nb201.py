@@ -10,7 +10,8 @@ params and flops are analytic and cover all 724 archs. synflow builds each net (
 image, float64); the data-dependent scores need a batch: ``--data`` is a CIFAR-10 JPEG tarball
 (``cifar10-jpeg/train/<class>/NNNN.jpg``) from which 64 seeded training images are read, or, without
 it, 64 images of seeded Gaussian noise (say which in any figure). ``--archs K`` scores a seeded
-subsample of K archs with the built-model scores, for slow machines.
+subsample of K archs with the built-model scores, and ``--scores synflow`` leaves out the
+data-dependent ones, for slow machines.
 
     nice -n 10 python benchmarks/zerocost_nb201.py --data cifar10-jpeg.tar.gz --archs 724
 """
@@ -31,7 +32,7 @@ from scipy.stats import spearmanr
 
 from archbench.models import count_params, forward_flops, resolve_config
 from archbench.tables import nb201_accuracies
-from archbench.zerocost import score_config
+from archbench.zerocost import needs_data, score_config
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "tests" / "models" / "data"
 PUBLISHED_FILE = PUBLISHED / "nb201_zerocost_cifar10.csv"
@@ -87,35 +88,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="CIFAR-10 JPEG tarball for the scoring batch")
     parser.add_argument("--archs", type=int, default=724, help="archs scored with built models")
+    parser.add_argument(
+        "--scores", default=",".join(BUILT_SCORES), help="built-model scores, comma-separated"
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="images of the scoring batch")
     parser.add_argument("--seed", type=int, default=0, help="seeds the batch, subsample, weights")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    built_scores = [name.strip() for name in args.scores.split(",")]
+    if not set(built_scores) <= set(BUILT_SCORES):
+        parser.error(f"--scores: choose from {', '.join(BUILT_SCORES)}")
 
     with PUBLISHED_FILE.open() as file:
         rows = list(csv.DictReader(file))
     accuracy = nb201_accuracies("cifar10")
-    batch = (
-        cifar10_batch(args.data, args.batch_size, args.seed)
-        if args.data
-        else noise_batch(args.batch_size, args.seed)
-    )
+    batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+    if needs_data(built_scores) and args.data:
+        batches.append(cifar10_batch(args.data, args.batch_size, args.seed))
+    elif needs_data(built_scores):
+        batches.append(noise_batch(args.batch_size, args.seed))
     built = random.Random(args.seed).sample(range(len(rows)), min(args.archs, len(rows)))
     ours: dict[str, list[float]] = {"params": [], "flops": []}
     for row in rows:
         cfg = resolve_config(row["arch"])
         ours["params"].append(float(count_params(cfg)))
         ours["flops"].append(float(forward_flops(cfg)))
-    for name in BUILT_SCORES:
+    for name in built_scores:
         ours[name] = []
     started = time.perf_counter()
     for done, index in enumerate(sorted(built), 1):
         values = score_config(
-            resolve_config(rows[index]["arch"]), BUILT_SCORES, batches=[batch], seed=args.seed
+            resolve_config(rows[index]["arch"]), built_scores, batches=batches, seed=args.seed
         )
-        for name in BUILT_SCORES:
+        for name in built_scores:
             ours[name].append(values[name])
         if done % 25 == 0:
             elapsed = time.perf_counter() - started
@@ -138,11 +145,10 @@ def main() -> None:
             f"| {name} | {len(values)} | {agreement} | {spearman(values, tested):.3f} "
             f"| {published} |"
         )
-    batch_source = (
-        f"{args.batch_size} CIFAR-10 (JPEG) training images"
-        if args.data
-        else (f"{args.batch_size} images of Gaussian noise")
-    )
+    batch_source = "none (data-free scores)"
+    if batches:
+        kind = "CIFAR-10 (JPEG) training images" if args.data else "images of Gaussian noise"
+        batch_source = f"{args.batch_size} {kind}"
     footer = (
         f"Built-model scores: {len(built)} archs in {seconds:.0f} s ({seconds / len(built):.2f} s "
         f"each, {args.threads} torch thread(s)); scoring batch: {batch_source}, seed {args.seed}."

@@ -37,11 +37,17 @@ RUN_FILES = (
     "confusion.png",
 )
 
-DATASET_OPTION = typer.Option("mnist5k", "--dataset", help="A data set name (archbench data list).")
+DATASET_OPTION = typer.Option(
+    "mnist5k",
+    "--dataset",
+    help="A data set name (archbench data list), or an image folder or its .tar/.tar.gz/.zip.",
+)
 DATA_DIR_OPTION = typer.Option(
     None, "--data-dir", help="Folder with the data files (default: $ARCHBENCH_DATA, else cache)."
 )
-RUN_DIR_OPTION = typer.Option(None, "--out", help="Run folder (default: runs/<config>-<dataset>).")
+RUN_DIR_OPTION = typer.Option(
+    None, "--out", help="Run folder (default: runs/<config>-<dataset>[-<epochs>ep])."
+)
 CHECKPOINT_OPTION = typer.Option(..., "--checkpoint", help="A checkpoint.pt from a run.")
 PREDICTIONS_OPTION = typer.Option(Path("predictions.csv"), "--out", help="CSV file to write.")
 DEVICE_OPTION = typer.Option(
@@ -62,7 +68,11 @@ def train(
     ),
     dataset: str = DATASET_OPTION,
     data_dir: Path | None = DATA_DIR_OPTION,
-    epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+    epochs: int | None = typer.Option(
+        None,
+        "--epochs",
+        help="Override the recipe's epochs; its schedule, warm-up included, is compressed to fit.",
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Override the batch size."),
     lr: float | None = typer.Option(None, "--lr", help="Override the learning rate."),
     seed: int | None = typer.Option(None, "--seed", help="Override the recipe's seed."),
@@ -75,7 +85,7 @@ def train(
 ) -> None:
     """Train a config on a data set; writes checkpoint, metrics, summary and plots to a folder."""
     from archbench._dataclass_io import write_mapping
-    from archbench.data import load_dataset, split_train_val
+    from archbench.data import dataset_label, load_dataset, split_train_val
     from archbench.hwprofile import environment_stamp, resolve_device
     from archbench.models import count_params, resolve_config
     from archbench.train import (
@@ -90,8 +100,9 @@ def train(
     with user_errors():
         cfg = resolve_config(config)
         recipe = _resolve_recipe(config, recipe_spec)
+        if epochs is not None:
+            recipe = recipe.with_epochs(epochs)
         overrides: dict[str, Any] = {
-            "epochs": epochs,
             "batch_size": batch_size,
             "lr": lr,
             "seed": seed,
@@ -104,10 +115,12 @@ def train(
         cfg = _with_data(cfg, train_split)
         train_data, val_data = split_train_val(train_split, recipe.val_fraction, recipe.seed)
         run_device = resolve_device(device)
-    out_dir = out if out is not None else RUNS_DIR / f"{Path(config).stem}-{dataset}"
+    out_dir = out if out is not None else default_run_dir(config, dataset, epochs)
     if (out_dir / CHECKPOINT_FILE).exists() and not resume:
         fail(f"{out_dir} holds a run already; pass --resume to continue it, or another --out")
-    with _epoch_progress(json_output, recipe.epochs, f"{Path(config).stem} on {dataset}") as report:
+    with _epoch_progress(
+        json_output, recipe.epochs, f"{Path(config).stem} on {dataset_label(dataset)}"
+    ) as report:
         try:
             with user_errors():
                 result = train_model(
@@ -218,6 +231,18 @@ def predict(
         print_json({"out": str(out), "images": len(data), "accuracy": accuracy})
         return
     console.print(f"wrote {len(data)} predictions to {out}; accuracy {accuracy:.2%}")
+
+
+def default_run_dir(config: str, dataset: str, epochs: int | None) -> Path:
+    """``runs/<config>-<dataset>``, with ``-<E>ep`` for a run whose epochs were overridden.
+
+    A short check (``--epochs 3``) and the full run of the same file then keep their own
+    folders, and the full run does not find the check's checkpoint and refuse to start.
+    """
+    from archbench.data import dataset_label
+
+    name = f"{Path(config).stem}-{dataset_label(dataset)}"
+    return RUNS_DIR / (f"{name}-{epochs}ep" if epochs is not None else name)
 
 
 def _resolve_recipe(config: str, recipe_spec: str | None) -> TrainRecipe:

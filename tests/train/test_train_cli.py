@@ -78,3 +78,14 @@ def test_simple_cnn_learns_mnist5k_in_three_epochs_and_writes_every_artifact(
     again = json.loads(out)
     assert again["recipe"] == summary["recipe"] and again["epochs_trained"] == 3
     assert again["test_accuracy"] == summary["test_accuracy"]
+
+
+def test_a_short_check_and_the_full_run_keep_their_own_folders() -> None:
+    from archbench.cli._train import default_run_dir
+
+    assert default_run_dir("exports/s-trial-3.yaml", "mnist5k", None) == Path(
+        "runs/s-trial-3-mnist5k"
+    )
+    assert default_run_dir("exports/s-trial-3.yaml", "mnist5k", 3) == Path(
+        "runs/s-trial-3-mnist5k-3ep"
+    )

@@ -133,17 +133,20 @@ def _summary_table(summary: SearchSummary) -> Table:
         title=f"{summary.study}: {summary.trained} trained ({summary.pruned} pruned), "
         f"{summary.rejected} rejected, {summary.failed} failed in {summary.seconds:.0f}s"
     )
-    for column in ("rank", "trial", "val accuracy", "params", "epochs", "baseline"):
-        table.add_column(column, justify="right" if column != "baseline" else "left")
+    baselines = any(row["baseline"] for row in summary.best)  # no empty column without one
+    for column in ("rank", "trial", "val accuracy", "params", "epochs"):
+        table.add_column(column, justify="right")
+    if baselines:
+        table.add_column("baseline")
     for rank, row in enumerate(summary.best, 1):
-        table.add_row(
+        cells = [
             str(rank),
             str(row["trial"]),
             f"{row['val_accuracy']:.2%}",
             format_count(row["n_params"] or 0),
             str(row["epochs"]),
-            row["baseline"] or "",
-        )
+        ]
+        table.add_row(*cells, *([row["baseline"] or ""] if baselines else []))
     return table
 
 

@@ -24,6 +24,7 @@ from archbench.results._trials import (
     objectives_of,
     open_existing_storage,
     read_trials,
+    short_reason,
 )
 from archbench.search import STATUSES, TRAINED, list_study_names
 
@@ -103,7 +104,7 @@ class RankedTrial:
         cells["trial"] = f"{'*' if mark_pareto and trial.pareto else ''}{trial.number}" + (
             f" {trial.baseline}" if trial.baseline else ""
         )
-        cells["reason"] = trial.reason if trial.status != TRAINED and trial.reason else ""
+        cells["reason"] = short_reason(trial.reason) if trial.status != TRAINED else ""
         return cells
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from archbench._units import format_count
-from archbench.results._trials import TrialRow
+from archbench.results._trials import TrialRow, rejection_kind
 from archbench.search import PRUNED, REJECTED, STATUSES, TRAINED, trial_status
 
 if TYPE_CHECKING:
@@ -37,7 +37,16 @@ STATUS_COLORS = {
     "failed": "black",
     "running": "tab:gray",
 }
+# Rejections by the budget they broke (results._trials.rejection_kind), in legend order.
+REJECTION_COLORS = {
+    "params": "tab:red",
+    "FLOPs": "tab:purple",
+    "min batch": "tab:brown",
+    "latency": "tab:pink",
+    "other": "tab:olive",
+}
 MIB = 2**20
+MIN_IMPORTANCE_TRIALS = 10
 COUNT_FORMATTER = FuncFormatter(lambda value, _: format_count(value))
 
 
@@ -78,9 +87,10 @@ def plot_accuracy_vs(
     Trained trials are filled, pruned ones hollow (their accuracy comes from fewer epochs, so
     they stay off the front). A noisy timing (``TrialRow.noisy``) is crossed out and counted in
     the legend, and a front that goes through one is dashed and says how many. For
-    parameters, the budget is a vertical line and the rejected
-    configs are ticks along the bottom: they never trained, but where they fall says how much of
-    the space the budget cut off.
+    parameters, the budget is a vertical line and the rejected configs are ticks along the
+    bottom, coloured by the budget that rejected them (a FLOPs cap rejects configs under the
+    parameter budget too): they never trained, but where they fall says how much of the space
+    each budget cut off.
 
     Args:
         field: the ``TrialRow`` attribute on the x axis.
@@ -141,16 +151,15 @@ def plot_accuracy_vs(
             )
     values = [_figure(r, field) for r in rows if getattr(r, field) is not None]
     if field == "n_params":
-        rejected = [r.n_params for r in rows if r.status == REJECTED and r.n_params is not None]
-        if rejected:
+        for kind, group in _rejections_by_kind(rows).items():
             axes.plot(
-                rejected,
-                [0.02] * len(rejected),
+                [_figure(r, "n_params") for r in group],
+                [0.02] * len(group),
                 "|",
-                color=STATUS_COLORS[REJECTED],
+                color=REJECTION_COLORS[kind],
                 markersize=12,
                 transform=axes.get_xaxis_transform(),
-                label=f"rejected ({len(rejected)}, never trained)",
+                label=f"rejected: {kind} ({len(group)}, never trained)",
             )
         if budget is not None:
             axes.axvline(
@@ -165,7 +174,7 @@ def plot_accuracy_vs(
     axes.set_xlabel(label)
     axes.set_ylabel("validation accuracy (proxy)")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    _legend_outside(axes)
     return _save(figure, path)
 
 
@@ -175,9 +184,10 @@ def _figure(row: TrialRow, field: str) -> float:
 
 
 def plot_params_by_status(rows: Sequence[TrialRow], path: str | Path, budget: int | None) -> Path:
-    """Histogram of parameter counts, stacked by status, against the budget.
+    """Histogram of parameter counts, stacked by status (rejections by the budget they broke),
+    against the parameter budget.
 
-    Shows which part of the space the budget rejected and where the trained configs sit.
+    Shows which part of the space each budget rejected and where the trained configs sit.
 
     Raises:
         NothingToPlot: when no trial has a parameter count.
@@ -188,15 +198,21 @@ def plot_params_by_status(rows: Sequence[TrialRow], path: str | Path, budget: in
     low = min(r.n_params or 1 for r in counted)
     high = max([r.n_params or 1 for r in counted] + ([budget] if budget else []))
     bins = _log_bins(max(1, low), max(high, low + 1), 20)
-    statuses = [s for s in STATUSES if any(r.status == s for r in counted)]
+    groups: dict[str, tuple[list[TrialRow], str]] = {}
+    for status in STATUSES:
+        if status == REJECTED:
+            for kind, group in _rejections_by_kind(counted).items():
+                groups[f"rejected: {kind}"] = (group, REJECTION_COLORS[kind])
+        elif any(r.status == status for r in counted):
+            groups[status] = ([r for r in counted if r.status == status], STATUS_COLORS[status])
     figure = Figure(figsize=(7, 4), layout="constrained")
     axes = figure.subplots()
     axes.hist(
-        [[_figure(r, "n_params") for r in counted if r.status == s] for s in statuses],
+        [[_figure(r, "n_params") for r in group] for group, _ in groups.values()],
         bins=bins,
         stacked=True,
-        color=[STATUS_COLORS[s] for s in statuses],
-        label=[f"{s} ({sum(r.status == s for r in counted)})" for s in statuses],
+        color=[color for _, color in groups.values()],
+        label=[f"{name} ({len(group)})" for name, (group, _) in groups.items()],
     )
     if budget is not None:
         axes.axvline(
@@ -208,8 +224,25 @@ def plot_params_by_status(rows: Sequence[TrialRow], path: str | Path, budget: in
     axes.set_xlabel("parameters")
     axes.set_ylabel("configs")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    _legend_outside(axes)
     return _save(figure, path)
+
+
+def _rejections_by_kind(rows: Sequence[TrialRow]) -> dict[str, list[TrialRow]]:
+    """The rejected rows with a parameter count, by the budget they broke."""
+    groups: dict[str, list[TrialRow]] = {}
+    for row in rows:
+        if row.status == REJECTED and row.n_params is not None:
+            groups.setdefault(rejection_kind(row.reason), []).append(row)
+    return {kind: groups[kind] for kind in REJECTION_COLORS if kind in groups}
+
+
+def _legend_outside(axes: Axes, *, below: bool = False) -> None:
+    """A legend beside (or below) the axes, where it covers no data point."""
+    if below:
+        axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    else:
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
 def _log_bins(low: float, high: float, count: int) -> list[float]:
@@ -237,12 +270,14 @@ def plot_epoch_curves(rows: Sequence[TrialRow], path: str | Path) -> Path:
             ms=3,
             label=f"trial {row.number} ({format_count(row.n_params or 0)} params)",
         )
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    last = max(m.get("epoch", i + 1) for r in curves for i, m in enumerate(r.metrics))
+    axes.set_xlim(0.5, last + 0.5)  # whole epochs, even for a one-epoch proxy
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel("epoch")
     axes.set_ylabel("validation accuracy")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    _legend_outside(axes)
     return _save(figure, path)
 
 
@@ -264,7 +299,8 @@ def plot_batch_sweep(rows: Sequence[TrialRow], path: str | Path) -> Path:
     swept = [(row, points) for row, points in swept if points]
     if not swept:
         raise NothingToPlot(
-            "no stored profile holds a batch-size sweep (archbench profile --sweep)"
+            "no trial's stored profile holds a batch-size sweep; `archbench profile CONFIG "
+            "--sweep 16,32,64` on an exported config draws its own sweep PNG, outside the study"
         )
     figure = Figure(figsize=(10, 4), layout="constrained")
     speed, memory = figure.subplots(1, 2)
@@ -287,7 +323,7 @@ def plot_batch_sweep(rows: Sequence[TrialRow], path: str | Path) -> Path:
         axes.set_ylabel(ylabel)
         axes.grid(alpha=0.3)
         if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize=7)
+            _legend_outside(axes, below=True)
     return _save(figure, path)
 
 
@@ -330,16 +366,16 @@ def plot_param_importances(study: optuna.Study, path: str | Path) -> Path:
     hence the negated accuracy.
 
     Raises:
-        NothingToPlot: with fewer than two trained trials with sampled params, below which
-            Optuna can only return equal importances.
+        NothingToPlot: with fewer than ``MIN_IMPORTANCE_TRIALS`` trained trials with sampled
+            params: with 4, the importances ranked the noise of 4 proxy accuracies.
     """
     from optuna.visualization.matplotlib import plot_param_importances as optuna_plot
 
     trained = [t for t in study.get_trials(deepcopy=False) if _is_trained(t) and t.params]
-    if len(trained) < 2:
+    if len(trained) < MIN_IMPORTANCE_TRIALS:
         raise NothingToPlot(
-            f"parameter importances need at least 2 trained trials with sampled params; "
-            f"this study has {len(trained)}"
+            f"parameter importances need at least {MIN_IMPORTANCE_TRIALS} trained trials with "
+            f"sampled params to tell the knobs apart from noise; this study has {len(trained)}"
         )
 
     def target(trial: optuna.trial.FrozenTrial) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 
 import archbench
-from archbench._units import format_count
+from archbench._units import format_bytes, format_count
 from archbench.results import _plots
 from archbench.results._leaderboard import Leaderboard, leaderboard
 from archbench.results._trials import TrialRow
@@ -86,7 +86,8 @@ def _figure_specs(
             "accuracy_vs_params",
             "Accuracy against parameters",
             "Trained configs (filled), pruned ones (hollow), the Pareto front of the trained "
-            "ones, the budget (dashed) and the rejected configs (ticks at the bottom).",
+            "ones, the parameter budget (dashed) and the rejected configs (ticks at the bottom, "
+            "coloured by the budget that rejected them).",
             lambda p: _plots.plot_accuracy_vs(
                 rows, p, field="n_params", label="parameters", larger_is_better=False, budget=budget
             ),
@@ -129,7 +130,8 @@ def _figure_specs(
         (
             "params_by_status",
             "Rejected against trained configs",
-            "Parameter counts of every proposed config, stacked by what became of it.",
+            "Parameter counts of every proposed config, stacked by what became of it; "
+            "rejections by the budget they broke.",
             lambda p: _plots.plot_params_by_status(rows, p, budget),
         ),
         (
@@ -192,11 +194,10 @@ def write_report(
 
 def _settings(study: optuna.Study, storage_url: str, counts: dict[str, int]) -> dict[str, str]:
     attrs = study.user_attrs
-    budget = attrs.get("max_params")
     return {
         "storage": storage_url,
         "space": f"{attrs.get('space', '-')} ({attrs.get('family', '-')})",
-        "budget": f"{format_count(budget)} params" if budget else "-",
+        "budgets": budgets(attrs),
         "dataset": f"{attrs.get('dataset', '-')} (subset {attrs.get('subset', 1.0)})",
         "proxy epochs": str(attrs.get("epochs", "-")),
         "objectives": ", ".join(attrs.get("objectives") or []),
@@ -206,6 +207,22 @@ def _settings(study: optuna.Study, storage_url: str, counts: dict[str, int]) -> 
         "reported": f"archbench {archbench.__version__}, "
         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}",
     }
+
+
+def budgets(attrs: dict[str, Any]) -> str:
+    """Every limit the search applied: params, FLOPs, latency and min batch, or ``none``."""
+    limits = []
+    if attrs.get("max_params"):
+        limits.append(f"params <= {format_count(attrs['max_params'])}")
+    if attrs.get("max_flops"):
+        limits.append(f"forward FLOPs <= {format_count(attrs['max_flops'])}")
+    if attrs.get("max_latency_ms"):
+        limits.append(f"batch-1 latency <= {attrs['max_latency_ms']:g} ms")
+    if attrs.get("min_batch"):
+        memory = attrs.get("memory_bytes")
+        on = f" on {format_bytes(memory)}" if memory else ""
+        limits.append(f"predicted max batch >= {attrs['min_batch']}{on}")
+    return "; ".join(limits) or "none"
 
 
 def _table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:

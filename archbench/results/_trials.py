@@ -10,6 +10,7 @@ plain data: ``results/`` never imports ``hwprofile``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,42 @@ SUMMARY_FIELDS = (
     "zero_cost_score",
     "zero_cost_rank",
 )
+
+
+# A rejection's stored reason (search/_budget.py, search/_trial.py) -> its short form and kind.
+_REJECTIONS = (
+    (re.compile(r"(\S+) params over the budget of (\S+)"), "params {0} > {1}", "params"),
+    (re.compile(r"(\S+) FLOPs over the cap of (\S+)"), "FLOPs {0} > {1}", "FLOPs"),
+    (
+        re.compile(r"predicted max training batch (\d+) on (.+?) is below (\d+)"),
+        "max batch {0} < {2} on {1}",
+        "min batch",
+    ),
+    (re.compile(r"latency (\S+) ms over the cap of (\S+) ms"), "latency {0} > {1} ms", "latency"),
+)
+SHORT_REASON_CHARS = 60
+
+
+def short_reason(reason: str | None) -> str:
+    """One table cell: ``params 1.07M > 1M`` for a budget rejection, else the reason's first
+    line cut to ``SHORT_REASON_CHARS`` (the whole reason is in ``--json``)."""
+    if not reason:
+        return ""
+    for pattern, short, _ in _REJECTIONS:
+        match = pattern.search(reason)
+        if match:
+            return short.format(*match.groups())
+    line = reason.strip().splitlines()[0] if reason.strip() else ""
+    return line if len(line) <= SHORT_REASON_CHARS else line[: SHORT_REASON_CHARS - 1] + "…"
+
+
+def rejection_kind(reason: str | None) -> str:
+    """Which budget a rejection broke: ``params``, ``FLOPs``, ``min batch``, ``latency``, or
+    ``other``."""
+    for pattern, _, kind in _REJECTIONS:
+        if reason and pattern.search(reason):
+            return kind
+    return "other"
 
 
 # The profile's timing names -> the TrialRow field that holds the figure.

@@ -147,3 +147,14 @@ def test_piped_fidelity_prints_a_line_per_finished_training(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "fid: 4 trainings (epochs=1, reference:seed=0)"
     assert len(lines) == 3 and lines[2].startswith("fid: trainings 1/4  now epochs=1")
+
+
+def test_the_summary_table_has_a_baseline_column_only_with_a_baseline() -> None:
+    from archbench.cli._search import _summary_table
+    from archbench.search import SearchSummary
+
+    row = {"trial": 3, "val_accuracy": 0.9, "n_params": 1000, "epochs": 1, "baseline": None}
+    summary = SearchSummary("demo", "sqlite:///x.db", 1, 0, 0, 0, 1.0, [row])
+    assert "baseline" not in draw(_summary_table(summary))
+    with_baseline = replace(summary, best=[row | {"baseline": "resnet20_cifar"}])
+    assert "baseline" in draw(_summary_table(with_baseline))

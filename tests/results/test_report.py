@@ -88,8 +88,8 @@ def importance_study(trained: int) -> optuna.Study:
 def test_param_importances_plot_and_too_few_trials(tmp_path: Path) -> None:
     path = plot_param_importances(importance_study(20), tmp_path / "importances.png")
     assert_loadable_png(path)
-    with pytest.raises(NothingToPlot, match="at least 2 trained trials"):
-        plot_param_importances(importance_study(1), tmp_path / "none.png")
+    with pytest.raises(NothingToPlot, match="at least 10 trained trials .* has 9"):
+        plot_param_importances(importance_study(9), tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()
 
 
@@ -126,3 +126,62 @@ def test_pareto_front(larger_is_better: bool, expected: list[int]) -> None:
     # (cost, accuracy): 1 is beaten by 0 when smaller costs win (same accuracy, more cost).
     points = [(1.0, 0.5), (2.0, 0.5), (3.0, 0.7), (4.0, 0.9)]
     assert pareto_front(points, x_larger_is_better=larger_is_better) == expected
+
+
+def budget_study() -> optuna.Study:
+    """Every budget set; one trained trial of one epoch, rejections by params and by FLOPs."""
+    study = optuna.create_study(study_name="budgets", direction="maximize")
+    attrs = {"max_params": 1_000_000, "max_flops": 60_000_000, "max_latency_ms": 2.5}
+    for key, value in (attrs | {"min_batch": 32, "memory_bytes": 8 * 2**30}).items():
+        study.set_user_attr(key, value)
+    trained = {"status": "trained", "n_params": 900_000, "val_accuracy": 0.9,
+               "metrics": [{"epoch": 1, "val_accuracy": 0.9}]}  # fmt: skip
+    study.add_trial(optuna.create_trial(value=0.9, user_attrs=trained))
+    for n_params, reason in (
+        (1_070_000, "1.07M params over the budget of 1M"),
+        (800_000, "62.1M FLOPs over the cap of 60M"),
+    ):
+        rejected = {"status": "rejected", "n_params": n_params, "reason": reason}
+        study.add_trial(
+            optuna.create_trial(state=optuna.trial.TrialState.PRUNED, user_attrs=rejected)
+        )
+    return study
+
+
+def test_rejections_are_marked_by_reason_and_every_budget_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    from archbench.results import leaderboard
+
+    drawn: dict[str, Figure] = {}
+    original = Figure.savefig
+
+    def keep(figure: Figure, path: Path, *args: object, **kwargs: object) -> None:
+        drawn[Path(path).stem] = figure
+        original(figure, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    study = budget_study()
+    report = write_report(study, tmp_path, storage_url="memory")
+    markdown = report.markdown.read_text()
+    assert (
+        "**budgets**: params <= 1M; forward FLOPs <= 60M; batch-1 latency <= 2.5 ms; "
+        "predicted max batch >= 32 on 8.0 GiB"
+    ) in markdown
+    labels = drawn["accuracy_vs_params"].axes[0].get_legend_handles_labels()[1]
+    assert "rejected: params (1, never trained)" in labels
+    assert "rejected: FLOPs (1, never trained)" in labels
+    labels = drawn["params_by_status"].axes[0].get_legend_handles_labels()[1]
+    assert labels[:3] == ["trained (1)", "rejected: params (1)", "rejected: FLOPs (1)"]
+    curves = drawn["epoch_curves"].axes[0]
+    assert curves.get_xlim() == (0.5, 1.5)
+    assert [tick for tick in curves.get_xticks() if 0.5 <= tick <= 1.5] == [1.0]
+    for name in ("accuracy_vs_params", "params_by_status", "epoch_curves"):
+        axes = drawn[name].axes[0]
+        legend = axes.get_legend().get_window_extent()
+        assert legend.x0 >= axes.get_window_extent().x1, f"{name}: the legend covers the data"
+    assert "at least 10 trained trials" in markdown
+    cells = [entry.cells()["reason"] for entry in leaderboard(study).entries]
+    assert sorted(cells) == ["", "FLOPs 62.1M > 60M", "params 1.07M > 1M"]

@@ -90,9 +90,16 @@ def fidelity(
     dataset: str = typer.Option("mnist5k", help="Data set of every training."),
     data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
     samples: int = typer.Option(..., help="Configs drawn (K, at least 2), seeded by --seed."),
-    proxy_epochs: str = typer.Option(..., help="Proxy settings to compare, e.g. 1,2."),
+    proxy_epochs: str = typer.Option(
+        None, help="Proxy settings to compare, e.g. 1,2 (none with --benchmark)."
+    ),
     proxy_subset: float = typer.Option(1.0, help="Fraction of the training split for proxies."),
-    reference_epochs: int = typer.Option(..., help="Epochs of the reference training."),
+    reference_epochs: int = typer.Option(
+        None, help="Epochs of the reference training (the table's 200 with --benchmark)."
+    ),
+    benchmark: str = typer.Option(
+        None, help="nb201: the reference is NAS-Bench-201's table; nothing trains."
+    ),
     reference_seeds: int = typer.Option(
         1, help="Reference trainings per config, each with its own seed; 2 measures the noise."
     ),
@@ -127,8 +134,8 @@ def fidelity(
                 max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
             ),
             samples=samples,
-            proxy_epochs=_epochs_list(proxy_epochs),
-            reference_epochs=reference_epochs,
+            proxy_epochs=_epochs_list(proxy_epochs) if proxy_epochs is not None else (),
+            reference_epochs=_reference_epochs(reference_epochs, benchmark),
             dataset=dataset,
             data_dir=data_dir,
             recipe=recipe,
@@ -147,6 +154,7 @@ def fidelity(
             else None,
             device=device,
             retry_failed=retry_failed,
+            benchmark=benchmark,
         )
     try:
         with user_errors():
@@ -171,6 +179,17 @@ def fidelity(
         err_console.print(f"{missing} training(s) failed; they are missing from the figures")
     if report is not None:
         console.print(f"report: {report}")
+
+
+def _reference_epochs(epochs: int | None, benchmark: str | None) -> int:
+    """``--reference-epochs``, which a table fixes (its own epochs) and a training needs."""
+    if epochs is not None:
+        return epochs
+    if benchmark is None:
+        raise ValueError("reference_epochs: give the epochs of the reference training, e.g. 10")
+    from archbench.tables import NB201_EPOCHS
+
+    return NB201_EPOCHS
 
 
 def _epochs_list(text: str) -> tuple[int, ...]:

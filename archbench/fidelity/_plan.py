@@ -3,8 +3,9 @@
 Each proxy setting (epochs, on ``proxy_subset`` of the data) and each reference seed (the
 recipe at ``reference_epochs``, its schedule stretched with it) is one ``SearchSettings``, run by
 the search core over the same K enqueued configs and stored in a study of its own:
-``<study>:epochs=2``, ``<study>:reference:seed=0``. The pool and its zero-cost scores live in the
-user attrs of the parent study ``<study>``.
+``<study>:epochs=2``, ``<study>:reference:seed=0``. With a ``benchmark`` the one reference is
+its table (``<study>:reference:nb201``), looked up by the same search core, and nothing trains.
+The pool and its zero-cost scores live in the user attrs of the parent study ``<study>``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ def proxy_label(epochs: int) -> str:
 
 def reference_label(seed: int) -> str:
     return f"reference:seed={seed}"
+
+
+def benchmark_label(benchmark: str) -> str:
+    return f"reference:{benchmark}"
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,16 @@ class FidelitySettings:
     # Train again the configs whose training failed (a lost worker, a killed process);
     # by default a failed config stays missing, as a rerun must not change the figures.
     retry_failed: bool = False
+    # The reference is this table's accuracy (``--benchmark nb201``): no proxy, no training.
+    benchmark: str | None = None
     score_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.samples < 2:
             raise ValueError(f"samples: a ranking needs at least 2 configs, got {self.samples}")
-        if not self.proxy_epochs or any(e < 1 for e in self.proxy_epochs):
+        if self.benchmark is not None:
+            self._check_benchmark()
+        elif not self.proxy_epochs or any(e < 1 for e in self.proxy_epochs):
             raise ValueError(
                 f"proxy_epochs: give epochs >= 1, e.g. 1,2; got {list(self.proxy_epochs)}"
             )
@@ -92,6 +101,19 @@ class FidelitySettings:
         object.__setattr__(self, "score_names", tuple(names))
         self.trainings()  # the search settings check the rest (subset, workers, ...)
 
+    def _check_benchmark(self) -> None:
+        from archbench.tables import NB201_EPOCHS
+
+        if self.proxy_epochs:
+            raise ValueError(
+                f"proxy_epochs: --benchmark {self.benchmark} trains nothing; drop --proxy-epochs"
+            )
+        if self.reference_epochs != NB201_EPOCHS or self.reference_seeds != 1:
+            raise ValueError(
+                f"reference_epochs: the {self.benchmark} table holds one {NB201_EPOCHS}-epoch "
+                "training per config; drop --reference-epochs and --reference-seeds"
+            )
+
     @property
     def study_name(self) -> str:
         from archbench.data import dataset_label
@@ -99,6 +121,7 @@ class FidelitySettings:
         space = self.space.rsplit("/", 1)[-1].split(".")[0]
         return (
             f"fidelity-{space}-{format_count(self.budget.max_params)}-{dataset_label(self.dataset)}"
+            f"{f'-{self.benchmark}table' if self.benchmark else ''}"
             f"-k{self.samples}-seed{self.seed}"
         )
 
@@ -107,7 +130,10 @@ class FidelitySettings:
         return self.study or self.study_name
 
     def trainings(self) -> list[Training]:
-        """The proxy settings, cheapest first, then the reference seeds."""
+        """The proxy settings, cheapest first, then the reference seeds (or the table)."""
+        if self.benchmark is not None:
+            label = benchmark_label(self.benchmark)
+            return [Training(label, self._search(label, self.reference_epochs, 1.0), True)]
         proxies = [
             Training(proxy_label(e), self._search(proxy_label(e), e, self.proxy_subset), False)
             for e in sorted(self.proxy_epochs)
@@ -147,6 +173,7 @@ class FidelitySettings:
             epoch_timeout_seconds=self.epoch_timeout_seconds,
             train_seed=train_seed,
             enqueued_only=True,
+            benchmark=self.benchmark,
             ray=replace(self.ray or RaySettings(), scheduler="fifo")
             if self.backend == "ray"
             else None,

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from archbench._units import format_count
+from archbench.fidelity._plan import FidelitySettings
 from archbench.fidelity._run import FidelityRun
 from archbench.fidelity._stats import BOOTSTRAP_RESAMPLES, TOP_FRACTION, compare, kendall_tau
 
@@ -74,6 +75,20 @@ def reference_noise(run: FidelityRun) -> dict[str, Any] | None:
     ]
     defined = [tau for tau in taus if tau is not None]
     return {"kendall_tau": float(np.mean(defined)) if defined else None, "pairs": len(taus)}
+
+
+def _reference_line(settings: FidelitySettings) -> str:
+    if settings.benchmark is not None:
+        return (
+            f"Reference: the `{settings.benchmark}` table's {settings.reference_epochs}-epoch "
+            f"test accuracy on `{settings.dataset}` (nothing trained). No proxies."
+        )
+    return (
+        f"Reference: {settings.reference_epochs} epochs on the full training split, mean over "
+        f"{settings.reference_seeds} training seed(s). Proxies: "
+        f"{', '.join(f'{e} epoch(s)' for e in sorted(settings.proxy_epochs))} on "
+        f"{settings.proxy_subset:.0%} of it."
+    )
 
 
 def _finite(value: float | None) -> float | None:
@@ -165,10 +180,7 @@ def markdown(doc: dict[str, Any], run: FidelityRun, plots: list[Path]) -> str:
         f"{len(doc['configs'])} configs of space `{settings.space}` drawn with seed "
         f"{settings.seed}, under {format_count(settings.budget.max_params)} params{flops}, "
         f"data set `{settings.dataset}`, recipe `{settings.recipe}`.",
-        f"Reference: {settings.reference_epochs} epochs on the full training split, mean over "
-        f"{settings.reference_seeds} training seed(s). Proxies: "
-        f"{', '.join(f'{e} epoch(s)' for e in sorted(settings.proxy_epochs))} on "
-        f"{settings.proxy_subset:.0%} of it.",
+        _reference_line(settings),
         "",
         "| " + " | ".join(TABLE_HEADER) + " |",
         "|" + "---|" * len(TABLE_HEADER),

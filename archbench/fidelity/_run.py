@@ -62,6 +62,7 @@ _MUST_MATCH = (
     "recipe",
     "proxy_subset",
     "reference_epochs",
+    "benchmark",
 )
 
 
@@ -184,6 +185,7 @@ def _run_attrs(settings: FidelitySettings) -> dict[str, Any]:
         "recipe": settings.recipe,
         "proxy_subset": settings.proxy_subset,
         "reference_epochs": settings.reference_epochs,
+        "benchmark": settings.benchmark,
     }
 
 

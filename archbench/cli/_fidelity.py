@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archbench._units import parse_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import (
     JSON_OPTION,
     LiveView,
@@ -203,10 +203,18 @@ def _epochs_list(text: str) -> tuple[int, ...]:
 
 def _table(doc: dict[str, Any], seconds: float) -> Table:
     from archbench.fidelity._report import TABLE_HEADER, table_rows
+    from archbench.fidelity._stats import MIN_INTERVAL_CONFIGS
 
+    few = [
+        fit["n"] for fit in doc["correlations"].values() if fit and fit["n"] < MIN_INTERVAL_CONFIGS
+    ]
     table = Table(
         title=f"{len(doc['configs'])} configs: each cheap ranking against the reference "
-        f"accuracy ({seconds:.0f}s)"
+        f"accuracy ({seconds:.0f}s)",
+        caption=f"no 95% CI below {MIN_INTERVAL_CONFIGS} configs (here {min(few)}): a bootstrap "
+        "over so few is meaningless; read tau as indicative only"
+        if few
+        else None,
     )
     for index, column in enumerate(TABLE_HEADER):
         table.add_column(column, justify="left" if index == 0 else "right")

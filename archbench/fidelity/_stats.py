@@ -20,6 +20,9 @@ from scipy import stats
 TOP_FRACTION = 0.2  # top-k recall compares the best 20% of each ranking
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
+# Below this many configs a bootstrap interval is not reported: resamples of 4 configs draw the
+# same few configs again and again, and 4 configs ranked alike gave tau's 95% CI as [+1, +1].
+MIN_INTERVAL_CONFIGS = 10
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
@@ -123,17 +126,26 @@ def compare(
     seed: int = 0,
     resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> RankingFit | None:
-    """Every figure of one cheap ranking against the reference; None under two common configs."""
+    """Every figure of one cheap ranking against the reference; None under two common configs.
+
+    The intervals are None under ``MIN_INTERVAL_CONFIGS`` common configs, where a bootstrap
+    has too few configs to resample to mean anything.
+    """
     x, y = paired(cheap, reference)
     if len(x) < 2:
         return None
     k = top_k(len(x))
+    enough = len(x) >= MIN_INTERVAL_CONFIGS
     return RankingFit(
         n=len(x),
         kendall_tau=_finite(kendall_tau(x, y)),
         spearman=_finite(spearman(x, y)),
-        ci95=bootstrap_interval(x, y, kendall_tau, seed=seed, resamples=resamples),
-        spearman_ci95=bootstrap_interval(x, y, spearman, seed=seed, resamples=resamples),
+        ci95=bootstrap_interval(x, y, kendall_tau, seed=seed, resamples=resamples)
+        if enough
+        else None,
+        spearman_ci95=bootstrap_interval(x, y, spearman, seed=seed, resamples=resamples)
+        if enough
+        else None,
         top_k=k,
         top_k_recall=top_k_recall(x, y, k),
         top_pick_reference_rank=top_pick_reference_rank(x, y),

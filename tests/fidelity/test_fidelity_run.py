@@ -76,8 +76,7 @@ def test_a_run_reports_figures_scipy_recomputes_and_a_rerun_trains_nothing(
                 assert figures[key] is None or np.isnan(figures[key]), name
             else:
                 assert figures[key] == pytest.approx(expected), (name, key)
-        low, high = figures["ci95"]
-        assert low is None or -1.0 <= low <= high <= 1.0, name
+        assert figures["ci95"] is None, "no bootstrap interval over 4 configs"
         assert 0.0 <= figures["top_k_recall"] <= 1.0
     seeds = np.array([c["reference_accuracies"] for c in configs])
     noise = kendalltau(seeds[:, 0], seeds[:, 1]).statistic

@@ -29,3 +29,28 @@ def test_top_k_recall_and_pick_by_hand() -> None:
 def test_missing_values_are_left_out() -> None:
     fit = compare([1.0, None, 3.0, 2.0], [0.1, 0.5, 0.3, None])
     assert fit is not None and fit.n == 2 and fit.kendall_tau == approx(1)
+
+
+def test_no_interval_below_ten_configs() -> None:
+    """4 configs ranked alike gave tau's 95% CI as [+1.00, +1.00]: meaningless, so none."""
+    values = [0.1, 0.5, 0.3, 0.9, 0.7, 0.2, 0.4, 0.6, 0.8, 0.35]
+    few = compare(values[:9], values[:9])
+    assert few is not None and few.ci95 is None and few.spearman_ci95 is None
+    enough = compare(values, [v + 0.01 * i for i, v in enumerate(values)])
+    assert enough is not None and enough.ci95 is not None and enough.spearman_ci95 is not None
+
+
+def test_the_fidelity_table_says_why_it_has_no_interval() -> None:
+    import io
+
+    from rich.console import Console
+
+    from archbench.cli._fidelity import _table
+
+    fit = compare([0.1, 0.5, 0.3, 0.9], [0.1, 0.5, 0.3, 0.9])
+    assert fit is not None
+    doc = {"configs": [{}] * 4, "correlations": {"epochs=1": fit.to_dict()}}
+    out = Console(file=io.StringIO(), width=200, color_system=None)
+    out.print(_table(doc, 1.0))
+    text = " ".join(out.file.getvalue().split())  # type: ignore[attr-defined]
+    assert "no 95% CI below 10 configs (here 4): a bootstrap over so few is meaningless" in text

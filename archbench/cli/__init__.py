@@ -1,7 +1,9 @@
 """The ``archbench`` command line: thin typer commands over the library.
 
-Each ``_*.py`` module registers the commands of one subpackage on ``app``; ``main`` is the
-console-script entry point and enforces the error contract (one line on stderr, exit 2).
+Each ``_*.py`` module registers the commands of one subpackage on ``app`` (``_app.py``) and
+imports the heavy libraries (torch, optuna, matplotlib, ray) inside its commands, so that
+``--help`` and the pure-Python commands start at once. ``main`` is the console-script entry
+point and enforces the error contract (one line on stderr, exit 2).
 """
 
 from __future__ import annotations
@@ -10,37 +12,8 @@ import sys
 
 import typer
 
-from archbench.cli._common import EXIT_USAGE, UserError
-
-app = typer.Typer(
-    name="archbench",
-    help="Architecture search and hardware benchmarks for small-image CNNs under a budget.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        import archbench
-
-        print(f"archbench {archbench.__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(
-    version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
-    ),
-) -> None:
-    """Options of ``archbench`` itself, before any command."""
-
-
 # Each module registers its commands on ``app`` when imported.
-from archbench.cli import (  # noqa: E402,F401
+from archbench.cli import (  # noqa: F401
     _data,
     _fidelity,
     _latency,
@@ -51,6 +24,8 @@ from archbench.cli import (  # noqa: E402,F401
     _search,
     _train,
 )
+from archbench.cli._app import app
+from archbench.cli._common import EXIT_USAGE, UserError
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import torch
 import typer
 from rich.table import Table
 
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import console, fail, print_json, user_errors
 from archbench.data import (
     Dataset,

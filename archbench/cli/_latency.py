@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from archbench._units import parse_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import JSON_OPTION, console, err_console, fail, print_json, user_errors
 from archbench.models import ModelConfig, resolve_config
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from archbench._units import format_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import JSON_OPTION, console, print_json, user_errors
 from archbench.models import PRESETS, count_params, resolve_config
 from archbench.spaces import DataShape, SearchSpace, get_space, list_spaces

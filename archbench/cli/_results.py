@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from archbench._units import format_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import console, print_json, user_errors
 from archbench.results import (
     CHECK_EPOCHS,

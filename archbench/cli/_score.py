@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from archbench._units import format_count, parse_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import JSON_OPTION, console, err_console, fail, print_json, user_errors
 
 if TYPE_CHECKING:

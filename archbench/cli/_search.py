@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archbench._units import format_count, parse_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import LiveView, console, err_console, fail, print_json, user_errors
 from archbench.search import (
     Budget,

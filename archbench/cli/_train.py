@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import JSON_OPTION, console, fail, print_json, user_errors
 
 if TYPE_CHECKING:

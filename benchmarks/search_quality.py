@@ -1,7 +1,9 @@
 """Does the sampler pick good configs? Search strategies compared at a reference budget.
 
 The setting of issue 11: the resnet space under 1M params and 60M FLOPs on mnist5k, a 1-epoch
-proxy, ``--trials`` trained trials per search, every strategy over the same seeds. For each
+proxy (``--dataset``, ``--max-params``, ``--max-flops`` and ``--subset`` change it; issue 22 runs
+it on a CIFAR-10 JPEG archive made by ``benchmarks/cifar_subset.py``), ``--trials`` trained
+trials per search, every strategy over the same seeds. For each
 strategy it prints:
 
 - the share of trained configs that end below 20% validation accuracy (diverged);
@@ -17,6 +19,7 @@ is one entry of ``STRATEGIES``: its extra ``archbench search`` arguments. ``tpe+
 scores ``PRESCREEN`` feasible configs with ``--prescreen-score`` and trains the best quarter first.
 
     python benchmarks/search_quality.py [--seeds 1,2,3] [--trials 10] [--out runs/search_quality]
+        [--dataset mnist5k] [--max-params 1M] [--max-flops 60M] [--subset 1.0]
         [--strategies random,tpe,tpe+prescreen] [--prescreen-score synflow]
 """
 
@@ -39,8 +42,8 @@ STRATEGIES: dict[str, list[str]] = {
     "tpe+prescreen": ["--sampler", "tpe", "--prescreen", str(PRESCREEN), "--zero-cost", "{score}"],
 }
 SETTING = [
-    "--space", "resnet", "--max-params", "1M", "--max-flops", "60M", "--dataset", "mnist5k",
-    "--epochs", "1", "--profile", "none", "--pruner", "none", "--device", "cpu",
+    "--space", "resnet", "--epochs", "1", "--profile", "none", "--pruner", "none",
+    "--device", "cpu",
 ]  # fmt: skip
 DIVERGED = 0.2
 
@@ -64,7 +67,9 @@ def search(
     study = f"{name}-seed{seed}-trials{args.trials}"
     started = time.perf_counter()
     summary = archbench(
-        "search", *SETTING, *extra, "--trials", str(args.trials),
+        "search", *SETTING, *extra, "--trials", str(args.trials), "--dataset", args.dataset,
+        "--max-params", args.max_params, "--max-flops", args.max_flops,
+        "--subset", str(args.subset),
         "--seed", str(seed), "--storage", storage, "--study", study, "--quiet",
     )  # fmt: skip
     seconds = time.perf_counter() - started
@@ -84,7 +89,7 @@ def retrain(config: dict[str, Any], name: str, seed: int, args: argparse.Namespa
     config_file = run.with_suffix(".yaml")
     config_file.write_text(yaml.safe_dump(config))
     summary = archbench(
-        "train", str(config_file), "--recipe", "proxy", "--dataset", "mnist5k",
+        "train", str(config_file), "--recipe", "proxy", "--dataset", args.dataset,
         "--epochs", str(args.reference_epochs), "--seed", str(seed), "--device", "cpu",
         "--out", str(run),
     )  # fmt: skip
@@ -96,6 +101,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument(
+        "--dataset", default="mnist5k", help="a data set name, or an image folder or archive"
+    )
+    parser.add_argument("--max-params", default="1M")
+    parser.add_argument("--max-flops", default="60M")
+    parser.add_argument("--subset", type=float, default=1.0, help="proxy's share of train")
     parser.add_argument("--reference-epochs", type=int, default=4)
     parser.add_argument("--reference-seeds", type=int, default=2)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))

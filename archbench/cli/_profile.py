@@ -18,7 +18,7 @@ from rich.text import Text
 
 from archbench._dataclass_io import write_mapping
 from archbench._units import format_bytes, format_count
-from archbench.cli import app
+from archbench.cli._app import app
 from archbench.cli._common import console, err_console, fail, print_json, user_errors
 from archbench.models import PRESETS, resolve_config
 
@@ -181,6 +181,13 @@ def profile(
         help="Also predict latency and throughput on this device (a catalogue name such as "
         "rtx4090, or a DEVICE.yaml; see `archbench latency devices`) beside the measured ones.",
     ),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="Profile at this data set's image size, channels and classes: a name or an image "
+        "folder or its archive (default: the config's own).",
+    ),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root of --dataset."),
 ) -> None:
     """Hardware profile: params, FLOPs, latency, throughput, memory, max batch (or a sweep)."""
     from archbench.cli._latency import predicted_figures, predicted_table
@@ -195,6 +202,13 @@ def profile(
 
     with user_errors():
         cfg = resolve_config(config)
+        if dataset is not None:
+            from archbench.data import dataset_info
+
+            info = dataset_info(dataset, data_dir)
+            cfg = cfg.with_data(
+                num_classes=info.num_classes, in_channels=info.shape[0], input_size=info.shape[1]
+            )
         memory_bytes = resolve_memory(memory) if memory is not None else None
         limit_bytes = resolve_memory(memory_limit) if memory_limit is not None else None
         sizes = _batch_sizes(sweep) if sweep is not None else None

@@ -44,8 +44,8 @@ _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 _CHUNK = 256  # images per task handed to a decoding thread
 
 Reader = Callable[[], bytes]
-# What this process has loaded, by the path as given: a data set is named by that path, and its
-# augmentation (which depends on the image size) is looked up by name later.
+# What this process loaded last, by the path as given: a data set is named by that path, and its
+# augmentation (which depends on the image size) and its val/ split are looked up by name later.
 _LOADED: dict[str, FolderInfo] = {}
 
 
@@ -131,18 +131,20 @@ def folder_info(path: str | Path, cache_root: Path, resize: int | None = None) -
             an empty class folder, classes that differ between splits, a corrupt image (named)
             or images of different sizes without ``resize``.
     """
-    if str(path) in _LOADED and resize in (None, _LOADED[str(path)].resize):
-        return _LOADED[str(path)]
     source = _check_source(path)
-    key = _identity(source)
-    meta_file = cache_root / CACHE_FOLDER / f"{short_name(source)}-{key}.json"
+    meta_file = cache_root / CACHE_FOLDER / f"{short_name(source)}-{_identity(source)}.json"
+    info = None
     if meta_file.is_file():
         info = FolderInfo.from_dict(json.loads(meta_file.read_text()))
-        if (resize is None or info.resize == resize) and Path(info.cache).is_file():
-            _LOADED[str(path)] = info
-            return info
-    _LOADED[str(path)] = _decode_to_cache(source, meta_file, resize)
-    return _LOADED[str(path)]
+    if info is None or not Path(info.cache).is_file() or resize not in (None, info.resize):
+        info = _decode_to_cache(source, meta_file, resize)
+    _LOADED[str(path)] = info
+    return info
+
+
+def loaded_info(path: str) -> FolderInfo | None:
+    """What this process last loaded under the name ``path``, if anything."""
+    return _LOADED.get(path)
 
 
 def read_split(info: FolderInfo, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -372,7 +374,7 @@ def folder_val_split(train: Dataset) -> Dataset | None:
     This is how every command gets a folder's own validation images: they all split validation
     off the train split with ``split_train_val``, which asks here first.
     """
-    info = _LOADED.get(train.name)
+    info = loaded_info(train.name)
     if info is None or "val" not in info.counts or len(train) != sum(info.counts["train"]):
         return None
     return load_folder_split(train.name, "val", Path(info.cache).parent.parent)

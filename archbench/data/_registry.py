@@ -18,6 +18,7 @@ from archbench.data._image_folder import (
     FolderInfo,
     folder_info,
     load_folder_split,
+    loaded_info,
     looks_like_path,
     short_name,
 )
@@ -200,7 +201,7 @@ def default_augment(dataset_name: str) -> Augment:
     Image folders get the photo recipe, with shifts of an eighth of the side (4 pixels at 32).
     """
     if _is_image_folder(dataset_name):
-        size = image_folder_info(dataset_name).shape[-1]
+        size = (loaded_info(dataset_name) or image_folder_info(dataset_name)).shape[-1]
         return dataclasses.replace(_NATURAL, crop_padding=size // 8)
     return _spec(dataset_name).augment
 

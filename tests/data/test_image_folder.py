@@ -280,3 +280,16 @@ def test_train_and_predict_take_a_folder(
     )  # fmt: skip
     assert code == 0, err
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 1 + 6
+
+
+def test_profile_takes_the_shape_of_a_folder(
+    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_folder(tmp_path / "grey", size=16, mode="L")
+    code, out, err = invoke(
+        capsys, "profile", "simple_cnn", "--dataset", str(root), "--data-dir", str(cache),
+        "--level", "basic", "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    config = json.loads(out)["config"]
+    assert (config["num_classes"], config["in_channels"], config["input_size"]) == (3, 1, 16)

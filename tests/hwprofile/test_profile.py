@@ -175,3 +175,16 @@ def test_a_shared_cuda_profile_marks_timings_and_drops_device_wide_memory() -> N
         assert "shared" in result.unavailable[name]
     assert result.peak_train_memory_bytes, "the allocator's peak is this process's own"
     assert ProfileResult.from_dict(result.to_dict()).shared_device
+
+
+def test_a_latency_longer_than_a_whole_batch_is_noisy() -> None:
+    from archbench.hwprofile._profile import contradictions
+
+    figures: dict[str, object] = {"latency_ms_median": 234.6, "infer_images_per_second": 228.0}
+    contradictions(figures, 16)
+    assert figures["noisy"] == {
+        "latency_ms_median": "235 ms, longer than a whole batch of 16 (70.2 ms)"
+    }
+    consistent: dict[str, object] = {"latency_ms_median": 13.0, "infer_images_per_second": 228.0}
+    contradictions(consistent, 16)
+    assert "noisy" not in consistent

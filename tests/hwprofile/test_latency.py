@@ -76,7 +76,8 @@ def test_a_trace_counts_the_flops_of_flop_counter_and_scales_with_the_batch(name
 def test_a_training_trace_counts_forward_and_backward_flops() -> None:
     cfg = get_preset("resnet20_cifar")
     trace = trace_kernels(cfg, train=True)
-    assert trace.total("flops_per_image") == pytest.approx(count_flops(cfg).train_step_flops, rel=1e-6)
+    expected = count_flops(cfg).train_step_flops
+    assert trace.total("flops_per_image") == pytest.approx(expected, rel=1e-6)
     assert trace.kernels > 2 * trace_kernels(cfg).kernels
 
 

@@ -170,3 +170,22 @@ def test_a_budget_below_the_space_names_the_shape_of_its_count(
     code, _, err = invoke(capsys, "score", "--space", "resnet", "--max-params", "500")
     assert code == 2
     assert "its smallest config has 666 params for 1x28x28 inputs and 10 classes" in err
+
+
+@pytest.mark.parametrize(("columns", "widest"), [("80", 80), (None, 160)])
+def test_piped_tables_respect_columns(columns: str | None, widest: int) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import child_env
+
+    env = child_env()
+    env.pop("COLUMNS", None)
+    if columns is not None:
+        env["COLUMNS"] = columns
+    result = subprocess.run(
+        [sys.executable, "-c", "from archbench.cli import main; main()", "spaces"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) == widest

@@ -12,7 +12,8 @@ b. Across families, on this CPU: measures ``--nb201`` NB201 nets and ``--others`
    resnet, vgg and branchnet configs at batch 1 and 32 (``measure_latency_ms``, the profiler's
    timing), calibrates on the NB201 nets only, and predicts the others.
 c. Across batch sizes: calibrates at batch 1 and predicts batch 32 (this CPU: every measured
-   config; the file: 10 nets of each GPU's batch-1 column, predicting its batch 32 and 256).
+   config; the file: 10 nets of each GPU's batch-1 column, predicting its batch 32 and 256, and
+   5 nets at batch 1 with 5 at batch 256, predicting batch 32).
 
     nice -n 10 python benchmarks/latency_prediction.py [--parts a,b,c] [--threads 1]
         [--measurements FILE.csv] [--save-measurements FILE.csv]
@@ -123,7 +124,10 @@ def part_a(draws: int, seed: int) -> None:
                 f"| {column} | {name} | {shots} | {m[0]:.3f} | {m[1]:.0%} | {m[2]:.1%} | "
                 f"{flops_cells} |"
             )
-    print("\nAcross batch sizes on the file: calibrate on 10 nets at batch 1, predict the rest.\n")
+    print(
+        "\nAcross batch sizes on the file: calibrate on 10 nets at batch 1 (or 5 at batch 1 and "
+        "5 at batch 256), predict the rest.\n"
+    )
     print("| device | calibrated on | predicted | Spearman | within 10% | median error |")
     print("|---|---|---|---|---|---|")
     for prefix, name in (("titan_rtx", "titan-rtx"), ("2080ti", "rtx2080ti")):
@@ -143,6 +147,24 @@ def part_a(draws: int, seed: int) -> None:
                 f"| {name} | {prefix}_1 | {prefix}_{target} | {m[0]:.3f} | {m[1]:.0%} | "
                 f"{m[2]:.1%} |"
             )
+        results = []  # 5 nets at batch 1 and 5 others at batch 256: both ends pin the parameters
+        for _ in range(draws):
+            chosen = rng.choice(len(archs), 10, replace=False)
+            held = np.ones(len(archs), bool)
+            held[chosen] = False
+            subset = TraceSet([traces[i] for i in chosen])
+            batches = np.array([1] * 5 + [256] * 5)
+            measured = np.where(
+                batches == 1, columns[f"{prefix}_1"][chosen], columns[f"{prefix}_256"][chosen]
+            )
+            params = fit_params(subset, measured, device, batch_size=batches)
+            predicted = every.predict_ms(device, 32, "fp32", params)
+            results.append(scores(predicted[held], columns[f"{prefix}_32"][held]))
+        m = np.mean(results, axis=0)
+        print(
+            f"| {name} | 5 of {prefix}_1 + 5 of {prefix}_256 | {prefix}_32 | {m[0]:.3f} | "
+            f"{m[1]:.0%} | {m[2]:.1%} |"
+        )
 
 
 def measure_here(

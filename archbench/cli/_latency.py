@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -181,18 +182,28 @@ def _write_rows(rows: list[dict[str, Any]], out: Path) -> None:
         writer.writerows(rows)
 
 
-def _measurements(path: Path) -> tuple[list[tuple[str, ModelConfig]], list[float]]:
+def _cell(path: Path, row: dict[str, str], column: str, default: str = "") -> float:
+    text = row.get(column) or default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if column == "batch_size" and not value.is_integer():
+        raise ValueError(f"{path.name}: batch_size {text!r} of {row['config']!r} is not whole")
+    if math.isnan(value) and text.strip().lower() != "nan":
+        raise ValueError(f"{path.name}: {column} {text!r} of {row['config']!r} is not a number")
+    return value
+
+
+def _measurements(
+    path: Path, batch: int
+) -> tuple[list[tuple[str, ModelConfig]], list[float], list[int]]:
+    """Configs, latencies and batch sizes (a ``batch_size`` column, else ``batch``) of a file."""
     rows = _read_column(path, ("config", "latency_ms"))
-    latencies = []
-    for row in rows:
-        try:
-            latencies.append(float(row["latency_ms"]))
-        except ValueError:
-            raise ValueError(
-                f"{path.name}: latency_ms {row['latency_ms']!r} of {row['config']!r} is not a "
-                "number"
-            ) from None
-    return [(row["config"], resolve_config(row["config"])) for row in rows], latencies
+    latencies = [_cell(path, row, "latency_ms") for row in rows]
+    batches = [int(_cell(path, row, "batch_size", str(batch))) for row in rows]
+    named = [(row["config"], resolve_config(row["config"])) for row in rows]
+    return named, latencies, batches
 
 
 @latency_app.command("calibrate")
@@ -202,7 +213,9 @@ def calibrate_command(
     precision: str = PRECISION_OPTION,
     train: bool = TRAIN_OPTION,
     measurements: Path | None = typer.Option(
-        None, "--measurements", help="A CSV file with config,latency_ms columns."
+        None,
+        "--measurements",
+        help="A CSV file with config,latency_ms columns (and batch_size, else --batch).",
     ),
     measure: bool = typer.Option(
         False,
@@ -234,15 +247,16 @@ def calibrate_command(
             spec, named, latencies = _measure_here(
                 device, spec_name, count, seed, cap, batch, precision
             )
+            batches = [batch] * len(latencies)
         else:
             assert measurements is not None
             spec = get_device(device)
-            named, latencies = _measurements(measurements)
+            named, latencies, batches = _measurements(measurements, batch)
         fitted = calibrate(
             [cfg for _, cfg in named],
             latencies,
             spec,
-            batch_size=batch,
+            batch_size=batches,
             precision=precision,
             train=train,
         )

@@ -80,10 +80,10 @@ CPU_DEFAULTS = LatencyParams(
 
 @dataclass(frozen=True)
 class Calibration:
-    """Fitted parameters, and what they were fitted to."""
+    """Fitted parameters, and what they were fitted to (the batch sizes of the measurements)."""
 
     params: LatencyParams
-    batch_size: int
+    batch_sizes: tuple[int, ...]
     precision: Precision
     train: bool
     measurements: int

@@ -547,18 +547,23 @@ def calibrate(
     measured_ms: Sequence[float] | np.ndarray,
     device: DeviceSpec,
     *,
-    batch_size: int = 1,
+    batch_size: int | Sequence[int] = 1,
     precision: str = "fp32",
     train: bool = False,
 ) -> DeviceSpec:
-    """``device`` with parameters fitted to ``measured_ms`` of ``cfgs`` at ``batch_size``."""
+    """``device`` with parameters fitted to ``measured_ms`` of ``cfgs`` at ``batch_size`` (one
+    for all, or one per measurement: a few at batch 1 and a few at a large batch pin both the
+    fixed costs and the efficiencies)."""
     measured = check_measurements(measured_ms)
+    batches = np.broadcast_to(np.asarray(batch_size, dtype=int), measured.shape)
+    if batches.min() < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batches.min()}")
     traces = TraceSet([trace_kernels(cfg, train=train) for cfg in cfgs])
-    params = fit_params(traces, measured, device, batch_size=batch_size, precision=precision)
-    predicted = traces.predict_ms(device, batch_size, precision, params)
+    params = fit_params(traces, measured, device, batch_size=batches, precision=precision)
+    predicted = traces.predict_ms(device, batches, precision, params)
     calibration = Calibration(
         params=params,
-        batch_size=batch_size,
+        batch_sizes=tuple(sorted({int(batch) for batch in batches})),
         precision=precision,  # type: ignore[arg-type]  # checked by predict_ms
         train=train,
         measurements=len(measured),

@@ -66,7 +66,7 @@ def test_calibrate_writes_a_device_yaml_that_predict_reads_back(
     report = json.loads(stdout)
     assert report["median_relative_error"] < 0.02 and report["measurements"] == len(CONFIGS)
     device = load_device(out)
-    assert device.calibration is not None and device.calibration.batch_size == 32
+    assert device.calibration is not None and device.calibration.batch_sizes == (32,)
     code, stdout, err = run(
         ["latency", "predict", *CONFIGS[:2], "--device", str(out), "--batch", "32", "--json"],
         capsys,
@@ -77,6 +77,38 @@ def test_calibrate_writes_a_device_yaml_that_predict_reads_back(
     for row in rows:
         assert row["latency_ms"] == pytest.approx(expected[row["config"]], rel=0.03)
         assert row["images_per_second"] == pytest.approx(32e3 / row["latency_ms"], rel=1e-3)
+
+
+def test_a_batch_size_column_calibrates_at_several_batch_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfgs = [resolve_config(name) for name in CONFIGS]
+    rows = []
+    for batch in (1, 128):
+        times = predict_latency(cfgs, get_device("rtx3090"), batch_size=batch, params=KNOWN)
+        rows += [
+            {"config": name, "batch_size": batch, "latency_ms": t.ms}
+            for name, t in zip(CONFIGS, times)
+        ]
+    measured, out = write_csv(tmp_path / "both.csv", rows), tmp_path / "rtx3090.yaml"
+    code, stdout, err = run(
+        ["latency", "calibrate", "--device", "rtx3090", "--measurements", str(measured),
+         "--out", str(out), "--json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    device = load_device(out)
+    assert device.calibration is not None and device.calibration.batch_sizes == (1, 128)
+    fitted = device.calibration.params
+    assert fitted.launch_us == pytest.approx(KNOWN.launch_us, rel=0.1)
+    assert fitted.compute_efficiency == pytest.approx(KNOWN.compute_efficiency, rel=0.1)
+    rows[3]["batch_size"] = "big"
+    code, _, err = run(
+        ["latency", "calibrate", "--device", "rtx3090", "--out", str(out),
+         "--measurements", str(write_csv(tmp_path / "bad.csv", rows))],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "batch_size 'big' of 'branchnet_cifar' is not whole" in err
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])

@@ -226,3 +226,30 @@ def test_the_steps_disable_pytest_plugin_autoload() -> None:
     env = gpu_check.step_environment(None)
     assert env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"
     assert env["PYTHONPATH"].split(":")[0] == str(REPO)
+
+
+@pytest.mark.slow
+def test_the_cifar_step_trains_and_searches_an_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(0)
+    for split, count in (("train", 24), ("test", 8)):
+        for label in ("cat", "dog"):
+            folder = tmp_path / "cifar" / split / label
+            folder.mkdir(parents=True)
+            for index in range(count):
+                pixels = torch.randint(0, 256, (32, 32, 3), generator=generator, dtype=torch.uint8)
+                Image.fromarray(pixels.numpy()).save(folder / f"{index:04d}.png")
+    out = tmp_path / "out"
+    result = _run(
+        "--rehearse", "--steps", "cifar", "--cifar", str(tmp_path / "cifar"), "--out", str(out),
+        timeout=900,
+    )  # fmt: skip
+    summary = _summary(out)
+    assert result.returncode == 0, summary
+    cifar = summary["steps"]["cifar"]["result"]
+    assert cifar["airbench94_like"]["epochs"] == 1
+    assert 0 <= cifar["airbench94_like"]["test_accuracy"] <= 1
+    assert cifar["anchor"]["accuracy"] == 0.94
+    assert cifar["search"]["trained"] == gpu_check.REHEARSAL_SIZES.cifar_trials
+    assert cifar["search"]["trials_per_minute"] > 0

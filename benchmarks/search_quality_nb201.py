@@ -25,6 +25,7 @@ import argparse
 import datetime
 import json
 import multiprocessing
+import os
 import platform
 import subprocess
 import sys
@@ -193,6 +194,8 @@ def _header(args: argparse.Namespace) -> list[str]:
         f"({multiprocessing.cpu_count()} cores, no GPU), Python {sys.version.split()[0]}, "
         f"Optuna {optuna.__version__}.",
         f"- Command: `python {' '.join(sys.argv)}`",
+        f"- Load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared: it "
+        "inflates s/search, not the accuracies).",
         f"- Up to {args.seeds} seeds (0..{args.seeds - 1}) per sampler (column seeds); the "
         "200-epoch test accuracy (%) of the table is the objective.",
         "- `tpe`, `rea`, `random`, `qmc` and `gp` are archbench's samplers as "

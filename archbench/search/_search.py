@@ -89,7 +89,10 @@ class SearchSummary:
 def default_study_name(settings: SearchSettings) -> str:
     space = settings.space.rsplit("/", 1)[-1].split(".")[0]
     objectives = "" if settings.objectives == ("accuracy",) else "-" + "-".join(settings.objectives)
-    dataset = settings.dataset + (f"-{settings.benchmark}table" if settings.benchmark else "")
+    from archbench.data import dataset_label  # an image folder's stem, not its path
+
+    dataset = dataset_label(settings.dataset)
+    dataset += f"-{settings.benchmark}table" if settings.benchmark else ""
     return f"{space}-{format_count(settings.budget.max_params)}-{dataset}{objectives}"
 
 

@@ -293,3 +293,20 @@ def test_profile_takes_the_shape_of_a_folder(
     assert code == 0, err
     config = json.loads(out)["config"]
     assert (config["num_classes"], config["in_channels"], config["input_size"]) == (3, 1, 16)
+
+
+def test_search_and_fidelity_studies_are_named_by_the_archive_stem(tmp_path: Path) -> None:
+    from archbench.fidelity import FidelitySettings
+    from archbench.search import Budget, SearchSettings
+    from archbench.search._search import default_study_name
+
+    archive = str(tmp_path / "photos" / "pets.tar.gz")
+    search = SearchSettings(
+        space="resnet", budget=Budget(max_params=1_000_000), n_trials=1, dataset=archive
+    )
+    assert default_study_name(search) == "resnet-1M-pets"
+    fidelity = FidelitySettings(
+        space="resnet", budget=Budget(max_params=1_000_000), dataset=archive, samples=4,
+        proxy_epochs=(1,), reference_epochs=2,
+    )  # fmt: skip
+    assert fidelity.study_name == "fidelity-resnet-1M-pets-k4-seed0"

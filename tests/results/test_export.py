@@ -85,6 +85,31 @@ def test_a_record_that_does_not_match_its_config_is_refused(
     assert not list(tmp_path.iterdir())
 
 
+def test_a_noisy_timing_is_named_by_export(
+    tiny_study: TinyStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = tiny_study.load()
+    best = real.trials[leaderboard(real).entries[0].trial.number]
+    storage = f"sqlite:///{tmp_path}/busy.db"
+    study = optuna.create_study(study_name="busy", storage=storage, direction="maximize")
+    for key, value in real.user_attrs.items():
+        study.set_user_attr(key, value)
+    profile = {
+        "latency_ms_median": 3.0,
+        "noisy": {"latency_ms_median": "load average 9.0 > 2 cores"},
+    }
+    attrs = {**best.user_attrs, "profile": profile}
+    study.add_trial(optuna.create_trial(value=best.value, user_attrs=attrs))
+    (item,) = export_trials(study, storage_url=storage, out_dir=tmp_path / "a", top=1)
+    assert item.noisy == {"latency_ms": "load average 9.0 > 2 cores"}
+    assert yaml.safe_load(item.path.read_text())["profile"]["noisy"] == profile["noisy"]
+    code, out, err = invoke(
+        capsys, "export", "--storage", storage, "--top", "1", "--out", str(tmp_path / "b")
+    )
+    assert code == 0, err
+    assert "noisy timing: latency_ms (load average 9.0 > 2 cores)" in out
+
+
 def test_exported_file_counts_the_same_and_refuses_overwrite(
     tiny_study: TinyStudy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,7 +10,7 @@ from rich.table import Table
 from archbench._units import format_count
 from archbench.cli._app import app
 from archbench.cli._common import JSON_OPTION, console, print_json, user_errors
-from archbench.models import PRESETS, count_params, resolve_config
+from archbench.models import PRESETS, count_params, forward_flops, resolve_config
 from archbench.spaces import DataShape, SearchSpace, get_space, list_spaces
 
 spaces_app = typer.Typer(
@@ -130,19 +130,20 @@ def count(
     config: str = typer.Argument(..., help="A preset name or a config / exported YAML file."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Exact parameter count (analytic), FLOPs and MACs (torch FlopCounterMode, batch 1)."""
-    from archbench.models import count_flops
+    """Exact parameter count, forward FLOPs and MACs (batch 1), all analytic: no model is built.
 
+    The train-step FLOPs, which need a backward pass traced on the meta device, are in
+    ``archbench profile``.
+    """
     with user_errors():
         cfg = resolve_config(config)
-    flops = count_flops(cfg)
+    flops = forward_flops(cfg)
     result = {
         "config": config,
         "family": cfg.family,
         "params": count_params(cfg),
-        "flops": flops.flops,
-        "macs": flops.macs,
-        "train_step_flops": flops.train_step_flops,
+        "flops": flops,
+        "macs": flops // 2,
         "input": [cfg.in_channels, cfg.input_size, cfg.input_size],
         "num_classes": cfg.num_classes,
     }
@@ -157,5 +158,4 @@ def count(
     table.add_row("params", f"{result['params']:,}")
     table.add_row("FLOPs (forward, 1 image)", f"{result['flops']:,}")
     table.add_row("MACs (forward, 1 image)", f"{result['macs']:,}")
-    table.add_row("FLOPs (train step, 1 image)", f"{result['train_step_flops']:,}")
     console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Group
@@ -12,17 +13,15 @@ from rich.text import Text
 from archbench._units import format_count, parse_count
 from archbench.cli._app import app
 from archbench.cli._common import LiveView, console, err_console, fail, print_json, user_errors
-from archbench.search import (
-    Budget,
-    Prescreening,
-    ProgressEvent,
-    RaySettings,
-    SearchAborted,
-    SearchSettings,
-    SearchSummary,
-    TrialCounts,
-    run,
-)
+
+if TYPE_CHECKING:  # the search stack (optuna, torch) loads when a search runs, not at --help
+    from archbench.search import (
+        Prescreening,
+        ProgressEvent,
+        SearchSettings,
+        SearchSummary,
+        TrialCounts,
+    )
 
 GPU_MEMORY_HINT = "A size (12GiB) or a GPU name (rtx3060, a100-40gb, ...)."
 
@@ -48,6 +47,8 @@ class SearchProgress(LiveView):
         self.epochs_printed: dict[int, int] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
+        from archbench.search import Prescreening, TrialCounts
+
         if isinstance(event, Prescreening):
             self.show()
             if event.done and not (self.prescreening and self.prescreening.done):
@@ -227,6 +228,8 @@ def search(
     verbose: bool = typer.Option(False, help="Show Optuna's log lines."),
 ) -> None:
     """Search a space under a parameter budget; rerun the same command to resume."""
+    from archbench.search import Budget, RaySettings, SearchSettings
+
     with user_errors():
         budget_memory = None
         if memory is not None:
@@ -297,7 +300,7 @@ def run_with_view(
     settings: SearchSettings, *, fresh: bool, verbose: bool, quiet: bool, json_output: bool
 ) -> None:
     """Runs a search (any backend) under the live view, then prints its summary."""
-    from archbench.search import default_study_name
+    from archbench.search import SearchAborted, default_study_name, run
 
     try:
         with user_errors():

@@ -10,9 +10,10 @@ batch there, the airbench approach (docs/DESIGN.md, decision 5).
 
 from __future__ import annotations
 
+from archbench.data._augment import Augment
 from archbench.data._dataset import Dataset, resolve_data_dir
 from archbench.data._image_folder import FolderInfo
-from archbench.data._loader import Augment, DeviceLoader
+from archbench.data._loader import DeviceLoader
 from archbench.data._registry import (
     DatasetInfo,
     dataset_info,

@@ -18,38 +18,14 @@ uninterrupted one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from archbench.data._augment import Augment
 from archbench.data._dataset import Dataset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Augment:
-    """Training augmentation, applied per batch on the device.
-
-    Attributes:
-        crop_padding: pixels of reflection padding on each side before a random crop back to the
-            original size, i.e. random shifts of up to this many pixels; 0 disables it.
-        flip: random horizontal flips with probability 1/2 (wrong for digits: a mirrored 3 is no
-            digit).
-        cutout: side of a square zeroed (set to the mean colour, after normalization) at a random
-            centre in every image (DeVries and Taylor, 2017, arXiv:1708.04552); 0 disables it.
-    """
-
-    crop_padding: int = 4
-    flip: bool = True
-    cutout: int = 0
-
-    def __post_init__(self) -> None:
-        if self.crop_padding < 0:
-            raise ValueError(f"crop_padding must be >= 0, got {self.crop_padding}")
-        if self.cutout < 0:
-            raise ValueError(f"cutout must be >= 0, got {self.cutout}")
 
 
 _NO_AUGMENT = Augment(crop_padding=0, flip=False, cutout=0)
@@ -96,7 +72,7 @@ class DeviceLoader:
         if train and len(ds) == 0:
             raise ValueError(f"{ds.name}: cannot train on an empty data set")
         if train and augment is None:
-            from archbench.data._registry import default_augment
+            from archbench.data._registry import default_augment  # the registry reads files
 
             augment = default_augment(ds.name)
         self.augment = augment or _NO_AUGMENT

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archbench.data import _cifar, _mnist
+from archbench.data._augment import Augment
 from archbench.data._dataset import Dataset, Split, check_split, resolve_data_dir
 from archbench.data._embedded import read_embedded
 from archbench.data._image_folder import (
@@ -22,7 +23,6 @@ from archbench.data._image_folder import (
     looks_like_path,
     short_name,
 )
-from archbench.data._loader import Augment
 
 _NATURAL = Augment(crop_padding=4, flip=True)  # the standard CIFAR recipe: 4-pixel shifts, flips
 # Digits: +-2 pixels (the digit stays inside MNIST's 4-pixel border); a mirrored digit is no digit.

@@ -9,7 +9,13 @@ device catalogue (``get_device``), calibrated from a few measurements (``calibra
 Methods, pitfalls and sources: ``docs/profiling.md``.
 """
 
-from archbench.hwprofile._device import NvmlDevice, parse_device, resolve_device
+from archbench.hwprofile._device import (
+    ALLOCATOR_OVERHEAD,
+    CUDA_CONTEXT_BYTES,
+    NvmlDevice,
+    parse_device,
+    resolve_device,
+)
 from archbench.hwprofile._devices import (
     CATALOGUE,
     Calibration,
@@ -48,8 +54,6 @@ from archbench.hwprofile._max_batch import (
     search_max_batch,
 )
 from archbench.hwprofile._predict import (
-    ALLOCATOR_OVERHEAD,
-    CUDA_CONTEXT_BYTES,
     GPU_MEMORY,
     TrainStepSimulation,
     predict_max_batch_size,

@@ -62,6 +62,12 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+# The GPU memory that tensors do not show, as the memory prediction allows for it
+# (``_predict.py`` says where the figures come from; uncalibrated).
+CUDA_CONTEXT_BYTES = 768 * 2**20  # CUDA context, cuDNN/cuBLAS modules and handles
+ALLOCATOR_OVERHEAD = 1.10  # reserved / allocated: block rounding, fragmentation, workspaces
+
+
 def limit_memory(device: torch.device, limit_bytes: int) -> None:
     """Caps this process's caching allocator on ``device`` as if the card had ``limit_bytes``.
 
@@ -72,8 +78,6 @@ def limit_memory(device: torch.device, limit_bytes: int) -> None:
     Raises:
         ValueError: on a non-CUDA device, or for a limit not below the device's memory.
     """
-    from archbench.hwprofile._predict import CUDA_CONTEXT_BYTES
-
     if device.type != "cuda":
         raise ValueError(
             f"memory_limit: emulates a smaller GPU with CUDA's allocator; {device} is no CUDA "

@@ -18,7 +18,8 @@ probe. If the check fails, the search simulates every probe instead.
 
 A GPU needs memory the tensors do not show (``docs/profiling.md``): the CUDA context
 and library modules, cuDNN and cuBLAS workspaces, and the caching allocator's rounding and
-fragmentation. ``CUDA_CONTEXT_BYTES`` and ``ALLOCATOR_OVERHEAD`` are that allowance. They come
+fragmentation. ``CUDA_CONTEXT_BYTES`` and ``ALLOCATOR_OVERHEAD`` (``_device.py``, where
+``limit_memory`` emulates a smaller card with the same allowance) are that allowance. They come
 from published figures (PyTorch PR #86509: a context of 287 MB with lazy module loading and
 667 MB eager; pytorch#34323: about 781 MB in nvidia-smi for a trivial program; Lightning's
 binsearch margin of 5%) and have not been calibrated on our own GPU runs yet.
@@ -31,6 +32,7 @@ import re
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from archbench._units import parse_bytes
+from archbench.hwprofile._device import ALLOCATOR_OVERHEAD, CUDA_CONTEXT_BYTES
 from archbench.hwprofile._max_batch import MAX_BATCH_LIMIT, MaxBatchSearch, search_max_batch
 from archbench.hwprofile._memory import Event, replay, trace_train_step
 from archbench.hwprofile._result import MemoryPrediction
@@ -57,8 +59,6 @@ GPU_MEMORY: dict[str, int] = {
     "a100-80gb": 80 * _GIB,
     "h100-80gb": 80 * _GIB,
 }  # nominal capacities; CUDA reports 1-3% less, which the context allowance absorbs
-CUDA_CONTEXT_BYTES = 768 * 2**20  # CUDA context, cuDNN/cuBLAS modules and handles
-ALLOCATOR_OVERHEAD = 1.10  # reserved / allocated: block rounding, fragmentation, workspaces
 
 _FIT_BATCHES = (8, 16)
 _CHECK_BATCH = 12

@@ -16,13 +16,18 @@ from archbench.models._config import (
     ResNetStage,
     VGGConfig,
     VGGStage,
-    config_from_dict,
-    load_config,
     save_config,
 )
 from archbench.models._count import count_params
 from archbench.models._count_flops import forward_flops
-from archbench.models._family import Family, get_family, list_families, register_family
+from archbench.models._family import (
+    Family,
+    config_from_dict,
+    get_family,
+    list_families,
+    load_config,
+    register_family,
+)
 from archbench.models._fit import fit_to_budget, scale_widths
 from archbench.models._presets import PRESETS, Preset, get_preset, list_presets
 from archbench.models._resolve import resolve_config

@@ -8,13 +8,11 @@ no torch, so spaces and the budget check stay cheap.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from archbench import _dataclass_io
-from archbench.models._family import get_family
 
 Activation = Literal["relu", "silu", "gelu", "hardswish", "leaky_relu"]
 PoolType = Literal["avg", "max"]
@@ -248,30 +246,6 @@ class BranchNetConfig(ModelConfig):
         _check_regularizers(self.se_ratio, self.stochastic_depth)
 
 
-def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
-    """Builds a config from a dict whose ``family`` key picks the class.
-
-    Raises:
-        ValueError: on a missing or unknown family, an unknown key, a wrong type or a bad value.
-    """
-    if not isinstance(data, Mapping):
-        raise ValueError(f"model config: expected a mapping, got {type(data).__name__}")
-    return _dataclass_io.from_dict(get_family(data.get("family")).config_class, data)
-
-
-def load_config(path: str | Path) -> ModelConfig:
-    """Reads a model config from YAML or JSON.
-
-    An exported trial file (see ``archbench export``) holds the config under ``model``; it is
-    accepted as-is.
-    """
-    data: Mapping[str, Any] = _dataclass_io.read_mapping(path)
-    try:
-        return config_from_dict(data.get("model", data))
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-
-
 def save_config(config: ModelConfig, path: str | Path) -> Path:
     """Writes a config as YAML, or JSON when the suffix is ``.json``."""
     return _dataclass_io.write_mapping(config.to_dict(), path)
@@ -285,7 +259,5 @@ __all__ = [
     "ResNetStage",
     "VGGConfig",
     "VGGStage",
-    "config_from_dict",
-    "load_config",
     "save_config",
 ]

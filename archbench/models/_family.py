@@ -4,7 +4,8 @@ Everything that differs between families (the config class, the torch builder, t
 counter, the width scaler and the decoder from a space's flat params) hangs off one record, so
 dispatch is a dictionary lookup instead of ``isinstance`` chains (timm's ``create_block`` idea).
 The builder is named by its import path and loaded on first use: counting, fitting and spaces
-stay torch-free. ``models/_families.py`` registers the built-in families.
+stay torch-free. ``models/_families.py`` registers the built-in families, and
+``config_from_dict`` picks a config's class here by its ``family`` name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from archbench import _dataclass_io
 
 if TYPE_CHECKING:
     from torch import nn
@@ -94,3 +98,27 @@ def get_family(name: object) -> Family[Any]:
 
 def family_of(cfg: ModelConfig) -> Family[Any]:
     return get_family(cfg.family)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> ModelConfig:
+    """Builds a config from a dict whose ``family`` key picks the class.
+
+    Raises:
+        ValueError: on a missing or unknown family, an unknown key, a wrong type or a bad value.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"model config: expected a mapping, got {type(data).__name__}")
+    return _dataclass_io.from_dict(get_family(data.get("family")).config_class, data)
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Reads a model config from YAML or JSON.
+
+    An exported trial file (see ``archbench export``) holds the config under ``model``; it is
+    accepted as-is.
+    """
+    data: Mapping[str, Any] = _dataclass_io.read_mapping(path)
+    try:
+        return config_from_dict(data.get("model", data))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archbench.models._config import ModelConfig, config_from_dict
+from archbench.models._config import ModelConfig
+from archbench.models._family import config_from_dict
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archbench.models._config import ModelConfig, load_config
+from archbench.models._config import ModelConfig
+from archbench.models._family import load_config
 from archbench.models._nb201 import config_from_arch
 from archbench.models._presets import PRESETS, get_preset
 

@@ -1,20 +1,21 @@
 """The evaluator seam: what turns an accepted config into the outcome its trial record stores.
 
-The trial body (``_trial.TrialRunner``, and the Ray trainable) calls an ``Evaluator`` and does not
-know which one it has. ``ProxyTraining`` profiles and trains the config on the search's data set;
-``TableLookup`` reads the accuracy that a benchmark table holds for it (``--benchmark nb201``:
-NAS-Bench-201's 200-epoch test accuracy) and trains nothing. ``make_evaluator`` picks one from
-the settings.
+The trial body (``_trial.TrialRunner``, and the Ray trainable) calls an ``Evaluator`` (the
+protocol in ``_trial.py``) and does not know which one it has. ``ProxyTraining`` profiles and
+trains the config on the search's data set; ``TableLookup`` reads the accuracy that a benchmark
+table holds for it (``--benchmark nb201``: NAS-Bench-201's 200-epoch test accuracy) and trains
+nothing. ``make_evaluator`` picks one from the settings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from archbench.search._settings import SearchSettings
 from archbench.search._trial import (
     Body,
+    Evaluator,
     OnProfile,
     Report,
     ShouldStop,
@@ -27,26 +28,6 @@ from archbench.search._trial import (
 
 if TYPE_CHECKING:
     from archbench.models import ModelConfig
-
-
-class Evaluator(Protocol):
-    """Config -> outcome. Picklable: with process isolation it runs in the trial's child."""
-
-    @property
-    def in_child_process(self) -> bool:
-        """Whether each evaluation runs in a fresh process of its own (``--isolation``)."""
-        ...
-
-    def release(self) -> None:
-        """Returns what an inline evaluation held (accelerator memory) before the next one."""
-
-    def __call__(
-        self,
-        cfg: ModelConfig,
-        report: Report,
-        should_stop: ShouldStop,
-        on_profile: OnProfile | None = None,
-    ) -> TrialOutcome: ...
 
 
 @dataclass

@@ -49,7 +49,7 @@ from ray.tune.search.optuna import OptunaSearch
 from archbench.models import config_from_dict
 from archbench.search._budget import decide
 from archbench.search._claim import sweep_and_count
-from archbench.search._evaluate import Evaluator, make_evaluator
+from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import (
     VISIBLE_DEVICES,
     actor_device,
@@ -81,7 +81,7 @@ from archbench.search._search import (
 )
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import normalize_storage_url, open_storage
-from archbench.search._trial import LatencyRejection, describe_failure
+from archbench.search._trial import Evaluator, LatencyRejection, describe_failure
 from archbench.search._waiting import (
     carried_attrs,
     finish_in_place,

@@ -23,7 +23,6 @@ from archbench.search._settings import SearchSettings
 
 if TYPE_CHECKING:
     from archbench.data import Dataset
-    from archbench.search._evaluate import Evaluator
     from archbench.train import TrainRecipe
 
 Report = Callable[[int, dict[str, float]], None]
@@ -195,6 +194,26 @@ def train_config(
         seconds=float(result.seconds),
         profile=profile,
     )
+
+
+class Evaluator(Protocol):
+    """Config -> outcome. Picklable: with process isolation it runs in the trial's child."""
+
+    @property
+    def in_child_process(self) -> bool:
+        """Whether each evaluation runs in a fresh process of its own (``--isolation``)."""
+        ...
+
+    def release(self) -> None:
+        """Returns what an inline evaluation held (accelerator memory) before the next one."""
+
+    def __call__(
+        self,
+        cfg: ModelConfig,
+        report: Report,
+        should_stop: ShouldStop,
+        on_profile: OnProfile | None = None,
+    ) -> TrialOutcome: ...
 
 
 class Runner(Protocol):

@@ -14,9 +14,9 @@ from archbench.models._config import (
     BranchNetConfig,
     ResNetConfig,
     ResNetStage,
-    load_config,
     save_config,
 )
+from archbench.models._family import load_config
 
 RESNETS = {
     "basic": ResNetConfig(

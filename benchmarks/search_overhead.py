@@ -53,7 +53,7 @@ def timed_bare_optuna(storage: str, trials: int, epochs: int, sampler: str) -> l
         storage=storage,
         study_name="bare",
         direction="maximize",
-        sampler=make_sampler(sampler, 0, 1),
+        sampler=make_sampler(sampler, 0),
         pruner=make_pruner("median", 1),
     )
     times: list[float] = []

@@ -54,7 +54,7 @@ ARCHBENCH = ("random", "tpe", "rea", "qmc", "gp")  # nsga2 needs two objectives
 def sampler_for(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name in REFERENCES:
         return REFERENCES[name](seed)
-    return make_sampler(name, seed, 1)
+    return make_sampler(name, seed)
 
 
 def best_so_far(job: tuple[str, str, int, int]) -> tuple[str, str, int, list[float], float]:

@@ -34,10 +34,6 @@ def count_slots(trials: list[FrozenTrial]) -> int:
     return sum(holds_slot(t) for t in trials)
 
 
-def slots_taken(study: optuna.Study) -> int:
-    return count_slots(study.get_trials(deepcopy=False))
-
-
 def sweep_and_count(study: optuna.Study) -> int:
     """Fails the trials of dead local owners (``_owner.py``), then counts the slots taken.
 

@@ -48,7 +48,7 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     return params
 
 
-def make_sampler(name: str, seed: int | None, n_objectives: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     """The sampler for ``name``; TPE is multivariate and grouped for conditional spaces."""
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)

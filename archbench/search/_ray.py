@@ -644,7 +644,7 @@ def new_searcher(recorder: Recorder, study: optuna.Study, run: str) -> BudgetedS
             metric=METRIC,
             mode="max",
             points_to_evaluate=[params for params, _ in first] or None,
-            sampler=make_sampler(settings.sampler, settings.seed, 1),
+            sampler=make_sampler(settings.sampler, settings.seed),
             storage=_sampler_storage(study),
             study_name=study.study_name,
         ),

@@ -46,8 +46,6 @@ RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
 RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
 # {score, value, rank}: the zero-cost score of a --prescreen trial and its rank in the pool
 ZERO_COST = "zero_cost"
-# Read, never written: older Ray searches stored FLOPs beside the profile (--profile none).
-LEGACY_FLOPS, LEGACY_MACS = "flops", "macs"
 
 
 class _AttrWriter(Protocol):
@@ -240,8 +238,8 @@ class TrialRecord:
             config=attrs.get(CONFIG),
             sampled_config=attrs.get(SAMPLED_CONFIG),
             n_params=attrs.get(N_PARAMS),
-            flops=measured.get("flops", attrs.get(LEGACY_FLOPS)),
-            macs=measured.get("macs", attrs.get(LEGACY_MACS)),
+            flops=measured.get("flops"),
+            macs=measured.get("macs"),
             metrics=tuple(attrs.get(METRICS) or ()),
             val_accuracy=attrs.get(VAL_ACCURACY),
             epochs_trained=attrs.get(EPOCHS_TRAINED),

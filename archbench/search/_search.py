@@ -175,7 +175,7 @@ def prepare_study(
     if fresh:
         with contextlib.suppress(KeyError):  # nothing to delete
             optuna.delete_study(study_name=name, storage=storage)
-    sampler = make_sampler(settings.sampler, settings.seed, len(settings.objectives))
+    sampler = make_sampler(settings.sampler, settings.seed)
     try:
         study = optuna.create_study(
             study_name=name, storage=storage, directions=settings.directions, sampler=sampler
@@ -384,7 +384,7 @@ def run_worker(
     study = optuna.load_study(
         study_name=study_name,
         storage=storage,
-        sampler=make_sampler(settings.sampler, settings.seed, len(settings.objectives)),
+        sampler=make_sampler(settings.sampler, settings.seed),
         pruner=make_pruner(settings.pruner, len(settings.objectives)),
     )
     policy = StopPolicy.of(settings)

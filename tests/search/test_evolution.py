@@ -16,7 +16,7 @@ def _search(sampler: str, seed: int, trials: int) -> optuna.Study:
     table = nb201_accuracies("cifar10")
     space = get_space("nb201")
     shape = DataShape(10, 3, 32)
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed, 1))
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed))
     study.optimize(
         lambda trial: table[space.to_config(suggest(trial, space), shape).arch], n_trials=trials
     )

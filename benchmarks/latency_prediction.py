@@ -117,9 +117,7 @@ def part_a(draws: int, seed: int) -> None:
                 model.append(scores(predicted[held], measured[held]))
             m = np.mean(model, axis=0)
             b = np.mean(baseline, axis=0) if baseline else None
-            flops_cells = (
-                f"{b[0]:.3f} | {b[1]:.0%} | {b[2]:.1%}" if b is not None else "- | - | -"
-            )
+            flops_cells = f"{b[0]:.3f} | {b[1]:.0%} | {b[2]:.1%}" if b is not None else "- | - | -"
             print(
                 f"| {column} | {name} | {shots} | {m[0]:.3f} | {m[1]:.0%} | {m[2]:.1%} | "
                 f"{flops_cells} |"
@@ -222,8 +220,7 @@ def part_bc(rows: list[dict[str, object]], device: DeviceSpec) -> None:
         "scored on the other families (within 20%, as the goal asks, and 10%).\n"
     )
     print(
-        "| batch | calibrated on | predicted | Spearman | within 20% | within 10% | "
-        "median error |"
+        "| batch | calibrated on | predicted | Spearman | within 20% | within 10% | median error |"
     )
     print("|---|---|---|---|---|---|---|")
     for batch in (1, 32):
@@ -255,9 +252,7 @@ def part_bc(rows: list[dict[str, object]], device: DeviceSpec) -> None:
     cfgs_1, ms_1 = pick(1, None)
     cfgs_32, ms_32 = pick(32, None)
     params = fit_params(TraceSet([trace_kernels(c) for c in cfgs_1]), ms_1, device, batch_size=1)
-    predicted = TraceSet([trace_kernels(c) for c in cfgs_32]).predict_ms(
-        device, 32, "fp32", params
-    )
+    predicted = TraceSet([trace_kernels(c) for c in cfgs_32]).predict_ms(device, 32, "fp32", params)
     rho, within20, error = scores(predicted, ms_32, 0.2)
     print(
         f"| {len(cfgs_1)} configs at batch 1 | the same at batch 32 | {rho:.3f} | {within20:.0%} | "

@@ -200,9 +200,7 @@ def test_a_thousand_nb201_predictions_take_seconds_and_seeded_configs_repeat() -
 def test_check_latency_model_measures_and_scores_zero_and_k_shot() -> None:
     from archbench.hwprofile import check_latency_model, measure_cpu
 
-    check = check_latency_model(
-        measure_cpu(), device="cpu", count=6, shots=5, max_flops=20_000_000
-    )
+    check = check_latency_model(measure_cpu(), device="cpu", count=6, shots=5, max_flops=20_000_000)
     assert len(check.measured_ms) == len(check.zero_shot_ms) == len(check.calibrated_ms) == 6
     assert all(ms > 0 for ms in check.measured_ms)
     assert check.median_error(calibrated=True) >= 0

@@ -21,9 +21,7 @@ def _predicted(cfg: object, device: str = "rtx4090", batch: int = 1) -> float:
 
 def test_a_config_over_the_predicted_cap_is_rejected_with_its_reason() -> None:
     cap = (_predicted(SMALL) + _predicted(LARGE)) / 2
-    budget = Budget(
-        max_params=50_000_000, latency_on="rtx4090", max_predicted_latency_ms=cap
-    )
+    budget = Budget(max_params=50_000_000, latency_on="rtx4090", max_predicted_latency_ms=cap)
     small, large = decide(SMALL, budget), decide(LARGE, budget)
     assert not small.rejected and small.predicted_latency_ms == pytest.approx(_predicted(SMALL))
     assert small.constraints["max_latency_ms"] == pytest.approx(_predicted(SMALL) - cap)

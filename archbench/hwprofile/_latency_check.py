@@ -20,6 +20,7 @@ from archbench.hwprofile._latency import MIN_MEASUREMENTS, TraceSet, fit_params,
 from archbench.models import ModelConfig, count_params, forward_flops
 
 CHECK_FAMILIES = ("resnet", "vgg", "branchnet", "nb201")
+MAX_DRAWS = 10_000  # per config: a cap no family meets must fail, not loop
 
 
 def measure_latency_ms(
@@ -63,6 +64,10 @@ def seeded_configs(
     """``count`` configs drawn in turn from the built-in spaces of ``families``, each under
     ``max_params`` parameters and ``max_flops`` forward FLOPs (so that a CPU measures them in
     seconds). Same seed, same configs.
+
+    Raises:
+        ValueError: when a family's space yields no config under the caps in ``MAX_DRAWS``
+            draws (nb201's smallest net, for one, has about 15M FLOPs).
     """
     from archbench.spaces import get_space
 
@@ -71,11 +76,18 @@ def seeded_configs(
     configs: list[ModelConfig] = []
     while len(configs) < count:
         space = spaces[len(configs) % len(spaces)]
-        cfg = space.to_config(space.sample(rng))
-        if count_params(cfg) <= max_params and (
-            max_flops is None or forward_flops(cfg) <= max_flops
-        ):
-            configs.append(cfg)
+        for _ in range(MAX_DRAWS):
+            cfg = space.to_config(space.sample(rng))
+            if count_params(cfg) <= max_params and (
+                max_flops is None or forward_flops(cfg) <= max_flops
+            ):
+                configs.append(cfg)
+                break
+        else:
+            raise ValueError(
+                f"max_flops: no {space.name} config under {max_params:,} params and "
+                f"{max_flops:,} FLOPs in {MAX_DRAWS:,} draws; raise the caps"
+            )
     return configs
 
 

@@ -209,3 +209,10 @@ def test_check_latency_model_measures_and_scores_zero_and_k_shot() -> None:
         check_latency_model(measure_cpu(), device="cpu", count=5, shots=5)
     with pytest.raises(ValueError, match="name the catalogue entry"):
         check_latency_model(device="cpu", count=6, shots=5)
+
+
+def test_seeded_configs_refuse_a_cap_that_a_family_cannot_meet() -> None:
+    """nb201's smallest net has about 15M FLOPs: a 5M cap is an error, not an endless draw."""
+    with pytest.raises(ValueError, match="no nb201 config under"):
+        seeded_configs(4, families=("nb201",), max_flops=5_000_000)
+    assert len(seeded_configs(6, max_flops=40_000_000)) == 6

@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import random
 import statistics
 import time
 from typing import Any
 
+from proxy_recipes import feasible_configs  # the same seeded draw as the proxy benchmark
+
 from archbench.data import Augment, load_dataset, split_train_val
-from archbench.search import Budget, decide
-from archbench.spaces import DataShape, get_space
 from archbench.train import RECIPES, NonFiniteLossError, TrainRecipe, train_model
 
 DIVERGED = 0.2
@@ -47,19 +46,6 @@ CANDIDATES: dict[str, TrainRecipe] = {
     "sgd_cosine (shipped)": RECIPES["sgd_cosine"],
 }
 BASELINE = "proxy (search)"
-
-
-def feasible_configs(family: str, n: int, seed: int, max_flops: int) -> list[Any]:
-    space = get_space(family)
-    budget = Budget(max_params=1_000_000, max_flops=max_flops)
-    shape = DataShape(10, 1, 28)
-    rng = random.Random(seed)
-    configs = []
-    while len(configs) < n:
-        decision = decide(space.to_config(space.sample(rng), shape), budget)
-        if not decision.rejected:
-            configs.append(decision.config)
-    return configs
 
 
 def _read_rows(path: str) -> list[dict[str, Any]]:
@@ -88,7 +74,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     with open(args.out, "a") as out:
         for family in args.families.split(","):
-            configs = feasible_configs(family, args.configs, args.seed, args.max_flops)
+            configs = feasible_configs(args.configs, args.seed, family, args.max_flops)
             for index, cfg in enumerate(configs):
                 for name in names:
                     if (family, index, name) in done:

@@ -56,9 +56,12 @@ CANDIDATES: dict[str, tuple[TrainRecipe, bool]] = {
 }
 
 
-def feasible_configs(n: int, seed: int) -> list[Any]:
-    space = get_space("resnet")
-    budget = Budget(max_params=1_000_000, max_flops=60_000_000)
+def feasible_configs(
+    n: int, seed: int, family: str = "resnet", max_flops: int = 60_000_000
+) -> list[Any]:
+    """``n`` seeded configs of a built-in space under 1M params and ``max_flops`` on mnist5k."""
+    space = get_space(family)
+    budget = Budget(max_params=1_000_000, max_flops=max_flops)
     shape = DataShape(10, 1, 28)
     rng = random.Random(seed)
     configs = []

@@ -22,7 +22,7 @@ import statistics
 import time
 from typing import Any
 
-from proxy_recipes import feasible_configs  # the same seeded draw as the proxy benchmark
+from proxy_recipes import feasible_configs, read_rows  # the proxy benchmark's draw and rows
 
 from archbench.data import Augment, load_dataset, split_train_val
 from archbench.train import RECIPES, NonFiniteLossError, TrainRecipe, train_model
@@ -48,14 +48,6 @@ CANDIDATES: dict[str, TrainRecipe] = {
 BASELINE = "proxy (search)"
 
 
-def _read_rows(path: str) -> list[dict[str, Any]]:
-    try:
-        with open(path) as rows:
-            return [json.loads(line) for line in rows if line.strip()]
-    except FileNotFoundError:
-        return []
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configs", type=int, default=10)
@@ -70,7 +62,7 @@ def main() -> None:
         names.insert(0, BASELINE)
     full = load_dataset("mnist5k", "train")
     train, val = split_train_val(full, val_fraction=0.1, seed=0)
-    done = {(r["family"], r["config"], r["candidate"]): r for r in _read_rows(args.out)}
+    done = {(r["family"], r["config"], r["candidate"]): r for r in read_rows(args.out)}
     rows: list[dict[str, Any]] = []
     with open(args.out, "a") as out:
         for family in args.families.split(","):

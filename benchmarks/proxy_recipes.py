@@ -72,7 +72,7 @@ def feasible_configs(
     return configs
 
 
-def _read_rows(path: str) -> list[dict[str, Any]]:
+def read_rows(path: str) -> list[dict[str, Any]]:
     try:
         with open(path) as rows:
             return [json.loads(line) for line in rows if line.strip()]
@@ -92,7 +92,7 @@ def main() -> None:
     train, val = split_train_val(full, val_fraction=0.1, seed=0)
     results: dict[str, list[float]] = {name: [] for name in names}
     seconds: dict[str, float] = dict.fromkeys(names, 0.0)
-    done = {(row["config"], row["candidate"]): row for row in _read_rows(args.out)}
+    done = {(row["config"], row["candidate"]): row for row in read_rows(args.out)}
     with open(args.out, "a") as out:
         for index, cfg in enumerate(feasible_configs(args.configs, args.seed)):
             for name in names:

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import torch
 import typer
 from rich.table import Table
 
 from archbench.cli._app import app
 from archbench.cli._common import console, fail, print_json, user_errors
-from archbench.data import (
-    Dataset,
-    FolderInfo,
-    dataset_info,
-    download_dataset,
-    image_folder_info,
-    list_datasets,
-    load_dataset,
-    resolve_data_dir,
-    split_train_val,
-)
+
+if TYPE_CHECKING:
+    from archbench.data import Dataset, FolderInfo
 
 data_app = typer.Typer(
     help="List the data sets, check that their files read, or download them.",
@@ -38,6 +29,8 @@ DATA_DIR_OPTION = typer.Option(
 @data_app.command("list")
 def data_list(data_dir: Path | None = DATA_DIR_OPTION, json_output: bool = JSON_OPTION) -> None:
     """List the data sets: shape, classes, sizes, and whether their files are present."""
+    from archbench.data import dataset_info, list_datasets, resolve_data_dir
+
     rows = [dataset_info(name, data_dir).to_dict() for name in list_datasets()]
     if json_output:
         print_json(rows)
@@ -79,11 +72,21 @@ def data_show(
 
     An image folder is decoded into the cache on first use; this shows where that cache is.
     """
+    import torch
+
     with user_errors():
         folder = _folder(name, data_dir, resize)
         split_names = list(folder.counts) if folder else ["train", "test"]
         splits = {split: _load_split(name, split, data_dir) for split in split_names}
-    rows = [_split_summary(split, ds) for split, ds in splits.items()]
+    rows = [
+        {
+            "split": split,
+            "size": len(ds),
+            "shape": list(ds.images.shape[1:]),
+            "per_class": torch.bincount(ds.labels, minlength=ds.num_classes).tolist(),
+        }
+        for split, ds in splits.items()
+    ]
     train = splits["train"]
     if json_output:
         print_json(
@@ -124,6 +127,8 @@ def data_download(
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
     """Download a data set with torchvision (md5-checked) into the data root."""
+    from archbench.data import dataset_info, download_dataset
+
     with user_errors():
         info = dataset_info(name, data_dir)
     if info.embedded:
@@ -139,6 +144,8 @@ def data_download(
 
 def _folder(name: str, data_dir: Path | None, resize: int | None) -> FolderInfo | None:
     """The image folder's cache facts, or None for a registry data set."""
+    from archbench.data import dataset_info, image_folder_info, list_datasets
+
     if name in list_datasets():
         if resize is not None:
             raise ValueError("--resize applies to image folders, not to registry data sets")
@@ -150,18 +157,11 @@ def _folder(name: str, data_dir: Path | None, resize: int | None) -> FolderInfo 
 
 def _load_split(name: str, split: str, data_dir: Path | None) -> Dataset:
     """One split; an image folder's val/ comes with it, through ``split_train_val``."""
+    from archbench.data import load_dataset, split_train_val
+
     if split != "val":
         return load_dataset(name, split, data_dir)  # type: ignore[arg-type]  # train or test
     return split_train_val(load_dataset(name, "train", data_dir))[1]
-
-
-def _split_summary(split: str, ds: Dataset) -> dict[str, Any]:
-    return {
-        "split": split,
-        "size": len(ds),
-        "shape": list(ds.images.shape[1:]),
-        "per_class": torch.bincount(ds.labels, minlength=ds.num_classes).tolist(),
-    }
 
 
 def _floats(values: tuple[float, ...]) -> str:

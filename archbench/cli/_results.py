@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -11,25 +12,11 @@ from rich.table import Table
 from archbench._units import format_count
 from archbench.cli._app import app
 from archbench.cli._common import console, print_json, user_errors
-from archbench.results import (
-    CHECK_EPOCHS,
-    COLUMNS,
-    DEFAULT_EXPORT_RECIPE,
-    LEADERBOARD_FIELDS,
-    OVERVIEW_FIELDS,
-    SORT_FIELDS,
-    STATUSES,
-    Leaderboard,
-    StudyOverview,
-    export_trials,
-    format_value,
-    leaderboard,
-    list_studies,
-    load_study,
-    write_csv,
-    write_report,
-)
-from archbench.search import normalize_storage_url
+from archbench.results import COLUMNS, DEFAULT_EXPORT_RECIPE, SORT_FIELDS, format_value
+from archbench.search import STATUSES
+
+if TYPE_CHECKING:
+    from archbench.results import Leaderboard, StudyOverview
 
 STORAGE_OPTION = typer.Option(
     None,
@@ -116,6 +103,16 @@ def results(
     csv: Path = CSV_OPTION,
 ) -> None:
     """The leaderboard of a study, or the studies of a storage with their counts."""
+    from archbench.results import (
+        LEADERBOARD_FIELDS,
+        OVERVIEW_FIELDS,
+        leaderboard,
+        list_studies,
+        load_study,
+        write_csv,
+    )
+    from archbench.search import normalize_storage_url
+
     with user_errors():
         url = normalize_storage_url(storage)
         if study is None:
@@ -161,6 +158,9 @@ def export(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write the best configs as YAML files with their card, ready for `archbench train`."""
+    from archbench.results import CHECK_EPOCHS, export_trials, load_study
+    from archbench.search import normalize_storage_url
+
     with user_errors():
         loaded = load_study(storage, study)
         exported = export_trials(
@@ -214,6 +214,9 @@ def report(
     import matplotlib
 
     matplotlib.use("Agg")  # Optuna's plots go through pyplot; a report needs no display
+    from archbench.results import load_study, write_report
+    from archbench.search import normalize_storage_url
+
     with user_errors():
         loaded = load_study(storage, study)
         written = write_report(

@@ -4,67 +4,77 @@ Everything here reads the Optuna storage, the one source of truth (docs/DESIGN.m
 returns data or the paths it wrote; the CLI formats them.
 """
 
-from archbench.results._export import (
-    CHECK_EPOCHS,
-    DEFAULT_EXPORT_RECIPE,
-    ExportedConfig,
-    export_card,
-    export_trials,
-    select_trials,
-    train_command,
-)
-from archbench.results._leaderboard import (
-    COLUMNS,
-    LEADERBOARD_FIELDS,
-    OVERVIEW_FIELDS,
-    SORT_FIELDS,
-    Leaderboard,
-    RankedTrial,
-    StudyOverview,
-    format_value,
-    leaderboard,
-    list_studies,
-    rank_trials,
-    write_csv,
-)
-from archbench.results._plots import NothingToPlot, pareto_front
-from archbench.results._report import Report, ReportFigure, write_report
-from archbench.results._trials import (
-    TrialRow,
-    load_study,
-    open_existing_storage,
-    read_trials,
-)
-from archbench.search import STATUSES
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "COLUMNS",
-    "CHECK_EPOCHS",
-    "DEFAULT_EXPORT_RECIPE",
-    "ExportedConfig",
-    "LEADERBOARD_FIELDS",
-    "Leaderboard",
-    "NothingToPlot",
-    "OVERVIEW_FIELDS",
-    "RankedTrial",
-    "Report",
-    "ReportFigure",
-    "SORT_FIELDS",
-    "STATUSES",
-    "StudyOverview",
-    "TrialRow",
-    "export_card",
-    "export_trials",
-    "format_value",
-    "leaderboard",
-    "list_studies",
-    "load_study",
-    "open_existing_storage",
-    "pareto_front",
-    "rank_trials",
-    "read_trials",
-    "select_trials",
-    "train_command",
-    "write_csv",
-    "write_report",
-]
+from archbench._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from archbench.results._columns import (
+        COLUMNS,
+        DEFAULT_EXPORT_RECIPE,
+        SORT_FIELDS,
+        format_value,
+    )
+    from archbench.results._export import (
+        CHECK_EPOCHS,
+        ExportedConfig,
+        export_card,
+        export_trials,
+        select_trials,
+        train_command,
+    )
+    from archbench.results._leaderboard import (
+        LEADERBOARD_FIELDS,
+        OVERVIEW_FIELDS,
+        Leaderboard,
+        RankedTrial,
+        StudyOverview,
+        leaderboard,
+        list_studies,
+        rank_trials,
+        write_csv,
+    )
+    from archbench.results._plots import (
+        NothingToPlot,
+        pareto_front,
+    )
+    from archbench.results._report import (
+        Report,
+        ReportFigure,
+        write_report,
+    )
+    from archbench.results._trials import (
+        TrialRow,
+        load_study,
+        open_existing_storage,
+        read_trials,
+    )
+
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "_columns": ("COLUMNS", "DEFAULT_EXPORT_RECIPE", "SORT_FIELDS", "format_value"),
+        "_export": (
+            "CHECK_EPOCHS",
+            "ExportedConfig",
+            "export_card",
+            "export_trials",
+            "select_trials",
+            "train_command",
+        ),
+        "_leaderboard": (
+            "LEADERBOARD_FIELDS",
+            "OVERVIEW_FIELDS",
+            "Leaderboard",
+            "RankedTrial",
+            "StudyOverview",
+            "leaderboard",
+            "list_studies",
+            "rank_trials",
+            "write_csv",
+        ),
+        "_plots": ("NothingToPlot", "pareto_front"),
+        "_report": ("Report", "ReportFigure", "write_report"),
+        "_trials": ("TrialRow", "load_study", "open_existing_storage", "read_trials"),
+    },
+)

@@ -22,6 +22,7 @@ import yaml
 
 import archbench
 from archbench.models import config_from_dict, count_params
+from archbench.results._columns import DEFAULT_EXPORT_RECIPE
 from archbench.results._leaderboard import rank_trials
 from archbench.results._trials import TrialRow, objectives_of, read_trials
 from archbench.search import PRUNED, TRAINED
@@ -29,7 +30,6 @@ from archbench.search import PRUNED, TRAINED
 if TYPE_CHECKING:
     from archbench.train import TrainRecipe
 
-DEFAULT_EXPORT_RECIPE = "sgd_cosine"
 DEFAULT_TOP = 3
 CHECK_EPOCHS = 3  # the short run that shows a recipe trains before a long one is started
 
@@ -191,22 +191,29 @@ def train_command(path: Path, dataset: str | None, epochs: int | None = None) ->
     return f"{command} --epochs {epochs}" if epochs is not None else command
 
 
-def epoch_seconds(row: TrialRow, dataset: str | None, recipe: TrainRecipe) -> float | None:
+def train_images(dataset: str | None, recipe: TrainRecipe) -> int | None:
+    """The images a full training run on ``dataset`` trains on (its training split less the
+    recipe's validation share); None when the data set is not known on this machine."""
+    from archbench.data import dataset_info
+
+    if dataset is None:
+        return None
+    try:
+        return round(dataset_info(dataset).train_size * (1 - recipe.val_fraction))
+    except ValueError:
+        return None
+
+
+def epoch_seconds(row: TrialRow, images: int | None) -> float | None:
     """A full-training epoch's seconds, from the proxy's measured images per second.
 
     The proxy trained on the same device, often on a subset and at a smaller batch; the
-    throughput per image carries over, so the estimate is the training split's images over it.
+    throughput per image carries over, so the estimate is the training images over it.
     """
-    from archbench.data import dataset_info
-
     speeds = [epoch["images_per_second"] for epoch in row.metrics if "images_per_second" in epoch]
-    if not speeds or dataset is None:
+    if not speeds or images is None:
         return None
-    try:
-        train_images = dataset_info(dataset).train_size * (1 - recipe.val_fraction)
-    except ValueError:  # the data set is not known on this machine
-        return None
-    return train_images / max(speeds)
+    return images / max(speeds)
 
 
 def format_duration(seconds: float) -> str:
@@ -235,7 +242,9 @@ def export_trials(
 
     Args:
         storage_url: recorded in the provenance.
-        recipe: a shipped recipe's name or a recipe file, for the full training.
+        recipe: a shipped recipe's name or a recipe file, for the full training. Its batch
+            (and learning rate) is fitted to the size of the search's data set
+            (``TrainRecipe.for_train_images``).
 
     Raises:
         ValueError: for a bad selection or recipe, a record that does not match its config, or
@@ -243,7 +252,11 @@ def export_trials(
     """
     from archbench.train import resolve_recipe  # torch-backed: loaded only to export
 
+    dataset = study.user_attrs.get("dataset")
     train_recipe = resolve_recipe(recipe)
+    images = train_images(dataset, train_recipe)
+    if images is not None:
+        train_recipe = train_recipe.for_train_images(images)
     rows = select_trials(study, top=top, pareto=pareto, trial=trial)
     folder = Path(out_dir)
     paths = [folder / export_file_name(study.study_name, row.number) for row in rows]
@@ -252,7 +265,6 @@ def export_trials(
         raise ValueError(f"export: {existing[0]} exists; pass --force to overwrite")
     cards = [export_card(row, study, storage_url=storage_url, recipe=train_recipe) for row in rows]
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = study.user_attrs.get("dataset")
     exported = []
     for row, path, card in zip(rows, paths, cards):
         item = ExportedConfig(
@@ -263,7 +275,7 @@ def export_trials(
             command=train_command(path, dataset),
             check_command=train_command(path, dataset, CHECK_EPOCHS),
             epochs=train_recipe.epochs,
-            epoch_seconds=epoch_seconds(row, dataset, train_recipe),
+            epoch_seconds=epoch_seconds(row, images),
             noisy=row.noisy,
         )
         header = (

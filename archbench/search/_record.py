@@ -15,8 +15,8 @@ from typing import Any, Literal, Protocol
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-TRAINED, REJECTED, PRUNED, FAILED, RUNNING = "trained", "rejected", "pruned", "failed", "running"
-STATUSES = (TRAINED, PRUNED, REJECTED, FAILED, RUNNING)
+from archbench.search._status import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
+
 QUOTA_REACHED = "quota reached"
 NOTHING_ENQUEUED = "no enqueued config left"  # a proposal of a run of enqueued configs only
 

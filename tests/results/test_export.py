@@ -31,12 +31,15 @@ def test_export_writes_the_card_of_the_top_trials(tiny_study: TinyStudy, tmp_pat
         assert card["flops"] == 2 * card["macs"] > 0
         assert card["metrics"]["val_accuracy"] == record["val_accuracy"]
         assert card["metrics"]["history"] == record["metrics"]
-        assert card["recipe"] == get_recipe("sgd_cosine").to_dict()
+        # Fitted to mnist5k's 3,600 training images: 112 steps an epoch at batch 32, not 28.
+        fitted = get_recipe("sgd_cosine").for_train_images(3600)
+        assert (fitted.batch_size, fitted.lr) == (32, pytest.approx(0.025))
+        assert card["recipe"] == fitted.to_dict()
         assert card["provenance"]["study"] == tiny_study.name
         assert card["provenance"]["trial"] == item.trial
         assert card["provenance"]["storage"] == tiny_study.storage
         assert resolve_config(str(item.path)).to_dict() == record["config"]
-        assert load_recipe(item.path) == get_recipe("sgd_cosine")
+        assert load_recipe(item.path) == fitted
         assert item.command == f"archbench train {item.path} --dataset mnist5k"
         assert item.check_command == f"{item.command} --epochs {CHECK_EPOCHS}"
         assert item.epochs == 200
@@ -152,7 +155,7 @@ def test_exported_file_trains_for_one_epoch_with_its_recipe(
     summary = json.loads(result.stdout)
     assert summary["params"] == item.n_params
     assert summary["epochs_trained"] == 1
-    assert summary["recipe"] == get_recipe("sgd_cosine").with_epochs(1).to_dict()
+    assert summary["recipe"] == load_recipe(item.path).with_epochs(1).to_dict()
     assert 0.0 <= summary["test_accuracy"] <= 1.0
 
 

@@ -147,3 +147,15 @@ def test_a_shorter_run_compresses_the_whole_schedule() -> None:
     assert (step.epochs, step.milestones) == (10, (5, 8))
     assert get_recipe("sgd_step").with_epochs(1).milestones == (1,)
     assert get_recipe("proxy").with_epochs(3) is get_recipe("proxy")
+
+
+def test_the_batch_shrinks_until_an_epoch_has_enough_steps() -> None:
+    """CIFAR keeps batch 128 at LR 0.1; mnist5k's 3,600 images halve it twice, LR with it."""
+    cosine = get_recipe("sgd_cosine")
+    assert cosine.for_train_images(45_000) is cosine
+    small = cosine.for_train_images(3_600)
+    assert (small.batch_size, small.lr) == (32, pytest.approx(0.025))
+    assert 3_600 // small.batch_size >= 100 > 3_600 // 64
+    tiny = cosine.for_train_images(500)  # never below the proxy's batch
+    assert (tiny.batch_size, tiny.lr) == (32, pytest.approx(0.025))
+    assert small.for_train_images(3_600) is small

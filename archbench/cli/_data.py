@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -78,7 +78,7 @@ def data_show(
         folder = _folder(name, data_dir, resize)
         split_names = list(folder.counts) if folder else ["train", "test"]
         splits = {split: _load_split(name, split, data_dir) for split in split_names}
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "split": split,
             "size": len(ds),

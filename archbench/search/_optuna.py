@@ -7,15 +7,14 @@ params only: define-by-run generated from data. Ray Tune reuses it through ``Opt
 from __future__ import annotations
 
 import warnings
-from collections.abc import Container, Sequence
-from typing import Any, cast
+from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from archbench.search._evolution import RegularizedEvolutionSampler
-from archbench.search._record import is_rejected
+from archbench.search._ledger import without_rejections
 from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace
 
 # Trained trials that TPE samples at random before it models: 5 rather than Optuna's 10, so that a
@@ -83,12 +82,12 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        return super().infer_relative_search_space(_without_rejections(study), trial)
+        return super().infer_relative_search_space(without_rejections(study), trial)
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        return super().sample_relative(_without_rejections(study), trial, search_space)
+        return super().sample_relative(without_rejections(study), trial, search_space)
 
     def sample_independent(
         self,
@@ -98,32 +97,8 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         return super().sample_independent(
-            _without_rejections(study), trial, param_name, param_distribution
+            without_rejections(study), trial, param_name, param_distribution
         )
-
-
-class _WithoutRejections:
-    """The study as ``FeasibleTPESampler`` reads it: finished rejected trials are left out;
-    everything else is the study's own."""
-
-    def __init__(self, study: optuna.Study) -> None:
-        self._study = study
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._study, name)
-
-    def _get_trials(
-        self,
-        deepcopy: bool = True,
-        states: Container[TrialState] | None = None,
-        use_cache: bool = False,
-    ) -> Sequence[FrozenTrial]:
-        trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
-        return [t for t in trials if t.state == TrialState.RUNNING or not is_rejected(t)]
-
-
-def _without_rejections(study: optuna.Study) -> optuna.Study:
-    return cast(optuna.Study, _WithoutRejections(study))
 
 
 def make_pruner(name: str, n_objectives: int) -> optuna.pruners.BasePruner:

@@ -48,7 +48,6 @@ from ray.tune.search.optuna import OptunaSearch
 
 from archbench.models import config_from_dict
 from archbench.search._budget import decide
-from archbench.search._claim import sweep_and_count
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import (
     VISIBLE_DEVICES,
@@ -58,6 +57,15 @@ from archbench.search._gpus import (
     ray_trial_device,
     reuse_actors,
     shares_ray_gpu,
+)
+from archbench.search._ledger import (
+    carried_attrs,
+    finish_in_place,
+    inner_study,
+    reown,
+    sweep_and_count,
+    take_waiting,
+    waiting_params,
 )
 from archbench.search._optuna import make_sampler, suggest
 from archbench.search._policy import StopPolicy
@@ -82,13 +90,6 @@ from archbench.search._search import (
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._trial import Evaluator, LatencyRejection, describe_failure
-from archbench.search._waiting import (
-    carried_attrs,
-    finish_in_place,
-    reown,
-    take_waiting,
-    waiting_params,
-)
 from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES, resolve_recipe
 
@@ -321,7 +322,7 @@ class BudgetedSearcher(Searcher):
 
     Enqueued trials of the study (``archbench fidelity``'s pool, configs a dead owner left to
     retry) are proposed first, after any prescreened points, as Optuna's ``ask`` would: each is
-    taken from the storage (``_waiting.py``), enqueued into the inner study so the sampler
+    taken from the storage (``_ledger.take_waiting``), enqueued into the inner study so the sampler
     proposes exactly its params, and its record is written into it. With ``enqueued_only`` the
     searcher proposes nothing else.
     """
@@ -374,8 +375,7 @@ class BudgetedSearcher(Searcher):
     def _take_enqueued(self) -> optuna.trial.FrozenTrial | None:
         """The next enqueued trial of the study, taken and queued in the inner study; None when
         none is left or prescreened points still wait (the inner ``ask`` pops those first)."""
-        # The inner study, set up by now: where Ray itself queues points_to_evaluate.
-        inner = cast(optuna.Study, self.searcher._ot_study)
+        inner = inner_study(self.searcher)
         if inner.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             return None
         enqueued = take_waiting(self.recorder.study)
@@ -384,7 +384,7 @@ class BudgetedSearcher(Searcher):
         return enqueued
 
     def _slots_taken(self) -> int:
-        """Slots taken in the storage (``_claim.py``), plus this driver's trials in flight.
+        """Slots taken in the storage (``_ledger.py``), plus this driver's trials in flight.
 
         After a crash Ray restores this searcher from its last snapshot, which may predate
         trials the driver already recorded; the storage is the truth, so none trains twice.
@@ -440,7 +440,7 @@ class RecordTrials(tune.Callback):
     trainer's reason, or when its worker died more often than ``--max-failures`` allows.
 
     In a restored experiment, this driver first owns the enqueued trials that the unfinished
-    Ray trials had taken (``_waiting.reown``): they train again and are recorded in place,
+    Ray trials had taken (``_ledger.reown``): they train again and are recorded in place,
     where a sweep would otherwise fail them and retry their configs beside them.
     """
 

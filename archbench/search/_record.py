@@ -40,7 +40,7 @@ BENCHMARK = "benchmark"  # {name, dataset}: the table VAL_ACCURACY was looked up
 PROFILE = "profile"  # ProfileResult.to_dict(), absent with --profile none
 BASELINE = "baseline"  # preset name of an enqueued --baseline trial
 POOL_INDEX = "pool_index"  # index of an enqueued config in the pool of `archbench fidelity`
-OWNER = "owner"  # {host, pid, started, trial}: the process that claimed a quota slot
+OWNER = "owner"  # {host, pid, started, trial, claimed}: the process that runs the trial
 HOST = "host"  # the machine the trial trained on
 RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
 RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
@@ -54,15 +54,23 @@ class _AttrWriter(Protocol):
 
 @dataclass(frozen=True)
 class Owner:
-    """The process that claimed a trial's quota slot; ``started`` tells a reused pid apart."""
+    """The process that runs a trial, from the trial's first write; ``started`` tells a reused
+    pid apart, ``claimed`` whether the trial holds one of the ``--trials`` slots."""
 
     host: str
     pid: int
     started: str | None
     trial: int  # the trial it was written for: a retried trial copies its predecessor's attrs
+    claimed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "pid": self.pid, "started": self.started, "trial": self.trial}
+        return {
+            "host": self.host,
+            "pid": self.pid,
+            "started": self.started,
+            "trial": self.trial,
+            "claimed": self.claimed,
+        }
 
     @classmethod
     def of(cls, trial: FrozenTrial) -> Owner | None:
@@ -70,7 +78,13 @@ class Owner:
         value = trial.user_attrs.get(OWNER)
         if not isinstance(value, Mapping) or value.get("trial") != trial.number:
             return None
-        return cls(str(value["host"]), int(value["pid"]), value.get("started"), trial.number)
+        return cls(
+            str(value["host"]),
+            int(value["pid"]),
+            value.get("started"),
+            trial.number,
+            value.get("claimed") is True,
+        )
 
 
 @dataclass(frozen=True)

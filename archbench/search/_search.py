@@ -23,9 +23,9 @@ import archbench
 from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide, ensure_feasible
-from archbench.search._claim import claim, sweep_and_count
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import environment, worker_devices
+from archbench.search._ledger import claim, own, sweep_and_count
 from archbench.search._optuna import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
@@ -254,6 +254,7 @@ class Objective:
             raise
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
+        own(trial)
         if self.settings.enqueued_only and POOL_INDEX not in trial.user_attrs:
             trial.study.stop()  # every enqueued config was taken: propose none
             return self._reject(trial, NOTHING_ENQUEUED)
@@ -372,7 +373,7 @@ def run_worker(
 
     Other processes may run trials of the same study at the same time, on this machine or
     others: every accepted config claims its slot through the storage before it trains
-    (``_claim.py``), and the process stops after the trial whose claim took the last slot. At
+    (``_ledger.py``), and the process stops after the trial whose claim took the last slot. At
     start and at each claim, RUNNING trials of dead local processes are failed and their
     configs retried. A process whose claim finds the slots taken records a ``quota reached``
     rejection, reads the study again, and stops unless a slot is free.

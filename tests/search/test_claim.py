@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from archbench.search import TRAINED, counts_by_status, normalize_storage_url, open_storage
-from archbench.search._claim import count_slots, write_claim
+from archbench.search._ledger import count_slots, write_claim
 from tests.conftest import child_env
 from tests.search.conftest import tiny_search_args
 

@@ -6,7 +6,8 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from archbench.search._optuna import FeasibleTPESampler, _WithoutRejections
+from archbench.search._ledger import without_rejections
+from archbench.search._optuna import FeasibleTPESampler
 from archbench.search._record import QUOTA_REACHED, REJECTED, write_status
 
 X = {"x": FloatDistribution(0.0, 1.0)}
@@ -30,7 +31,7 @@ def test_the_view_hides_finished_rejections_only() -> None:
     fill(study, trained=[0.2, 0.4], rejected=[0.9, 0.8, 0.7])
     running = study.ask(X)
     running.set_constraint("max_params", 1000.0)  # rejected but not yet told: constant liar
-    numbers = [t.number for t in _WithoutRejections(study)._get_trials(deepcopy=False)]
+    numbers = [t.number for t in without_rejections(study)._get_trials(deepcopy=False)]
     assert numbers == [0, 1, 5]
     assert len(study.get_trials()) == 6  # the storage keeps every rejection
 
@@ -43,7 +44,7 @@ def test_the_view_hides_quota_reached_trials() -> None:
     refused.set_constraint("max_params", -5.0)
     write_status(refused, REJECTED, QUOTA_REACHED)
     study.tell(refused, state=TrialState.PRUNED)
-    numbers = [t.number for t in _WithoutRejections(study)._get_trials(deepcopy=False)]
+    numbers = [t.number for t in without_rejections(study)._get_trials(deepcopy=False)]
     assert numbers == [0]
 
 

@@ -25,7 +25,7 @@ from archbench.search import (
     run,
     trial_status,
 )
-from archbench.search._optuna import _without_rejections
+from archbench.search._ledger import without_rejections
 from archbench.search._search import data_shape
 from archbench.spaces import get_space
 from tests.conftest import invoke, run_cli
@@ -81,7 +81,7 @@ def test_best_scored_configs_train_first_and_resume_reuses_the_scores(
     assert max(pool.values) == first[0].user_attrs["zero_cost"]["value"]
 
     # TPE models them like any trained trial: they are COMPLETE and its view keeps them.
-    modeled = _without_rejections(study).get_trials(states=(TrialState.COMPLETE,))
+    modeled = without_rejections(study).get_trials(states=(TrialState.COMPLETE,))
     assert {t.number for t in first} <= {t.number for t in modeled}
 
     screening = [e for e in events if isinstance(e, Prescreening)]

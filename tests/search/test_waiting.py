@@ -9,10 +9,9 @@ import optuna
 from optuna.trial import TrialState
 
 from archbench.search import open_storage
-from archbench.search._claim import sweep_and_count
+from archbench.search._ledger import reown, sweep_and_count, take_waiting
 from archbench.search._owner import host_name, process_start_time
 from archbench.search._record import OWNER, POOL_INDEX, Owner
-from archbench.search._waiting import reown, take_waiting
 
 
 def dead_owner(trial: int) -> dict:
@@ -20,7 +19,7 @@ def dead_owner(trial: int) -> dict:
     process = subprocess.Popen(["true"])
     started = process_start_time(process.pid)
     process.wait()
-    return Owner(host_name(), process.pid, started, trial).to_dict()
+    return Owner(host_name(), process.pid, started, trial, claimed=True).to_dict()
 
 
 def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Path) -> None:

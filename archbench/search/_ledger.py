@@ -1,0 +1,252 @@
+"""The ledger: archbench's bookkeeping in the Optuna storage, and the only module that uses
+Optuna's private API.
+
+A trial moves through it as ``docs/CONTRACTS.md`` draws it:
+
+- **owned**: its first write names this process (``own``), so a kill at any later moment
+  leaves a trial that the next sweep can tell is orphaned;
+- **claimed**: after the budget decision it claims one of the ``--trials N`` slots (``claim``);
+- **recorded**: the backend writes its outcome and status (``_record.py``).
+
+**Claims.** A trial claims by marking its owner as claimed (one storage write), then reads the
+study's trials back and counts the slots taken: trials that trained (or were pruned after
+training) plus RUNNING trials holding a claim, its own included. It trains only if that count is
+at most N; otherwise it ends rejected with the reason ``quota reached`` and its claim is gone
+with it. Failed and rejected trials hold no slot, so a failure frees its slot for a retry.
+
+Why this never trains more than N (any storage whose reads see every committed write: SQLite,
+PostgreSQL, a journal file): take the last of N + 1 admitted claims to be written. Its read came
+after every other write, so it counted N + 1 slots and was refused. The price is the other way:
+two claims written within one another's write-to-read window both count each other, and at the
+last free slot both may refuse. Both are then recorded as rejected (``quota reached``), and
+their processes try again while the study holds fewer than N trained trials.
+
+**Dead owners.** A search fails at once the RUNNING trials of its study whose owner ran on this
+host and is gone (``_owner.py``), and retries the configs of those that held a claim; owners on
+other hosts are left to the storage's heartbeat (DESIGN.md, decision 8).
+
+**Enqueued trials on Ray.** The Optuna backend trains an enqueued (WAITING) trial in place:
+``ask`` moves it to RUNNING and the objective writes its outcome. Ray's driver records trials it
+created itself, so for the same contract (``archbench fidelity``'s pool, the configs a dead
+owner left to retry) it takes a WAITING trial the same way, owned and claimed by this process,
+and at the end writes the Ray trial's record into it instead of adding a second trial. A driver
+that restores a killed driver's Ray experiment owns the taken trials that experiment trains
+again (``reown``), so no sweep retries their configs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import warnings
+from collections.abc import Container, Iterable, Sequence
+from typing import Any, cast
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from archbench.search._owner import is_dead, this_process
+from archbench.search._record import (
+    FAILED,
+    OWNER,
+    REASON,
+    STATUS,
+    Owner,
+    is_rejected,
+    is_trained,
+    write_status,
+)
+
+MAX_RETRIES = 2  # as the heartbeat's RetryHeartbeatStaleTrialCallback in _storage.py
+FIXED_PARAMS = "fixed_params"  # Optuna's system attr for the params given to ``enqueue_trial``
+
+
+def own(trial: optuna.Trial) -> None:
+    """Names this process as ``trial``'s owner: the first write of every trial it runs."""
+    trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
+
+
+def claim(study: optuna.Study, trial: optuna.Trial) -> int:
+    """Claims a slot for ``trial``, then sweeps dead local owners and counts the slots taken,
+    this one included: one write and one read of the storage.
+
+    Returns:
+        The slots taken as read after the claim; the trial may train if it is at most N.
+    """
+    write_claim(trial)
+    return sweep_and_count(study)
+
+
+def write_claim(trial: optuna.Trial) -> None:
+    """Marks this process's ownership of ``trial`` as a claim: one storage write."""
+    trial.set_user_attr(OWNER, this_process(trial.number, claimed=True).to_dict())
+
+
+def holds_slot(trial: FrozenTrial) -> bool:
+    """Trained, pruned after training, or RUNNING with a claim of its own."""
+    if trial.state == TrialState.RUNNING:
+        owner = Owner.of(trial)
+        return owner is not None and owner.claimed
+    return is_trained(trial)
+
+
+def count_slots(trials: list[FrozenTrial]) -> int:
+    return sum(holds_slot(t) for t in trials)
+
+
+def sweep_and_count(study: optuna.Study) -> int:
+    """Fails the trials of dead local owners, then counts the slots taken; one read serves both."""
+    trials = study.get_trials(deepcopy=False)
+    failed = set(fail_orphans(study, trials))
+    return count_slots([t for t in trials if t.number not in failed])
+
+
+def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[int]:
+    """Fails the RUNNING trials of ``study`` whose local owner died, and retries the configs of
+    those that held a claim (an unclaimed one died before its budget decision or at it).
+
+    ``trials``: the study's trials as just read, to save a read of the storage.
+
+    Safe when several processes sweep at once: the storage lets only one of them finish a trial,
+    and only that one enqueues the retry.
+
+    Returns:
+        The numbers of the trials this call failed.
+    """
+    storage = study._storage  # the public Study API cannot finish another process's trial
+    failed: list[int] = []
+    if trials is None:
+        trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in trials:
+        owner = Owner.of(trial)
+        if trial.state != TrialState.RUNNING or owner is None or not is_dead(owner):
+            continue
+        died = f"its process (pid {owner.pid} on {owner.host}) died"
+        reason = f"{died}; config retried" if owner.claimed else f"{died} before its claim"
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            write_status(_TrialAttrs(storage, trial._trial_id), FAILED, reason)
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                failed.append(trial.number)
+                if owner.claimed:
+                    retry(study, copy.deepcopy(storage.get_trial(trial._trial_id)))
+    return failed
+
+
+def retry(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Enqueues ``trial``'s params again, as the heartbeat does for a stale trial."""
+    with warnings.catch_warnings():  # the callback is marked experimental; it is what we mean
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+
+
+def take_waiting(study: optuna.Study) -> FrozenTrial | None:
+    """The oldest WAITING trial of ``study``, now RUNNING, owned and claimed by this process;
+    or None.
+
+    Safe when several drivers take at once: the storage moves a trial out of WAITING only once.
+    """
+    storage = study._storage  # the public Study API can only pop inside ``ask``
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+            owner = this_process(trial.number, claimed=True)
+            storage.set_trial_user_attr(trial._trial_id, OWNER, owner.to_dict())
+            return storage.get_trial(trial._trial_id)
+    return None
+
+
+def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
+    """Names this process the owner of the taken trials ``numbers`` still RUNNING.
+
+    A restored Ray experiment trains again the trials its killed driver had in flight. Owned by
+    the dead driver, their taken trials would be failed by the next sweep and their configs
+    enqueued again, to be trained a second time beside the restored ones.
+
+    Returns:
+        The numbers now owned by this process.
+    """
+    storage = study._storage
+    owned = []
+    for number in sorted(numbers):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        if storage.get_trial(trial_id).state == TrialState.RUNNING:
+            owner = this_process(number, claimed=True)
+            storage.set_trial_user_attr(trial_id, OWNER, owner.to_dict())
+            owned.append(number)
+    return owned
+
+
+def waiting_params(trial: FrozenTrial) -> dict[str, Any]:
+    """The params a WAITING trial fixes: enqueued ones, or those of the trial it retries."""
+    return {**trial.system_attrs.get(FIXED_PARAMS, {}), **trial.params}
+
+
+def carried_attrs(trial: FrozenTrial) -> dict[str, Any]:
+    """The user attrs a WAITING trial brings to its record (``pool_index``...), not the
+    owner or the status of a trial it retries."""
+    return {k: v for k, v in trial.user_attrs.items() if k not in (OWNER, STATUS, REASON)}
+
+
+def finish_in_place(study: optuna.Study, number: int, record: FrozenTrial) -> bool:
+    """Writes ``record`` (a trial made by ``create_trial``) into the taken trial ``number``.
+
+    Returns:
+        False when that trial is finished already (a sweep failed it after the driver died and
+        its config was retried): the caller then adds the record as a trial of its own.
+    """
+    storage = study._storage
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    if storage.get_trial(trial_id).state.is_finished():
+        return False
+    for name, value in record.params.items():
+        distribution = record.distributions[name]
+        storage.set_trial_param(trial_id, name, distribution.to_internal_repr(value), distribution)
+    for step, value in record.intermediate_values.items():
+        storage.set_trial_intermediate_value(trial_id, step, value)
+    for key, value in record.system_attrs.items():
+        storage.set_trial_system_attr(trial_id, key, value)
+    for key, value in record.user_attrs.items():
+        storage.set_trial_user_attr(trial_id, key, value)
+    return storage.set_trial_state_values(trial_id, record.state, record.values)
+
+
+def without_rejections(study: optuna.Study) -> optuna.Study:
+    """``study`` as ``FeasibleTPESampler`` reads it: finished rejected trials are left out.
+
+    TPE reads trials through ``Study._get_trials``; this view overrides that one method.
+    """
+    return cast(optuna.Study, _WithoutRejections(study))
+
+
+def inner_study(searcher: Any) -> optuna.Study:
+    """The in-memory study of Ray Tune's ``OptunaSearch``, set up by its first ``suggest``:
+    where Ray queues ``points_to_evaluate`` and where archbench queues enqueued trials."""
+    return cast(optuna.Study, searcher._ot_study)
+
+
+class _WithoutRejections:
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(
+        self,
+        deepcopy: bool = True,
+        states: Container[TrialState] | None = None,
+        use_cache: bool = False,
+    ) -> Sequence[FrozenTrial]:
+        trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
+        return [t for t in trials if t.state == TrialState.RUNNING or not is_rejected(t)]
+
+
+class _TrialAttrs:
+    """``set_user_attr`` on a trial of another process, through the storage."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+        self.storage = storage
+        self.trial_id = trial_id
+
+    def set_user_attr(self, key: str, value: object) -> None:
+        self.storage.set_trial_user_attr(self.trial_id, key, value)

@@ -25,7 +25,7 @@ from archbench.models import config_from_dict, count_params
 from archbench.results._columns import DEFAULT_EXPORT_RECIPE
 from archbench.results._leaderboard import rank_trials
 from archbench.results._trials import TrialRow, objectives_of, read_trials
-from archbench.search import PRUNED, TRAINED
+from archbench.search import HAS_TRAINED, TRAINED
 
 if TYPE_CHECKING:
     from archbench.train import TrainRecipe
@@ -98,7 +98,7 @@ def select_trials(
         chosen = [row for row in rows if row.number == trial]
         if not chosen:
             raise ValueError(f"trial: study {study.study_name!r} has no trial {trial}")
-        if chosen[0].status not in (TRAINED, PRUNED) or chosen[0].config is None:
+        if chosen[0].status not in HAS_TRAINED or chosen[0].config is None:
             numbers = ", ".join(str(r.number) for r in rows if r.status == TRAINED) or "none"
             raise ValueError(
                 f"trial: trial {trial} is {chosen[0].status} ({chosen[0].reason or 'no record'}); "

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     )
     from archbench.search._status import (
         FAILED,
+        HAS_TRAINED,
         PRUNED,
         REJECTED,
         RUNNING,
@@ -109,7 +110,15 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "summarize",
         ),
         "_settings": ("RaySettings", "SearchSettings"),
-        "_status": ("FAILED", "PRUNED", "REJECTED", "RUNNING", "STATUSES", "TRAINED"),
+        "_status": (
+            "FAILED",
+            "HAS_TRAINED",
+            "PRUNED",
+            "REJECTED",
+            "RUNNING",
+            "STATUSES",
+            "TRAINED",
+        ),
         "_storage": (
             "DEFAULT_STORAGE",
             "list_study_names",

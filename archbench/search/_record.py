@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._status import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
+from archbench.search._status import FAILED, HAS_TRAINED, PRUNED, REJECTED, RUNNING, TRAINED
 
 QUOTA_REACHED = "quota reached"
 NOTHING_ENQUEUED = "no enqueued config left"  # a proposal of a run of enqueued configs only
@@ -198,7 +198,7 @@ def counts_by_status(study: optuna.Study) -> Counter[str]:
 def trained_count(study: optuna.Study) -> int:
     """Trials that trained, to completion or until the pruner stopped them."""
     counts = counts_by_status(study)
-    return counts[TRAINED] + counts[PRUNED]
+    return sum(counts[status] for status in HAS_TRAINED)
 
 
 def is_rejected(trial: FrozenTrial) -> bool:
@@ -213,7 +213,7 @@ def is_rejected(trial: FrozenTrial) -> bool:
 
 
 def is_trained(trial: FrozenTrial) -> bool:
-    return trial_status(trial) in (TRAINED, PRUNED)
+    return trial_status(trial) in HAS_TRAINED
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from archbench.search._record import (
 )
 from archbench.search._search import SearchSummary, default_study_name, run_search
 from archbench.search._settings import SearchSettings
+from archbench.search._status import HAS_TRAINED
 from archbench.search._trial import Runner
 
 RAY_MISSING = 'backend: the ray backend needs Ray Tune: pip install "archbench[ray]"'
@@ -150,7 +151,7 @@ def counts(study: optuna.Study, n_trials: int) -> TrialCounts:
     return TrialCounts(
         study=study.study_name,
         n_trials=n_trials,
-        trained=by_status[TRAINED] + by_status[PRUNED],
+        trained=sum(by_status[status] for status in HAS_TRAINED),
         rejected=by_status[REJECTED],
         pruned=by_status[PRUNED],
         failed=by_status[FAILED],

@@ -3,3 +3,5 @@ without importing optuna (``archbench/_lazy.py``)."""
 
 TRAINED, REJECTED, PRUNED, FAILED, RUNNING = "trained", "rejected", "pruned", "failed", "running"
 STATUSES = (TRAINED, PRUNED, REJECTED, FAILED, RUNNING)
+# Trained: to completion, or until the pruner stopped it after some epochs. Both hold a slot.
+HAS_TRAINED = (TRAINED, PRUNED)

@@ -25,7 +25,22 @@ console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ e
 err_console = Console(stderr=True)
 
 EXIT_USAGE = 2
+# Options that several commands share, declared once.
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
+DATA_DIR_OPTION = typer.Option(
+    None, "--data-dir", help="Data root; default $ARCHBENCH_DATA, else ~/.cache/archbench/data."
+)
+STORAGE_OPTION = typer.Option(
+    None,
+    help="sqlite:///file.db, a SQLAlchemy URL or a .log journal [sqlite:///results/archbench.db].",
+)
+DEVICE_OPTION = typer.Option(
+    "auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."
+)
+MAX_FLOPS_OPTION = typer.Option(None, help="Forward FLOPs cap per image, e.g. 60M.")
+WORKERS_OPTION = typer.Option(1, help="Worker processes sharing the storage.")
+RAY_ADDRESS_OPTION = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray.")
+VERBOSE_OPTION = typer.Option(False, help="Show Optuna's log lines.")
 
 
 _View = TypeVar("_View", bound="LiveView")

@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from archbench.cli._app import app
-from archbench.cli._common import console, fail, print_json, user_errors
+from archbench.cli._common import (
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    console,
+    fail,
+    print_json,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from archbench.data import Dataset, FolderInfo
@@ -19,11 +26,6 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
-DATA_DIR_OPTION = typer.Option(
-    None, "--data-dir", help="Data root; default $ARCHBENCH_DATA, else ~/.cache/archbench/data."
-)
 
 
 @data_app.command("list")

@@ -13,7 +13,14 @@ from rich.text import Text
 from archbench._units import parse_count
 from archbench.cli._app import app
 from archbench.cli._common import (
+    DATA_DIR_OPTION,
+    DEVICE_OPTION,
     JSON_OPTION,
+    MAX_FLOPS_OPTION,
+    RAY_ADDRESS_OPTION,
+    STORAGE_OPTION,
+    VERBOSE_OPTION,
+    WORKERS_OPTION,
     LiveView,
     console,
     err_console,
@@ -86,9 +93,9 @@ class FidelityView(LiveView):
 def fidelity(
     space: str = typer.Option(..., help="A space name or a space YAML file."),
     max_params: str = typer.Option(..., help="Parameter budget: 5M, 500k, 5e6 ..."),
-    max_flops: str = typer.Option(None, help="Forward FLOPs cap per image, e.g. 60M."),
+    max_flops: str = MAX_FLOPS_OPTION,
     dataset: str = typer.Option("mnist5k", help="Data set of every training."),
-    data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
+    data_dir: str = DATA_DIR_OPTION,
     samples: int = typer.Option(..., help="Configs drawn (K, at least 2), seeded by --seed."),
     proxy_epochs: str = typer.Option(
         None, help="Proxy settings to compare, e.g. 1,2 (none with --benchmark)."
@@ -105,22 +112,22 @@ def fidelity(
     ),
     recipe: str = typer.Option("proxy", help="Training recipe; its epochs are replaced."),
     scores: str = typer.Option("all", help=SCORES_HELP),
-    storage: str = typer.Option(None, help="sqlite:///file.db, a SQLAlchemy URL or a .log file."),
+    storage: str = STORAGE_OPTION,
     study: str = typer.Option(None, help="Parent study name (default: fidelity-space-...)."),
-    workers: int = typer.Option(1, help="Worker processes sharing the storage."),
+    workers: int = WORKERS_OPTION,
     backend: str = typer.Option("optuna", help="optuna, or ray for Ray Tune (no early stops)."),
     cpus_per_trial: float = typer.Option(1.0, help="Ray: CPUs reserved for each training."),
     gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per training (0.25: 4 per card)."),
-    ray_address: str = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray."),
+    ray_address: str = RAY_ADDRESS_OPTION,
     seed: int = typer.Option(0, help="Seeds the draw of the configs, the scores and intervals."),
     retry_failed: bool = typer.Option(
         False, help="Train again the configs whose training failed (e.g. a lost worker)."
     ),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+    device: str = DEVICE_OPTION,
     out: Path = typer.Option(None, help="Folder for fidelity.md and one scatter plot per ranking."),
     quiet: bool = typer.Option(False, help="No live view; the table only."),
     json_output: bool = JSON_OPTION,
-    verbose: bool = typer.Option(False, help="Show Optuna's log lines."),
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Does a cheap ranking (short training, zero-cost score, size) predict full training?"""
     from archbench.fidelity import FidelitySettings, document, run_fidelity, write_report

@@ -11,19 +11,14 @@ from rich.table import Table
 
 from archbench._units import format_count
 from archbench.cli._app import app
-from archbench.cli._common import console, print_json, user_errors
+from archbench.cli._common import JSON_OPTION, STORAGE_OPTION, console, print_json, user_errors
 from archbench.results import COLUMNS, DEFAULT_EXPORT_RECIPE, SORT_FIELDS, format_value
 from archbench.search import STATUSES
 
 if TYPE_CHECKING:
     from archbench.results import Leaderboard, StudyOverview
 
-STORAGE_OPTION = typer.Option(
-    None,
-    help="sqlite:///file.db, a SQLAlchemy URL or a .log journal [sqlite:///results/archbench.db].",
-)
 STUDY_OPTION = typer.Option(None, help="Study name (default: the only study of the storage).")
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document and nothing else.")
 CSV_OPTION = typer.Option(None, help="Also write the lines to this CSV file.")
 EXPORT_OUT_OPTION = typer.Option(Path("exports"), help="Output folder.")
 REPORT_OUT_OPTION = typer.Option(None, help="Output folder [results/report/STUDY].")

@@ -12,7 +12,15 @@ from rich.table import Table
 
 from archbench._units import format_count, parse_count
 from archbench.cli._app import app
-from archbench.cli._common import JSON_OPTION, console, err_console, fail, print_json, user_errors
+from archbench.cli._common import (
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    console,
+    err_console,
+    fail,
+    print_json,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from archbench.models import ModelConfig
@@ -47,7 +55,7 @@ def score(
         help="Data set whose shape and classes the configs take, and whose batches the "
         "data-dependent scores read (params, flops and synflow need no files).",
     ),
-    data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
+    data_dir: str = DATA_DIR_OPTION,
     batch_size: int = typer.Option(None, help="Images scored per config (default 32)."),
     seed: int = typer.Option(0, help="Seeds the samples, the batch and the initial weights."),
     device: str = typer.Option("cpu", help="cpu, cuda[:N] or auto."),

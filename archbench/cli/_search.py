@@ -12,7 +12,21 @@ from rich.text import Text
 
 from archbench._units import format_count, parse_count
 from archbench.cli._app import app
-from archbench.cli._common import LiveView, console, err_console, fail, print_json, user_errors
+from archbench.cli._common import (
+    DATA_DIR_OPTION,
+    DEVICE_OPTION,
+    MAX_FLOPS_OPTION,
+    RAY_ADDRESS_OPTION,
+    STORAGE_OPTION,
+    VERBOSE_OPTION,
+    WORKERS_OPTION,
+    LiveView,
+    console,
+    err_console,
+    fail,
+    print_json,
+    user_errors,
+)
 
 if TYPE_CHECKING:  # the search stack (optuna, torch) loads when a search runs, not at --help
     from archbench.search import (
@@ -166,23 +180,23 @@ def search(
     benchmark: str = typer.Option(
         None, help="nb201: look accuracies up in NAS-Bench-201's table instead of training."
     ),
-    data_dir: str = typer.Option(None, help="Root of the data files (default $ARCHBENCH_DATA)."),
+    data_dir: str = DATA_DIR_OPTION,
     epochs: int = typer.Option(None, help="Proxy epochs (default: the recipe's)."),
     subset: float = typer.Option(1.0, help="Fraction of the training split used by trials."),
     recipe: str = typer.Option("proxy", help="Training recipe name or YAML file."),
     pruner: str = typer.Option("median", help="median, hyperband or none."),
-    storage: str = typer.Option(None, help="sqlite:///file.db, a SQLAlchemy URL or a .log file."),
+    storage: str = STORAGE_OPTION,
     study: str = typer.Option(None, help="Study name (default: space-budget-dataset)."),
     backend: str = typer.Option("optuna", help="optuna, or ray for Ray Tune."),
-    workers: int = typer.Option(1, help="Worker processes sharing the storage."),
+    workers: int = WORKERS_OPTION,
     seed: int = typer.Option(None, help="Sampler seed."),
     profile: str = typer.Option("basic", help="Profile each trial: none, basic or full."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+    device: str = DEVICE_OPTION,
     isolation: str = typer.Option(
         "auto", help="inline, or process (a fresh process per trial; the default on CUDA)."
     ),
     baseline: list[str] = typer.Option([], help="Preset to evaluate first (repeatable)."),
-    max_flops: str = typer.Option(None, help="Forward FLOPs cap per image, e.g. 200M."),
+    max_flops: str = MAX_FLOPS_OPTION,
     max_latency_ms: float = typer.Option(
         None, help="Latency cap (ms): measured on the trial device, or predicted on --latency-on."
     ),
@@ -207,7 +221,7 @@ def search(
     reduction_factor: int = typer.Option(4, help="Ray ASHA: 1/N of the trials go on at each rung."),
     cpus_per_trial: float = typer.Option(1.0, help="Ray: CPUs reserved for each trial."),
     gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per trial; 0.25 packs 4 on a card."),
-    ray_address: str = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray."),
+    ray_address: str = RAY_ADDRESS_OPTION,
     ray_storage: str = typer.Option(
         None, help="Ray: experiment folder, shared on a cluster (default: next to the database)."
     ),
@@ -225,7 +239,7 @@ def search(
     fresh: bool = typer.Option(False, help="Delete the study of this name first."),
     quiet: bool = typer.Option(False, help="No live view; one summary line."),
     json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    verbose: bool = typer.Option(False, help="Show Optuna's log lines."),
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Search a space under a parameter budget; rerun the same command to resume."""
     from archbench.search import Budget, RaySettings, SearchSettings

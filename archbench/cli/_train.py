@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from archbench.cli._app import app
-from archbench.cli._common import JSON_OPTION, console, fail, print_json, user_errors
+from archbench.cli._common import (
+    DATA_DIR_OPTION,
+    DEVICE_OPTION,
+    JSON_OPTION,
+    console,
+    fail,
+    print_json,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from archbench.data import Dataset
@@ -42,17 +50,11 @@ DATASET_OPTION = typer.Option(
     "--dataset",
     help="A data set name (archbench data list), or an image folder or its .tar/.tar.gz/.zip.",
 )
-DATA_DIR_OPTION = typer.Option(
-    None, "--data-dir", help="Folder with the data files (default: $ARCHBENCH_DATA, else cache)."
-)
 RUN_DIR_OPTION = typer.Option(
     None, "--out", help="Run folder (default: runs/<config>-<dataset>[-<epochs>ep])."
 )
 CHECKPOINT_OPTION = typer.Option(..., "--checkpoint", help="A checkpoint.pt from a run.")
 PREDICTIONS_OPTION = typer.Option(Path("predictions.csv"), "--out", help="CSV file to write.")
-DEVICE_OPTION = typer.Option(
-    "auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."
-)
 
 
 @app.command("train")

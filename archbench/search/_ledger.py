@@ -48,7 +48,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from archbench.search._owner import is_dead, this_process
 from archbench.search._record import (
-    FAILED,
     OWNER,
     REASON,
     STATUS,
@@ -57,6 +56,7 @@ from archbench.search._record import (
     is_trained,
     write_status,
 )
+from archbench.search._settle import Ending, settle
 
 MAX_RETRIES = 2  # as the heartbeat's RetryHeartbeatStaleTrialCallback in _storage.py
 FIXED_PARAMS = "fixed_params"  # Optuna's system attr for the params given to ``enqueue_trial``
@@ -123,9 +123,13 @@ def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
         if trial.state != TrialState.RUNNING or owner is None or not is_dead(owner):
             continue
         died = f"its process (pid {owner.pid} on {owner.host}) died"
-        reason = f"{died}; config retried" if owner.claimed else f"{died} before its claim"
+        settled = settle(
+            Ending(
+                failed=f"{died}; config retried" if owner.claimed else f"{died} before its claim"
+            )
+        )
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            write_status(_TrialAttrs(storage, trial._trial_id), FAILED, reason)
+            write_status(_TrialAttrs(storage, trial._trial_id), settled.status, settled.reason)
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 failed.append(trial.number)
                 if owner.claimed:

@@ -73,9 +73,7 @@ from archbench.search._prescreen import Prescreening, params_key, pending_top, s
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
     FAILED,
-    PRUNED,
     RAY_TRIAL_ID,
-    REJECTED,
     TRAINED,
     Placement,
     outcome_attrs,
@@ -88,6 +86,7 @@ from archbench.search._search import (
     summarize,
 )
 from archbench.search._settings import RaySettings, SearchSettings
+from archbench.search._settle import Ending, Settlement, settle
 from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._trial import Evaluator, LatencyRejection, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
@@ -252,34 +251,29 @@ class Recorder:
         self,
         ray_trial_id: str,
         proposal: dict[str, Any],
+        settled: Settlement,
         *,
-        status: str,
-        reason: str | None = None,
         history: list[dict[str, float]] | None = None,
         profile: dict[str, Any] | None = None,
         placement: Placement | None = None,
         seconds: float | None = None,
     ) -> None:
-        """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md).
+        """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md), its
+        status and constraints as ``settle`` decided them.
 
         A proposal made for an enqueued trial (``enqueued_trial``) is written into that trial.
         """
         if ray_trial_id in self.recorded_ids():
             return
         history = history or []
-        constraints = dict(proposal["constraints"])
-        if profile is not None:
-            limit = self.settings.budget.max_latency_ms
-            latency = profile.get("latency_ms_median")
-            if limit is not None and latency is not None:
-                constraints["max_latency_ms"] = latency - limit
+        status = settled.status
         best = max((m[METRIC] for m in history), default=None)
         attrs = outcome_attrs(
             config=proposal["config"],
             n_params=proposal["n_params"],
             sampled_config=proposal.get("sampled_config"),
             status=status,
-            reason=reason,
+            reason=settled.reason,
             metrics=history,
             val_accuracy=best,
             profile=profile,
@@ -299,7 +293,7 @@ class Recorder:
             },
             user_attrs=attrs,
             intermediate_values={int(m["epoch"]): m[METRIC] for m in history},
-            constraints=constraints,
+            constraints=settled.constraints,
         )
         if seconds is not None and trial.datetime_complete is not None:
             trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
@@ -362,8 +356,9 @@ class BudgetedSearcher(Searcher):
                 self.policy.accepted()
                 return config
             self.searcher.on_trial_complete(inner_id, result=None)  # PRUNED in the inner study
-            self.recorder.add(inner_id, proposal, status=REJECTED, reason=proposal["reason"])
-            self.policy.rejected()
+            settled = settle(Ending(proposal["constraints"], over_budget=proposal["reason"]))
+            self.recorder.add(inner_id, proposal, settled)
+            settled.tell(self.policy)
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
         if self.policy.problem is None:
@@ -477,32 +472,32 @@ class RecordTrials(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         seen = self._seen.pop(trial.trial_id, _Reports())
-        payload = seen.last.get(KEY, {})
         epochs = len(seen.history)
-        status, reason = TRAINED, None
-        if "rejected" in payload:
-            status, reason = REJECTED, payload["rejected"]
-        elif "failed" in payload:
-            status, reason = FAILED, payload["failed"]
-        elif not seen.history:
-            status, reason = FAILED, "the trial ended without reporting an epoch"
-        elif seen.last.get("done") and epochs < self.recorder.epochs:
-            status, reason = PRUNED, f"stopped by ASHA after epoch {epochs}"  # FIFO never stops
-        self._add(trial, seen, status, reason)
+        stopped = seen.last.get("done") and 0 < epochs < self.recorder.epochs  # FIFO never stops
+        ending = Ending(
+            trial.config[KEY]["constraints"],
+            epochs=epochs,
+            stopped_by="ASHA" if stopped else None,
+            profile=seen.profile,
+            failed=seen.last.get(KEY, {}).get("failed"),
+        )
+        self._add(trial, seen, ending)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         reason = (
             f"Ray trial errored {trial.num_failures} time(s) (worker process died or was "
             f"lost); see {trial.path}/error.txt"
         )
-        self._add(trial, self._seen.pop(trial.trial_id, _Reports()), FAILED, reason)
+        seen = self._seen.pop(trial.trial_id, _Reports())
+        ending = Ending(trial.config[KEY]["constraints"], profile=seen.profile, failed=reason)
+        self._add(trial, seen, ending)
 
-    def _add(self, trial: Any, seen: _Reports, status: str, reason: str | None) -> None:
+    def _add(self, trial: Any, seen: _Reports, ending: Ending) -> None:
+        limit = self.recorder.settings.budget.max_latency_ms
         self.recorder.add(
             trial.trial_id,
             trial.config[KEY],
-            status=status,
-            reason=reason,
+            settle(ending, max_latency_ms=limit),
             history=seen.history,
             profile=seen.profile,
             placement=seen.placement,

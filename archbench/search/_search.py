@@ -49,6 +49,7 @@ from archbench.search._record import (
     write_status,
 )
 from archbench.search._settings import SearchSettings
+from archbench.search._settle import Ending, settle
 from archbench.search._storage import open_storage
 from archbench.search._trial import LatencyRejection, Runner, TrialRunner, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
@@ -229,6 +230,10 @@ def _enqueue_baselines(study: optuna.Study, baselines: tuple[str, ...]) -> None:
             study.enqueue_trial({}, user_attrs={BASELINE: preset})
 
 
+class _Settled(RuntimeError):
+    """A failure ``settle`` decided (no epoch reported): Optuna marks the trial FAIL."""
+
+
 class Objective:
     """The Optuna objective of one worker: budget check, claim, training, and the trial record."""
 
@@ -247,17 +252,18 @@ class Objective:
         """Evaluates one trial; any failure is stored with its reason before Optuna sees it."""
         try:
             return self._evaluate(trial)
-        except optuna.TrialPruned:
+        except (optuna.TrialPruned, _Settled):
             raise
         except Exception as exc:
-            write_status(trial, FAILED, describe_failure(exc))
+            settled = settle(Ending(failed=describe_failure(exc)))
+            write_status(trial, settled.status, settled.reason)
             raise
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
         own(trial)
         if self.settings.enqueued_only and POOL_INDEX not in trial.user_attrs:
             trial.study.stop()  # every enqueued config was taken: propose none
-            return self._reject(trial, NOTHING_ENQUEUED)
+            return self._end(trial, Ending(refused=NOTHING_ENQUEUED))
         baseline = trial.user_attrs.get(BASELINE)
         if baseline:
             sampled = get_preset(baseline).with_data(
@@ -268,8 +274,6 @@ class Objective:
         else:
             sampled = self.space.to_config(suggest(trial, self.space), self.shape)
         decision = decide(sampled, self.settings.budget)
-        for key, value in decision.constraints.items():
-            trial.set_constraint(key, value)
         write_decision(
             trial,
             config=decision.config.to_dict(),
@@ -277,14 +281,15 @@ class Objective:
             sampled_config=decision.sampled_config.to_dict(),
         )
         if decision.rejected:
-            self.policy.rejected()
-            return self._reject(trial, decision.reason or "rejected")
+            return self._end(
+                trial, Ending(decision.constraints, over_budget=decision.reason or "rejected")
+            )
         self.policy.accepted()
         taken = claim(trial.study, trial)
         self.last_slot_taken = self.policy.quota_full(taken)
         if not self.policy.admits(taken):
             self.refused = True
-            return self._reject(trial, QUOTA_REACHED)
+            return self._end(trial, Ending(decision.constraints, refused=QUOTA_REACHED))
         pruner_said_stop: list[bool] = []
         try:
             outcome = self.runner.run(
@@ -292,10 +297,8 @@ class Objective:
             )
         except LatencyRejection as exc:
             write_outcome(trial, metrics=[], val_accuracy=None, profile=exc.profile, placement=None)
-            trial.set_constraint("max_latency_ms", exc.latency_ms - exc.limit_ms)
-            self.policy.rejected()
             self.last_slot_taken = False  # its slot is free again
-            return self._reject(trial, str(exc))
+            return self._end(trial, Ending(decision.constraints, profile=exc.profile))
         write_outcome(
             trial,
             metrics=outcome.metrics,
@@ -305,25 +308,41 @@ class Objective:
             epochs_trained=outcome.epochs_trained,
             benchmark=outcome.benchmark,
         )
-        if self.settings.budget.max_latency_ms is not None and outcome.profile:
-            latency = outcome.profile.get("latency_ms_median")
-            if latency is not None:
-                trial.set_constraint(
-                    "max_latency_ms", latency - self.settings.budget.max_latency_ms
-                )
-        if outcome.stopped_early and pruner_said_stop:
-            reason = f"pruned after epoch {outcome.epochs_trained} by {self.settings.pruner}"
-            write_status(trial, PRUNED, reason)
-            raise optuna.TrialPruned()
-        write_status(trial, TRAINED)
-        return self._values(decision, outcome.val_accuracy, outcome.profile)
+        stopped = outcome.stopped_early and pruner_said_stop
+        ending = Ending(
+            decision.constraints,
+            epochs=outcome.epochs_trained,
+            stopped_by=f"the {self.settings.pruner} pruner" if stopped else None,
+            profile=outcome.profile,
+        )
+        values = self._values(decision, outcome.val_accuracy, outcome.profile)
+        return self._end(trial, ending, values)
 
-    def _reject(self, trial: optuna.Trial, reason: str) -> float | list[float]:
-        write_status(trial, REJECTED, reason)
+    def _end(
+        self,
+        trial: optuna.Trial,
+        ending: Ending,
+        values: float | list[float] | None = None,
+    ) -> float | list[float]:
+        """Writes the settled status (``_settle.py``) and ends the trial as Optuna needs it: the
+        values of a trained trial, PRUNED for the rest (COMPLETE at the worst values for the
+        samplers that ignore pruned trials), FAIL for a failure."""
+        settled = settle(ending, max_latency_ms=self.settings.budget.max_latency_ms)
+        for key, value in settled.constraints.items():
+            trial.set_constraint(key, value)
+        write_status(trial, settled.status, settled.reason)
+        if settled.status != FAILED:
+            settled.tell(self.policy)  # a failure is told after the trial (``run_worker``)
+        if settled.status == TRAINED and values is not None:
+            return values
+        if settled.status == PRUNED:
+            raise optuna.TrialPruned()
+        if settled.status == FAILED:
+            raise _Settled(settled.reason)
         if learns_only_from_complete(self.settings.sampler):
-            values = [WORST_VALUES[name] for name in self.settings.objectives]
-            return values[0] if len(values) == 1 else values
-        raise optuna.TrialPruned(reason)
+            worst = [WORST_VALUES[name] for name in self.settings.objectives]
+            return worst[0] if len(worst) == 1 else worst
+        raise optuna.TrialPruned(settled.reason)
 
     def _values(
         self, decision: Decision, accuracy: float, profile: dict[str, Any] | None

@@ -237,6 +237,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     ray_search = pytest.importorskip("archbench.search._ray")
     from archbench.search import prepare_study
     from archbench.search._record import OWNER, POOL_INDEX, RAY_TRIAL_ID
+    from archbench.search._settle import Ending, settle
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(
@@ -259,7 +260,8 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     assert searcher.suggest("ray-c") is None, "nothing else is proposed; the two are in flight"
 
     history = [{"epoch": 1, "val_accuracy": 0.75, "seconds": 1.0}]
-    recorder.add("ray-a", first["archbench"], status=TRAINED, history=history)
+    trained = settle(Ending(epochs=1))
+    recorder.add("ray-a", first["archbench"], trained, history=history)
     trials = load(storage).trials
     assert len(trials) == 2, "the record is written into the enqueued trial, not beside it"
     assert trials[0].state == optuna.trial.TrialState.COMPLETE
@@ -269,7 +271,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     assert trial_status(trials[0]) == TRAINED
     searcher.on_trial_complete("ray-a", {"archbench/metrics/val_accuracy": 0.75, "epoch": 1})
     assert searcher.suggest("ray-d") is None, "one still in flight"
-    recorder.add("ray-b", second["archbench"], status=FAILED, reason="non-finite loss")
+    recorder.add("ray-b", second["archbench"], settle(Ending(failed="non-finite loss")))
     searcher.on_trial_complete("ray-b", {"archbench/failed": "non-finite loss"})
     assert searcher.suggest("ray-e") == "FINISHED", "a failed pool config is not replaced"
     assert trial_status(load(storage).trials[1]) == FAILED

@@ -10,7 +10,7 @@ import torch
 from archbench.models import build_model, count_params, get_preset, list_presets
 from archbench.spaces import DataShape, get_space, list_spaces
 
-SAMPLES_PER_SPACE = 300
+SAMPLES_PER_SPACE = 150
 SHAPES = [DataShape(10, 3, 32), DataShape(100, 3, 32), DataShape(10, 1, 28)]
 
 

@@ -12,7 +12,7 @@ from archbench.models import forward_flops, get_preset, list_presets
 from archbench.models._flops import meta_forward_flops
 from archbench.spaces import DataShape, get_space, list_spaces
 
-SAMPLES_PER_SPACE = 150
+SAMPLES_PER_SPACE = 60
 SHAPES = [DataShape(10, 3, 32), DataShape(100, 3, 32), DataShape(10, 1, 28), DataShape(10, 3, 9)]
 
 

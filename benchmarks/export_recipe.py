@@ -48,6 +48,9 @@ CANDIDATES: dict[str, TrainRecipe] = {
     "sgd_cosine (shipped)": RECIPES["sgd_cosine"],
     # What `archbench export` writes for a search on mnist5k: batch 32 at LR 0.05.
     "sgd_cosine (exported)": RECIPES["sgd_cosine"].for_train_images(TRAIN_IMAGES),
+    # The other learning rates at batch 32 that for_train_images' square-root scaling beat.
+    "batch 32, LR 0.025": dataclasses.replace(RECIPES["sgd_cosine"], batch_size=32, lr=0.025),
+    "batch 32, LR 0.1": dataclasses.replace(RECIPES["sgd_cosine"], batch_size=32, lr=0.1),
 }
 BASELINE = "proxy (search)"
 

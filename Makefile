@@ -44,8 +44,11 @@ demo: install
 		--memory rtx3060 --fresh
 	$(ARCHBENCH) results --storage sqlite:///results/demo.db --study demo --top 5
 
+# Two pytest workers (pytest-xdist): most tests wait on a child interpreter or a storage, so two
+# fill a 2-core machine. The Ray tests share one worker (tests/conftest.py), one runtime at a time.
+TEST_WORKERS ?= 2
 test: install postgres-server
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(PYTHON) -m ruff check archbench tests benchmarks

@@ -71,3 +71,12 @@ def postgres_url() -> Iterator[str]:
             yield server.url
     except _postgres.Unavailable as exc:
         pytest.skip(f"no PostgreSQL server: {exc}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``make test``'s two workers (``--dist loadgroup``), the Ray tests run on one of
+    them, one after another: two Ray runtimes at once would halve each one's CPUs and time out."""
+    for item in items:
+        uses_ray = "ray_address" in getattr(item, "fixturenames", ())
+        if uses_ray or item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))

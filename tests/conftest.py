@@ -73,6 +73,7 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL server: {exc}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``make test``'s two workers (``--dist loadgroup``), the Ray tests run on one of
     them, one after another: two Ray runtimes at once would halve each one's CPUs and time out."""

@@ -279,40 +279,12 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_fidelity_on_ray_trains_every_pool_config_once_per_setting(
-    ray_address: str, tiny_space: Path, tmp_path: Path
-) -> None:
-    from archbench.fidelity import FidelitySettings, run_fidelity
-    from archbench.search import Budget
-    from archbench.search._record import POOL_INDEX, RAY_TRIAL_ID
-
-    storage = f"sqlite:///{tmp_path}/f.db"
-    settings = FidelitySettings(
-        space=str(tiny_space), budget=Budget(TINY_BUDGET), samples=3, proxy_epochs=(1,),
-        proxy_subset=0.05, reference_epochs=1, scores=("synflow",), storage=storage,
-        study="fid", backend="ray", ray=RaySettings(address=ray_address),
-    )  # fmt: skip
-    result = run_fidelity(settings)
-    assert all(None not in accuracies for accuracies in result.accuracies.values())
-    opened = open_storage(storage, heartbeat_seconds=None)
-    for label in ("epochs=1", "reference:seed=0"):
-        study = optuna.load_study(study_name=f"fid:{label}", storage=opened)
-        assert sorted(t.user_attrs[POOL_INDEX] for t in study.trials) == [0, 1, 2]
-        assert all(RAY_TRIAL_ID in t.user_attrs for t in study.trials)
-        assert {t.state for t in study.trials} == {optuna.trial.TrialState.COMPLETE}
-        assert study.user_attrs["pruner"] == "fifo", "no fidelity training is stopped early"
-    again = run_fidelity(settings)
-    assert again.accuracies == result.accuracies
-    assert sum(s.n_trials for s in optuna.get_all_study_summaries(opened)) == 6, "none twice"
-
-
-@pytest.mark.ray
-@pytest.mark.slow
 def test_fidelity_driver_killed_mid_setting_resumes_training_each_config_once(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
-    """The restored Ray experiment trains the pool configs its killed driver had taken, into
-    their own trials: no sweep fails them and retries their configs beside it."""
+    """Fidelity on Ray trains every pool config once per setting, with FIFO (no early stop). Killed
+    mid-setting, the restored Ray experiment trains the pool configs its killed driver had
+    taken, into their own trials: no sweep fails them and retries their configs beside it."""
     import datetime
 
     from archbench.search._record import POOL_INDEX, RAY_TRIAL_ID
@@ -351,7 +323,10 @@ def test_fidelity_driver_killed_mid_setting_resumes_training_each_config_once(
     result = run_cli(*[a for a in args if a != "--quiet"], "--json", timeout=300)
     assert result.returncode == 0, result.stderr
     for label in ("epochs=2", "reference:seed=0"):
-        trials = optuna.load_study(study_name=f"fid:{label}", storage=opened).trials
+        study = optuna.load_study(study_name=f"fid:{label}", storage=opened)
+        trials = study.trials
         assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3, label
         assert [t.user_attrs[POOL_INDEX] for t in trials] == [0, 1, 2]
         assert len({t.user_attrs[RAY_TRIAL_ID] for t in trials}) == 3
+        assert study.user_attrs["pruner"] == "fifo", "no fidelity training is stopped early"
+    assert sum(s.n_trials for s in optuna.get_all_study_summaries(opened)) == 6, "none twice"

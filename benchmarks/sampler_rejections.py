@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 
 from archbench.models import count_flops
 from archbench.search import Budget, decide, suggest
-from archbench.search._optuna import FeasibleTPESampler
+from archbench.search._samplers import FeasibleTPESampler
 from archbench.spaces import DataShape, get_space
 
 BUDGET = Budget(max_params=1_000_000, max_flops=60_000_000)

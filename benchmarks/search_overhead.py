@@ -23,8 +23,8 @@ import optuna
 
 from archbench.models import count_params
 from archbench.search import Budget, SearchSettings, TrialOutcome, prepare_study, suggest
-from archbench.search._optuna import make_pruner, make_sampler
-from archbench.search._search import run_worker
+from archbench.search._optuna_backend import run_worker
+from archbench.search._samplers import make_pruner, make_sampler
 from archbench.spaces import DataShape, get_space
 
 SHAPE = DataShape(10, 1, 28)  # mnist5k

@@ -2,7 +2,7 @@
 
 A spawned search worker used to start torch with a thread per core, so N workers ran N threads
 per core. The search now starts each with ``OMP_NUM_THREADS`` = cores // N
-(``_threads_per_worker`` in ``archbench/search/_search.py``). This runs N copies of the same
+(``_threads_per_worker`` in ``archbench/search/_optuna_backend.py``). This runs N copies of the same
 proxy trial (``quizdnn`` on mnist5k, CPU, no profile) at once, both ways, interleaved, and
 prints the wall time of the N and the ratio: above 1, the split is faster.
 
@@ -21,7 +21,7 @@ from typing import Any
 from archbench.models import get_preset
 from archbench.search import Budget, SearchSettings
 from archbench.search._gpus import environment
-from archbench.search._search import _threads_per_worker
+from archbench.search._optuna_backend import _threads_per_worker
 
 
 def _trial(settings: SearchSettings, results: Any) -> None:

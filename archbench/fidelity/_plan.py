@@ -172,7 +172,6 @@ class FidelitySettings:
             isolation=self.isolation,
             epoch_timeout_seconds=self.epoch_timeout_seconds,
             train_seed=train_seed,
-            enqueued_only=True,
             benchmark=self.benchmark,
             ray=replace(self.ray or RaySettings(), scheduler="fifo")
             if self.backend == "ray"

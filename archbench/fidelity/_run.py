@@ -2,22 +2,19 @@
 
 The storage is the one source of truth. The pool (the K configs' params) and their zero-cost
 scores are user attrs of the parent study; each training setting is a search study whose trials
-are the pool's configs, enqueued with their ``pool_index`` and trained by the search core
-(``archbench.search.run``), so ``--workers`` work as in ``search``. Rerunning the same command
-draws nothing, scores nothing and trains nothing twice: it enqueues only the configs a setting
-has neither trained nor failed, and a config that failed stays missing rather than being
-replaced.
+are the pool's configs, trained by the search core (``archbench.search.train_configs``), so
+``--workers`` and Ray work as in ``search``. Rerunning the same command draws nothing, scores
+nothing and trains nothing twice.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 from archbench.fidelity._plan import FidelitySettings, Training
 from archbench.models import ModelConfig
@@ -25,18 +22,15 @@ from archbench.search import (
     ProgressEvent,
     SearchSettings,
     TrialCounts,
-    counts_by_status,
+    TrialData,
+    data_shape,
     decide,
     ensure_feasible,
     open_storage,
-    prepare_study,
-    run,
-    trial_status,
+    quiet_optuna,
+    train_configs,
+    trial_device,
 )
-from archbench.search._record import FAILED, POOL_INDEX, REASON, STATUS, TRAINED, VAL_ACCURACY
-from archbench.search._run import quiet_optuna
-from archbench.search._search import data_shape
-from archbench.search._trial import TrialData, trial_device
 from archbench.spaces import get_space
 from archbench.zerocost import (
     ENSEMBLE,
@@ -110,13 +104,6 @@ class FidelityRun:
     seconds: float
 
 
-@dataclass(frozen=True)
-class _SettingState:
-    trained: dict[int, float]
-    failed: dict[int, str]
-    pending: set[int]  # waiting or running
-
-
 def run_fidelity(
     settings: FidelitySettings,
     *,
@@ -150,7 +137,9 @@ def run_fidelity(
     done = epochs_done = 0
     for training in trainings:
         report = _Reporter(emit, training, done, epochs_done, total, epochs_total)
-        state = _train(training, params, report, retry_failed=settings.retry_failed)
+        state = train_configs(
+            training.settings, params, retry_failed=settings.retry_failed, progress=report
+        )
         accuracies[training.label] = [state.trained.get(i) for i in range(len(configs))]
         failures[training.label] = dict(state.failed)
         done += len(configs)
@@ -288,49 +277,3 @@ class _Reporter:
     def __call__(self, event: ProgressEvent) -> None:
         if isinstance(event, TrialCounts):
             self.counts(event.trained, event.running, event.failed)
-
-
-def _train(
-    training: Training, params: list[dict[str, Any]], report: _Reporter, *, retry_failed: bool
-) -> _SettingState:
-    """Trains the pool's configs this setting has not trained or failed yet (or, with
-    ``retry_failed``, has not trained yet); returns its state."""
-    study, _ = prepare_study(training.settings)
-    state = _state(study)
-    report.counts(len(state.trained), len(state.pending), len(state.failed))
-    given_up = set() if retry_failed else set(state.failed)
-    settled = set(state.trained) | given_up | state.pending
-    missing = [index for index in range(len(params)) if index not in settled]
-    for index in missing:
-        study.enqueue_trial(params[index], user_attrs={POOL_INDEX: index})
-    if missing or state.pending:
-        # --trials counts trained trials, and a config a restored Ray run trained twice has two.
-        target = counts_by_status(study)[TRAINED] + len(missing) + len(state.pending)
-        run(replace(training.settings, n_trials=target), progress=report)
-        state = _state(study)
-    return state
-
-
-def _state(study: optuna.Study) -> _SettingState:
-    """Per pool index: trained (its accuracy), failed (its reason), or waiting or running.
-
-    A trial that ended FAIL without a stored failure (an interrupted run) is none of these, so
-    its config is enqueued again.
-    """
-    trained: dict[int, float] = {}
-    failed: dict[int, str] = {}
-    pending: set[int] = set()
-    for trial in study.get_trials(deepcopy=False):
-        index = trial.user_attrs.get(POOL_INDEX)
-        if index is None:
-            continue
-        status = trial_status(trial)
-        if status == TRAINED and trial.state == TrialState.COMPLETE:
-            trained[index] = float(trial.user_attrs.get(VAL_ACCURACY, trial.values[0]))
-        elif status == "running":
-            pending.add(index)
-        elif status == FAILED and trial.user_attrs.get(STATUS) == FAILED:
-            failed[index] = str(trial.user_attrs.get(REASON, "failed"))
-    for index in set(trained) | pending:
-        failed.pop(index, None)
-    return _SettingState(trained, failed, pending - set(trained))

@@ -14,11 +14,7 @@ if TYPE_CHECKING:
         decide,
         ensure_feasible,
     )
-    from archbench.search._optuna import (
-        make_pruner,
-        make_sampler,
-        suggest,
-    )
+    from archbench.search._pool import PoolState, pool_state, train_configs
     from archbench.search._prescreen import (
         PRESCREEN_ATTR,
         Prescreening,
@@ -43,14 +39,13 @@ if TYPE_CHECKING:
         SearchFinished,
         SearchStarted,
         TrialCounts,
+        quiet_optuna,
         run,
     )
-    from archbench.search._search import (
-        SearchAborted,
-        SearchSummary,
-        default_study_name,
-        prepare_study,
-        summarize,
+    from archbench.search._samplers import (
+        make_pruner,
+        make_sampler,
+        suggest,
     )
     from archbench.search._settings import (
         RaySettings,
@@ -71,16 +66,27 @@ if TYPE_CHECKING:
         normalize_storage_url,
         open_storage,
     )
+    from archbench.search._study import (
+        SearchAborted,
+        SearchSummary,
+        data_shape,
+        default_study_name,
+        prepare_study,
+        summarize,
+    )
     from archbench.search._trial import (
         Runner,
+        TrialData,
         TrialOutcome,
+        trial_device,
     )
 
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "_budget": ("Budget", "Decision", "decide", "ensure_feasible"),
-        "_optuna": ("make_pruner", "make_sampler", "suggest"),
+        "_samplers": ("make_pruner", "make_sampler", "suggest"),
+        "_pool": ("PoolState", "pool_state", "train_configs"),
         "_prescreen": ("PRESCREEN_ATTR", "Prescreening", "ScoredPool", "feasible_pool"),
         "_record": (
             "OBJECTIVES",
@@ -95,6 +101,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         ),
         "_run": (
             "BestTrial",
+            "quiet_optuna",
             "Progress",
             "ProgressEvent",
             "SearchFinished",
@@ -102,9 +109,10 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "TrialCounts",
             "run",
         ),
-        "_search": (
+        "_study": (
             "SearchAborted",
             "SearchSummary",
+            "data_shape",
             "default_study_name",
             "prepare_study",
             "summarize",
@@ -125,6 +133,6 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "normalize_storage_url",
             "open_storage",
         ),
-        "_trial": ("Runner", "TrialOutcome"),
+        "_trial": ("Runner", "TrialData", "TrialOutcome", "trial_device"),
     },
 )

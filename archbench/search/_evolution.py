@@ -8,7 +8,7 @@ changes one of its params. The first ``population_size`` trials are random.
 
 Two departures from the paper, for a search that counts its trials: a child that repeats a config
 already tried is mutated again (up to ``MAX_RETRIES`` times), since evaluating it twice would only
-spend a trial; and budget rejections are invisible, as for archbench's TPE (``_optuna.py``).
+spend a trial; and budget rejections are invisible, as for archbench's TPE (``_samplers.py``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from archbench.search._optuna_backend import run_search
 from archbench.search._prescreen import Prescreening
 from archbench.search._record import (
     FAILED,
@@ -27,9 +28,9 @@ from archbench.search._record import (
     TRAINED,
     counts_by_status,
 )
-from archbench.search._search import SearchSummary, default_study_name, run_search
 from archbench.search._settings import SearchSettings
 from archbench.search._status import HAS_TRAINED
+from archbench.search._study import SearchSummary, default_study_name
 from archbench.search._trial import Runner
 
 RAY_MISSING = 'backend: the ray backend needs Ray Tune: pip install "archbench[ray]"'
@@ -131,12 +132,12 @@ def quiet_optuna() -> None:
 def _ray_backend() -> Callable[..., SearchSummary]:
     os.environ.setdefault(LOCAL_ONLY_ENV, "0")
     try:
-        from archbench.search import _ray
+        from archbench.search import _ray_backend
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "ray":
             raise
         raise ValueError(RAY_MISSING) from None
-    return _ray.run_ray_search
+    return _ray_backend.run_ray_search
 
 
 def counts(study: optuna.Study, n_trials: int) -> TrialCounts:

@@ -87,7 +87,7 @@ class SearchSettings:
     # Seeds the weights and data order instead of the recipe's seed; the validation split keeps
     # the recipe's seed, so trainings that differ only by this seed share their validation set.
     train_seed: int | None = None
-    # Train only the trials enqueued with a ``pool_index`` (``archbench fidelity``): the sampler
+    # Train only the trials enqueued with a ``pool_index`` (``train_configs``): the sampler
     # never proposes a config, and a failed config is not replaced.
     enqueued_only: bool = False
     # Look each config's accuracy up in this table instead of training it (search/_evaluate.py);

@@ -7,8 +7,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from archbench.search._ledger import without_rejections
-from archbench.search._optuna import FeasibleTPESampler
 from archbench.search._record import QUOTA_REACHED, REJECTED, write_status
+from archbench.search._samplers import FeasibleTPESampler
 
 X = {"x": FloatDistribution(0.0, 1.0)}
 

@@ -229,7 +229,7 @@ def test_a_worker_process_sees_only_the_card_it_was_given() -> None:
 
 
 def test_a_cpu_ray_trial_hides_the_gpus_ray_left_visible(tiny_space: Path, tmp_path: Path) -> None:
-    ray_search = pytest.importorskip("archbench.search._ray")
+    ray_search = pytest.importorskip("archbench.search._ray_backend")
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cpu")
     with environment(CUDA_VISIBLE_DEVICES="0,1"):  # what a zero-GPU Ray 2.60 actor inherits
         assert ray_search._on_this_actor(settings) is settings

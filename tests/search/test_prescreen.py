@@ -26,7 +26,7 @@ from archbench.search import (
     trial_status,
 )
 from archbench.search._ledger import without_rejections
-from archbench.search._search import data_shape
+from archbench.search._study import data_shape
 from archbench.spaces import get_space
 from tests.conftest import invoke, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
@@ -166,7 +166,7 @@ def test_ray_trains_the_best_scored_configs_first(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
     from archbench.search import RaySettings
-    from archbench.search._ray import run_ray_search
+    from archbench.search._ray_backend import run_ray_search
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = prescreen_settings(

@@ -68,7 +68,7 @@ def test_without_ray_the_backend_exits_2_with_the_install_line(
 def test_settings_ray_cannot_run_are_refused(
     overrides: dict, problem: str, tiny_space: Path, tmp_path: Path
 ) -> None:
-    ray_search = pytest.importorskip("archbench.search._ray")
+    ray_search = pytest.importorskip("archbench.search._ray_backend")
     settings = settings_for(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, **overrides)
     with pytest.raises(ValueError, match=f"^{problem}:"):
         ray_search.check_settings(settings)
@@ -79,7 +79,7 @@ def test_settings_ray_cannot_run_are_refused(
 def test_four_trials_train_and_over_budget_configs_never_reach_ray(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
-    from archbench.search._ray import ray_runs, run_ray_search
+    from archbench.search._ray_backend import ray_runs, run_ray_search
 
     storage = f"sqlite:///{tmp_path}/s.db"
     summary = run_ray_search(settings_for(tiny_space, storage, 4))
@@ -118,7 +118,7 @@ def test_too_many_rejections_in_a_row_abort_before_any_trial(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
     from archbench.search import SearchAborted
-    from archbench.search._ray import ray_runs, run_ray_search
+    from archbench.search._ray_backend import ray_runs, run_ray_search
 
     storage = f"sqlite:///{tmp_path}/s.db"
     with pytest.raises(SearchAborted, match="1 proposals in a row were rejected by the budget"):
@@ -176,7 +176,7 @@ def test_rerun_after_the_driver_was_killed_restores_and_completes(
 
 def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Path) -> None:
     """ASHA stops, reported failures and dead workers, without waiting for them to happen."""
-    ray_search = pytest.importorskip("archbench.search._ray")
+    ray_search = pytest.importorskip("archbench.search._ray_backend")
     from archbench.models import get_preset
     from archbench.search import prepare_study
 
@@ -234,7 +234,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     tiny_space: Path, tmp_path: Path
 ) -> None:
     """What ``archbench fidelity`` relies on: its pool, enqueued, trains as those very trials."""
-    ray_search = pytest.importorskip("archbench.search._ray")
+    ray_search = pytest.importorskip("archbench.search._ray_backend")
     from archbench.search import prepare_study
     from archbench.search._record import OWNER, POOL_INDEX, RAY_TRIAL_ID
     from archbench.search._settle import Ending, settle

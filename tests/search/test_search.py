@@ -206,7 +206,7 @@ def test_a_killed_worker_is_replaced_by_its_sibling(tiny_space: Path, tmp_path: 
 _KILLED_AT = """
 import os, signal, sys
 import archbench.search._ledger as ledger
-import archbench.search._search as search
+import archbench.search._optuna_backend as search
 import archbench.search._trial as trial
 
 def die(*args, **kwargs):
@@ -289,7 +289,7 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
     import threading
 
     from archbench.search import prepare_study
-    from archbench.search._search import _study_attrs
+    from archbench.search._study import _study_attrs
 
     storage_url = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage_url, 1)
@@ -342,9 +342,9 @@ def test_a_baseline_named_by_searches_started_together_is_enqueued_once(
 def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
     written: int, tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from archbench.search import _search, prepare_study
+    from archbench.search import _study, prepare_study
 
-    monkeypatch.setattr(_search, "_CREATOR_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(_study, "_CREATOR_WAIT_SECONDS", 0.3)
     storage_url = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage_url, 1)
     storage = open_storage(storage_url, heartbeat_seconds=None)
@@ -355,7 +355,7 @@ def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
             prepare_study(settings)
     else:
         study, _ = prepare_study(settings)
-        assert study.user_attrs == _search._study_attrs(settings, get_space(str(tiny_space)))
+        assert study.user_attrs == _study._study_attrs(settings, get_space(str(tiny_space)))
 
 
 def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:

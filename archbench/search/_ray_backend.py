@@ -67,7 +67,6 @@ from archbench.search._ledger import (
     take_waiting,
     waiting_params,
 )
-from archbench.search._optuna import make_sampler, suggest
 from archbench.search._policy import StopPolicy
 from archbench.search._prescreen import Prescreening, params_key, pending_top, stored_pool
 from archbench.search._ray_connect import join_cluster, start_local
@@ -78,16 +77,17 @@ from archbench.search._record import (
     Placement,
     outcome_attrs,
 )
-from archbench.search._search import (
+from archbench.search._samplers import make_sampler, suggest
+from archbench.search._settings import RaySettings, SearchSettings
+from archbench.search._settle import Ending, Settlement, settle
+from archbench.search._storage import normalize_storage_url, open_storage
+from archbench.search._study import (
     SearchAborted,
     SearchSummary,
     data_shape,
     prepare_study,
     summarize,
 )
-from archbench.search._settings import RaySettings, SearchSettings
-from archbench.search._settle import Ending, Settlement, settle
-from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._trial import Evaluator, LatencyRejection, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES, resolve_recipe

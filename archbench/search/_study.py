@@ -1,0 +1,245 @@
+"""A search's study, whichever backend runs it: its name, set-up, compatibility check, summary.
+
+``prepare_study`` creates the study or loads it to resume, after checking that the stored
+settings match; both backends and ``train_configs`` start there. ``summarize`` reads back what
+a search left in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+import archbench
+from archbench._units import format_count
+from archbench.models import get_preset
+from archbench.search._budget import ensure_feasible
+from archbench.search._prescreen import Prescreening, ensure_prescreened, stored_pool
+from archbench.search._record import (
+    BASELINE,
+    EPOCHS_TRAINED,
+    FAILED,
+    N_PARAMS,
+    PRUNED,
+    REJECTED,
+    TRAINED,
+    trial_status,
+)
+from archbench.search._samplers import make_sampler
+from archbench.search._settings import SearchSettings
+from archbench.search._storage import open_storage
+from archbench.spaces import DataShape, SearchSpace, get_space
+
+
+class SearchAborted(RuntimeError):
+    """The search stopped before reaching its trials: too many rejections or failures."""
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    study: str
+    storage: str
+    trained: int
+    rejected: int
+    pruned: int
+    failed: int
+    seconds: float
+    best: list[dict[str, Any]]
+    prescreen: dict[str, Any] | None = None  # score, samples, seconds of a --prescreen pool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "trained": self.trained,
+            "rejected": self.rejected,
+            "pruned": self.pruned,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "best": self.best,
+            "prescreen": self.prescreen,
+        }
+
+
+def default_study_name(settings: SearchSettings) -> str:
+    space = settings.space.rsplit("/", 1)[-1].split(".")[0]
+    objectives = "" if settings.objectives == ("accuracy",) else "-" + "-".join(settings.objectives)
+    from archbench.data import dataset_label  # an image folder's stem, not its path
+
+    dataset = dataset_label(settings.dataset)
+    dataset += f"-{settings.benchmark}table" if settings.benchmark else ""
+    return f"{space}-{format_count(settings.budget.max_params)}-{dataset}{objectives}"
+
+
+def data_shape(settings: SearchSettings) -> DataShape:
+    """The data set's shape from its metadata, or from the ``--benchmark`` table's; the images
+    are loaded once, by the trainer.
+
+    Raises:
+        ValueError: for an unknown data set, or (the loader's clear error) missing files.
+    """
+    from archbench.data import dataset_info, load_dataset
+
+    if settings.benchmark is not None:
+        from archbench.tables import NB201_DATASETS
+
+        return DataShape(*NB201_DATASETS[settings.dataset])
+
+    info = dataset_info(settings.dataset, settings.data_dir)
+    if not info.present:
+        load_dataset(settings.dataset, "train", settings.data_dir)  # raises, naming the files
+    channels, size, _ = info.shape
+    return DataShape(info.num_classes, channels, size)
+
+
+def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
+    from archbench.tables import NB201_EPOCHS
+    from archbench.train import resolve_recipe
+
+    recipe = resolve_recipe(settings.recipe)
+    if settings.epochs is not None:
+        recipe = replace(recipe, epochs=settings.epochs)
+    if settings.train_seed is not None:
+        recipe = replace(recipe, seed=settings.train_seed)
+    looked_up = settings.benchmark is not None
+    return {
+        "archbench_version": archbench.__version__,
+        "space": space.name,
+        "space_definition": space.to_dict(),
+        "family": space.family,
+        "max_params": settings.budget.max_params,
+        "max_flops": settings.budget.max_flops,
+        "max_latency_ms": settings.budget.max_latency_ms,
+        "min_batch": settings.budget.min_batch,
+        "memory_bytes": settings.budget.memory_bytes,
+        "objectives": list(settings.objectives),
+        "dataset": settings.dataset,
+        "subset": settings.subset,
+        "epochs": NB201_EPOCHS if looked_up else recipe.epochs,
+        "recipe": None if looked_up else recipe.to_dict(),
+        "benchmark": settings.benchmark,
+        "sampler": settings.sampler,
+        "pruner": settings.pruner,
+        "backend": settings.backend,
+    }
+
+
+_MUST_MATCH = ("space", "max_params", "objectives", "dataset", "benchmark")
+
+
+def prepare_study(
+    settings: SearchSettings,
+    *,
+    fresh: bool = False,
+    on_prescreen: Callable[[Prescreening], None] | None = None,
+) -> tuple[optuna.Study, str]:
+    """Creates the study, or loads it to resume after checking the settings match.
+
+    With ``--prescreen`` it also scores the pool, once per study (``_prescreen.py``);
+    ``on_prescreen`` follows the scoring.
+
+    Raises:
+        ValueError: when the space cannot fit the budget, or a study of the same name was made
+            with other settings.
+    """
+    space = get_space(settings.space)
+    shape = data_shape(settings)
+    ensure_feasible(space, settings.budget, shape)
+    name = settings.study or default_study_name(settings)
+    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
+    if fresh:
+        with contextlib.suppress(KeyError):  # nothing to delete
+            optuna.delete_study(study_name=name, storage=storage)
+    sampler = make_sampler(settings.sampler, settings.seed)
+    try:
+        study = optuna.create_study(
+            study_name=name, storage=storage, directions=settings.directions, sampler=sampler
+        )
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        created = False
+    _settle_attrs(study, _study_attrs(settings, space), wait=not created)
+    _enqueue_baselines(study, settings.baselines)
+    if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
+        study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
+    ensure_prescreened(study, settings, space, shape, on_prescreen)
+    return study, name
+
+
+# Written last, after the settings and the baselines: the study is set up.
+_COMPLETE_MARK = "archbench_version"
+_CREATOR_WAIT_SECONDS = 30.0
+
+
+def _settle_attrs(study: optuna.Study, attrs: dict[str, Any], *, wait: bool) -> None:
+    """Writes the study's settings but the mark, or checks ours against those stored.
+
+    Optuna writes user attrs one key at a time, so a process that loads a study another has
+    just created waits for the creator's mark before comparing, and then sees its baselines
+    too. A creator that died midway leaves keys missing; they are filled in from ours once the
+    wait is over.
+    """
+    existing = study.user_attrs
+    deadline = time.monotonic() + (_CREATOR_WAIT_SECONDS if wait else 0.0)
+    while _COMPLETE_MARK not in existing and time.monotonic() < deadline:
+        time.sleep(0.1)
+        existing = study.user_attrs
+    for key in _MUST_MATCH:
+        if key in existing and existing[key] != attrs[key]:
+            raise ValueError(
+                f"study {study.study_name!r} exists with {key}={existing[key]!r}, not "
+                f"{attrs[key]!r}; pick another --study name or pass --fresh to start over"
+            )
+    for key, value in attrs.items():
+        if key not in existing and key != _COMPLETE_MARK:
+            study.set_user_attr(key, value)
+
+
+def _enqueue_baselines(study: optuna.Study, baselines: tuple[str, ...]) -> None:
+    present = {t.user_attrs.get(BASELINE) for t in study.get_trials(deepcopy=False)}
+    for preset in baselines:
+        get_preset(preset)  # fails early on a typo
+        if preset not in present:
+            study.enqueue_trial({}, user_attrs={BASELINE: preset})
+
+
+def summarize(
+    study: optuna.Study, name: str, settings: SearchSettings, seconds: float, top: int = 5
+) -> SearchSummary:
+    trials = study.get_trials(deepcopy=False)
+    statuses = [trial_status(t) for t in trials]
+    trained = [t for t in trials if trial_status(t) == TRAINED and t.state == TrialState.COMPLETE]
+    trained.sort(key=lambda t: -(t.values[0] if t.values else 0.0))
+    best = [
+        {
+            "trial": t.number,
+            "val_accuracy": t.values[0],
+            "n_params": t.user_attrs.get(N_PARAMS),
+            "epochs": t.user_attrs.get(EPOCHS_TRAINED),
+            "baseline": t.user_attrs.get(BASELINE),
+        }
+        for t in trained[:top]
+    ]
+    pool = stored_pool(study)
+    return SearchSummary(
+        study=name,
+        storage=settings.storage or "sqlite:///results/archbench.db",
+        trained=statuses.count(TRAINED) + statuses.count(PRUNED),
+        rejected=statuses.count(REJECTED),
+        pruned=statuses.count(PRUNED),
+        failed=statuses.count(FAILED),
+        seconds=seconds,
+        best=best,
+        prescreen=(
+            {"score": pool.score, "samples": len(pool.params), "seconds": pool.seconds}
+            if pool is not None
+            else None
+        ),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Group
@@ -167,6 +167,7 @@ def _summary_table(summary: SearchSummary) -> Table:
 
 @app.command("search")
 def search(
+    ctx: typer.Context,
     space: str = typer.Option("resnet", help="A space name or a space YAML file."),
     max_params: str = typer.Option("5M", help="Parameter budget: 5M, 4.5M, 500k, 5e6 ..."),
     trials: int = typer.Option(20, help="Trials that train (rejections do not count)."),
@@ -242,71 +243,73 @@ def search(
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Search a space under a parameter budget; rerun the same command to resume."""
-    from archbench.search import Budget, RaySettings, SearchSettings
-
     with user_errors():
-        budget_memory = None
-        if memory is not None:
-            from archbench.hwprofile import resolve_memory
-
-            budget_memory = resolve_memory(memory)
-        settings = SearchSettings(
-            space=space,
-            budget=Budget(
-                max_params=parse_count(max_params, "max_params"),
-                max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
-                max_latency_ms=None if latency_on else max_latency_ms,
-                min_batch=min_batch,
-                memory_bytes=budget_memory,
-                fit=fit_budget,
-                latency_on=latency_on,
-                max_predicted_latency_ms=max_latency_ms if latency_on else None,
-                latency_batch=latency_batch,
-            ),
-            n_trials=trials,
-            objectives=tuple(part.strip() for part in objective.split(",")),
-            sampler=sampler,
-            pruner=pruner,
-            dataset=dataset,
-            data_dir=data_dir,
-            recipe=recipe,
-            epochs=epochs,
-            subset=subset,
-            storage=storage,
-            study=study,
-            seed=seed,
-            workers=workers,
-            device=device,
-            profile=profile,
-            isolation=isolation,
-            baselines=tuple(baseline),
-            max_rejections=max_rejections,
-            heartbeat_seconds=heartbeat,
-            epoch_timeout_seconds=epoch_timeout,
-            backend=backend,
-            ray=RaySettings(
-                address=ray_address,
-                scheduler=scheduler,
-                grace_period=grace_period,
-                reduction_factor=reduction_factor,
-                cpus_per_trial=cpus_per_trial,
-                gpus_per_trial=gpus_per_trial,
-                max_failures=max_failures,
-                storage_path=ray_storage,
-            )
-            if backend == "ray"
-            else None,
-            prescreen=prescreen,
-            zero_cost=zero_cost,
-            prescreen_top=prescreen_top,
-            benchmark=benchmark,
-        )
+        settings = search_settings(ctx.params)
     run_with_view(
         settings,
         fresh=fresh,
         verbose=verbose,
         quiet=quiet or json_output,
         json_output=json_output,
+    )
+
+
+# Options of `search` that are not SearchSettings fields: they say how to show the run.
+_VIEW_OPTIONS = ("fresh", "quiet", "json_output", "verbose")
+# Options that are RaySettings fields of the same name.
+_RAY_OPTIONS = (
+    "scheduler",
+    "grace_period",
+    "reduction_factor",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "max_failures",
+)
+
+
+def search_settings(options: dict[str, Any]) -> SearchSettings:
+    """The settings the options of ``search`` ask for (``ctx.params``, keyed by option name).
+
+    Most options are the ``SearchSettings`` field of the same name; the budget's, Ray's and a
+    few renamed ones are mapped here.
+
+    Raises:
+        ValueError: a bad count, memory size or setting.
+    """
+    from archbench.search import Budget, RaySettings, SearchSettings
+
+    left = {key: value for key, value in options.items() if key not in _VIEW_OPTIONS}
+    memory, latency_on = left.pop("memory"), left.pop("latency_on")
+    max_latency_ms, max_flops = left.pop("max_latency_ms"), left.pop("max_flops")
+    if memory is not None:
+        from archbench.hwprofile import resolve_memory
+
+        memory = resolve_memory(memory)
+    budget = Budget(
+        max_params=parse_count(left.pop("max_params"), "max_params"),
+        max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
+        max_latency_ms=None if latency_on else max_latency_ms,
+        min_batch=left.pop("min_batch"),
+        memory_bytes=memory,
+        fit=left.pop("fit_budget"),
+        latency_on=latency_on,
+        max_predicted_latency_ms=max_latency_ms if latency_on else None,
+        latency_batch=left.pop("latency_batch"),
+    )
+    ray = RaySettings(
+        address=left.pop("ray_address"),
+        storage_path=left.pop("ray_storage"),
+        **{key: left.pop(key) for key in _RAY_OPTIONS},
+    )
+    return SearchSettings(
+        budget=budget,
+        ray=ray if left["backend"] == "ray" else None,
+        n_trials=left.pop("trials"),
+        objectives=tuple(part.strip() for part in left.pop("objective").split(",")),
+        baselines=tuple(left.pop("baseline")),
+        heartbeat_seconds=left.pop("heartbeat"),
+        epoch_timeout_seconds=left.pop("epoch_timeout"),
+        **left,
     )
 
 

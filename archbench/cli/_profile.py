@@ -24,6 +24,7 @@ from archbench.models import PRESETS, resolve_config
 
 if TYPE_CHECKING:
     from archbench.hwprofile import MemoryPrediction, ProfileResult, SweepResult
+    from archbench.models import ModelConfig
 
 
 def _rate(value: float) -> str:
@@ -190,25 +191,10 @@ def profile(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root of --dataset."),
 ) -> None:
     """Hardware profile: params, FLOPs, latency, throughput, memory, max batch (or a sweep)."""
-    from archbench.cli._latency import predicted_figures, predicted_table
-    from archbench.hwprofile import (
-        get_device,
-        plot_sweep,
-        profile_model,
-        resolve_memory,
-        result_filename,
-        sweep_batch_sizes,
-    )
+    from archbench.hwprofile import get_device, resolve_memory
 
     with user_errors():
-        cfg = resolve_config(config)
-        if dataset is not None:
-            from archbench.data import dataset_info
-
-            info = dataset_info(dataset, data_dir)
-            cfg = cfg.with_data(
-                num_classes=info.num_classes, in_channels=info.shape[0], input_size=info.shape[1]
-            )
+        cfg = _config_for(config, dataset, data_dir)
         memory_bytes = resolve_memory(memory) if memory is not None else None
         limit_bytes = resolve_memory(memory_limit) if memory_limit is not None else None
         sizes = _batch_sizes(sweep) if sweep is not None else None
@@ -221,38 +207,70 @@ def profile(
             "without it"
         )
     model = config if config in PRESETS else Path(config).stem
-    options: dict[str, Any] = {
-        "device": device,
-        "amp": amp,
-        "channels_last": channels_last,
-        "compile": compile,
-        "optimizer": optimizer,
-    }
     document: dict[str, Any] = {"model": model, "config": cfg.to_dict()}
     status = f"profiling {model} ({f'sweep {sweep}' if sizes else level})"
     spinner = contextlib.nullcontext() if json_output else err_console.status(status)
+    options = {"device": device, "amp": amp, "channels_last": channels_last}
+    options |= {"compile": compile, "optimizer": optimizer}
     with user_errors(), spinner:
         if sizes:
+            from archbench.hwprofile import sweep_batch_sizes
+
             result: Any = sweep_batch_sizes(cfg, sizes, **options)
             document["sweep"] = result.to_dict()
         else:
-            result = profile_model(
-                cfg,
-                batch_size=batch_size,
-                level=level,  # type: ignore[arg-type]
-                memory=memory_bytes,
-                memory_limit=limit_bytes,
-                max_batch=max_batch,
-                **options,
-            )
-            document["profile"] = result.to_dict()
-            if target is not None:
-                batch = result.env["batch_size"]
-                predicted = predicted_figures(cfg, target, batch, amp)
-                document["predicted_on"] = predicted
-    kind = "sweep" if sizes else "profile"
+            result = _profile_once(
+                cfg, document, target, batch_size=batch_size, level=level, memory=memory_bytes,
+                memory_limit=limit_bytes, max_batch=max_batch, **options,
+            )  # fmt: skip
+    files = _write_files(document, result, model, out, sweep=bool(sizes))
+    if json_output:
+        print_json(document)
+        return
+    _print_result(result, model, document.get("predicted_on"), sweep=bool(sizes))
+    for file in files:
+        console.print(f"wrote {file}")
+
+
+def _profile_once(
+    cfg: ModelConfig, document: dict[str, Any], target: Any, **options: Any
+) -> ProfileResult:
+    """One ``profile_model`` into ``document``, with the ``--predict-on`` figures beside it."""
+    from archbench.hwprofile import profile_model
+
+    result = profile_model(cfg, **options)
+    document["profile"] = result.to_dict()
+    if target is not None:
+        from archbench.cli._latency import predicted_figures
+
+        batch = result.env["batch_size"]
+        document["predicted_on"] = predicted_figures(cfg, target, batch, options["amp"])
+    return result
+
+
+def _config_for(config: str, dataset: str | None, data_dir: Path | None) -> ModelConfig:
+    """``config`` resolved, at ``dataset``'s image size, channels and classes if one is given."""
+    cfg = resolve_config(config)
+    if dataset is None:
+        return cfg
+    from archbench.data import dataset_info
+
+    info = dataset_info(dataset, data_dir)
+    return cfg.with_data(
+        num_classes=info.num_classes, in_channels=info.shape[0], input_size=info.shape[1]
+    )
+
+
+def _write_files(
+    document: dict[str, Any], result: Any, model: str, out: Path | None, *, sweep: bool
+) -> list[Path]:
+    """The sweep's plot (in ``out``, else here) and, with ``out``, the result file; their
+    paths go into ``document`` first."""
+    from archbench.hwprofile import plot_sweep, result_filename
+
+    kind = "sweep" if sweep else "profile"
     files: list[Path] = []
-    if sizes:
+    if sweep:
         plot = (out or Path(".")) / result_filename(result.env, model, kind=kind, suffix=".png")
         title = f"{model} on {result.env['device_name']} ({result.env['precision']})"
         files.append(plot_sweep(result, plot, title=title))
@@ -261,24 +279,26 @@ def profile(
     document["files"] = [str(file) for file in files]
     if out is not None:
         write_mapping(document, files[-1])
-    if json_output:
-        print_json(document)
-        return
+    return files
+
+
+def _print_result(
+    result: Any, model: str, predicted_on: dict[str, Any] | None, *, sweep: bool
+) -> None:
     env = result.env
     title = (
         f"{model} on {env['device_name']} ({env['device']}), {env['precision']}, "
         f"{env['memory_format']}"
     )
-    if sizes:
+    if sweep:
         console.print(_sweep_table(title, result))
-    else:
-        console.print(_profile_table(f"{title}, batch {env['batch_size']}", result))
-        if target is not None:
-            measured_on = str(env["device_name"])
-            console.print(predicted_table(measured_on, result.to_dict(), predicted))
-        shown = {name for _, name, _ in _ROWS}
-        for name, note in result.notes.items():
-            if name not in shown:
-                console.print(f"note on {name}: {note}")
-    for file in files:
-        console.print(f"wrote {file}")
+        return
+    console.print(_profile_table(f"{title}, batch {env['batch_size']}", result))
+    if predicted_on is not None:
+        from archbench.cli._latency import predicted_table
+
+        console.print(predicted_table(str(env["device_name"]), result.to_dict(), predicted_on))
+    shown = {name for _, name, _ in _ROWS}
+    for name, note in result.notes.items():
+        if name not in shown:
+            console.print(f"note on {name}: {note}")

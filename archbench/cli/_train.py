@@ -30,7 +30,7 @@ from archbench.cli._common import (
 if TYPE_CHECKING:
     from archbench.data import Dataset
     from archbench.models import ModelConfig
-    from archbench.train import TrainRecipe
+    from archbench.train import Evaluation, TrainRecipe, TrainResult
 
 Report = Callable[[int, dict[str, float]], None]
 
@@ -86,29 +86,17 @@ def train(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Train a config on a data set; writes checkpoint, metrics, summary and plots to a folder."""
-    from archbench._dataclass_io import write_mapping
     from archbench.data import dataset_label, load_dataset, split_train_val
-    from archbench.hwprofile import environment_stamp, resolve_device
-    from archbench.models import count_params, resolve_config
-    from archbench.train import (
-        CHECKPOINT_FILE,
-        NonFiniteLossError,
-        evaluate,
-        plot_confusion,
-        plot_history,
-        train_model,
-    )
+    from archbench.hwprofile import resolve_device
+    from archbench.models import resolve_config
+    from archbench.train import CHECKPOINT_FILE, NonFiniteLossError, evaluate, train_model
 
     with user_errors():
         cfg = resolve_config(config)
         recipe = _resolve_recipe(config, recipe_spec)
         if epochs is not None:
             recipe = recipe.with_epochs(epochs)
-        overrides: dict[str, Any] = {
-            "batch_size": batch_size,
-            "lr": lr,
-            "seed": seed,
-        }
+        overrides = {"batch_size": batch_size, "lr": lr, "seed": seed}
         recipe = dataclasses.replace(
             recipe, **{k: v for k, v in overrides.items() if v is not None}
         )
@@ -138,6 +126,34 @@ def train(
         except NonFiniteLossError as exc:
             fail(str(exc))
     test = evaluate(result.model, test_data, run_device)
+    summary = _write_run(config, dataset, cfg, recipe, result, test, run_device, out_dir)
+    if json_output:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['config']} on {dataset}: test accuracy {test.accuracy:.2%}, "
+        f"final val {result.final_val_accuracy:.2%}, best val {result.best_val_accuracy:.2%} "
+        f"(epoch {summary['best_epoch']}), {result.seconds:.1f} s, {summary['params']:,} params"
+        + (" (stopped early)" if result.stopped_early else "")
+    )
+    console.print(f"wrote {out_dir}/: {', '.join(RUN_FILES)}")
+
+
+def _write_run(
+    config: str,
+    dataset: str,
+    cfg: ModelConfig,
+    recipe: TrainRecipe,
+    result: TrainResult,
+    test: Evaluation,
+    run_device: Any,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Writes the run folder's files but the checkpoint; returns its summary (summary.json)."""
+    from archbench._dataclass_io import write_mapping
+    from archbench.hwprofile import environment_stamp
+    from archbench.models import count_params
+    from archbench.train import plot_confusion, plot_history
 
     write_mapping({"model": cfg.to_dict(), "recipe": recipe.to_dict()}, out_dir / "config.yaml")
     _write_metrics(result.history, out_dir / "metrics.csv")
@@ -177,16 +193,7 @@ def train(
         "recipe": recipe.to_dict(),
     }
     write_mapping(summary, out_dir / "summary.json")
-    if json_output:
-        print_json(summary)
-        return
-    console.print(
-        f"{summary['config']} on {dataset}: test accuracy {test.accuracy:.2%}, "
-        f"final val {result.final_val_accuracy:.2%}, best val {result.best_val_accuracy:.2%} "
-        f"(epoch {best['epoch']}), {result.seconds:.1f} s, {summary['params']:,} params"
-        + (" (stopped early)" if result.stopped_early else "")
-    )
-    console.print(f"wrote {out_dir}/: {', '.join(RUN_FILES)}")
+    return summary
 
 
 @app.command("predict")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -28,6 +28,9 @@ from archbench.cli._common import (
     print_json,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from archbench.fidelity import FidelitySettings
 
 SCORES_HELP = (
     "Zero-cost scores to compare, comma-separated (params and flops always are): synflow, snip, "
@@ -91,6 +94,7 @@ class FidelityView(LiveView):
 
 @app.command("fidelity")
 def fidelity(
+    ctx: typer.Context,
     space: str = typer.Option(..., help="A space name or a space YAML file."),
     max_params: str = typer.Option(..., help="Parameter budget: 5M, 500k, 5e6 ..."),
     max_flops: str = MAX_FLOPS_OPTION,
@@ -130,39 +134,11 @@ def fidelity(
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Does a cheap ranking (short training, zero-cost score, size) predict full training?"""
-    from archbench.fidelity import FidelitySettings, document, run_fidelity, write_report
-    from archbench.search import Budget, RaySettings, SearchAborted
+    from archbench.fidelity import document, run_fidelity, write_report
+    from archbench.search import SearchAborted
 
     with user_errors():
-        settings = FidelitySettings(
-            space=space,
-            budget=Budget(
-                max_params=parse_count(max_params, "max_params"),
-                max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
-            ),
-            samples=samples,
-            proxy_epochs=_epochs_list(proxy_epochs) if proxy_epochs is not None else (),
-            reference_epochs=_reference_epochs(reference_epochs, benchmark),
-            dataset=dataset,
-            data_dir=data_dir,
-            recipe=recipe,
-            proxy_subset=proxy_subset,
-            reference_seeds=reference_seeds,
-            scores=tuple(part.strip() for part in scores.split(",")),
-            storage=storage,
-            study=study,
-            seed=seed,
-            workers=workers,
-            backend=backend,
-            ray=RaySettings(
-                address=ray_address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial
-            )
-            if backend == "ray"
-            else None,
-            device=device,
-            retry_failed=retry_failed,
-            benchmark=benchmark,
-        )
+        settings = fidelity_settings(ctx.params)
     try:
         with user_errors():
             if quiet or json_output:
@@ -186,6 +162,40 @@ def fidelity(
         err_console.print(f"{missing} training(s) failed; they are missing from the figures")
     if report is not None:
         console.print(f"report: {report}")
+
+
+# Options of `fidelity` that are not FidelitySettings fields: where and how to show the result.
+_VIEW_OPTIONS = ("out", "quiet", "json_output", "verbose")
+
+
+def fidelity_settings(options: dict[str, Any]) -> FidelitySettings:
+    """The settings the options of ``fidelity`` ask for (``ctx.params``, keyed by option name):
+    each is the field of the same name but for the budget's, Ray's and the parsed lists.
+
+    Raises:
+        ValueError: a bad count, epoch list or setting.
+    """
+    from archbench.fidelity import FidelitySettings
+    from archbench.search import Budget, RaySettings
+
+    left = {key: value for key, value in options.items() if key not in _VIEW_OPTIONS}
+    max_flops, proxy_epochs = left.pop("max_flops"), left.pop("proxy_epochs")
+    ray = RaySettings(
+        address=left.pop("ray_address"),
+        cpus_per_trial=left.pop("cpus_per_trial"),
+        gpus_per_trial=left.pop("gpus_per_trial"),
+    )
+    return FidelitySettings(
+        budget=Budget(
+            max_params=parse_count(left.pop("max_params"), "max_params"),
+            max_flops=parse_count(max_flops, "max_flops") if max_flops else None,
+        ),
+        proxy_epochs=_epochs_list(proxy_epochs) if proxy_epochs is not None else (),
+        reference_epochs=_reference_epochs(left.pop("reference_epochs"), left["benchmark"]),
+        scores=tuple(part.strip() for part in left.pop("scores").split(",")),
+        ray=ray if left["backend"] == "ray" else None,
+        **left,
+    )
 
 
 def _reference_epochs(epochs: int | None, benchmark: str | None) -> int:

@@ -459,15 +459,7 @@ def profile_model(
     Raises:
         ValueError: for a bad argument or a device this machine does not have.
     """
-    if level not in LEVELS:
-        raise ValueError(f"level: {level!r} is unknown; choose basic or full")
-    if batch_size < 1:
-        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
-    if memory is not None and memory <= 0:
-        raise ValueError(f"memory: must be a positive number of bytes, got {memory}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer: {optimizer!r} is unknown; choose {' or '.join(OPTIMIZERS)}")
-    check_amp(amp)
+    _check_arguments(level, batch_size, memory, optimizer, amp)
     settings = LEVELS[level]
     dev = resolve_device(device)
     check_amp(amp, dev)  # bf16 on a pre-Ampere card: say so instead of a max batch of 0
@@ -486,26 +478,16 @@ def profile_model(
 
     figures, unavailable = _static_figures(cfg, settings)
 
-    simulation = TrainStepSimulation(cfg, **options)
-    prediction = simulation.predict(measured_batch)
-    figures.update(predicted_train_memory_bytes=prediction.total, predicted_train_memory=prediction)
+    predicted, missing, predicted_notes = _predicted_memory_figures(
+        cfg, dev, measured_batch, memory, options
+    )
+    figures.update(predicted)
+    unavailable.update(missing)
+    notes.update(predicted_notes)
     if compile:
         notes["predicted_train_memory_bytes"] = (
             "simulated for the eager model; torch.compile changes the memory profile"
         )
-    target = memory
-    if target is None and dev.type == "cuda":
-        target = torch.cuda.get_device_properties(dev).total_memory
-    if target is None:
-        reason = "no GPU memory size to predict for; pass memory (--memory 24GiB or a GPU name)"
-        unavailable.update(predicted_max_batch_size=reason, predicted_for_memory_bytes=reason)
-    else:
-        search = simulation.max_batch_size(target)
-        figures.update(
-            predicted_max_batch_size=search.max_batch_size, predicted_for_memory_bytes=target
-        )
-        if search.capped:
-            notes["predicted_max_batch_size"] = f"reached the search limit {search.limit}"
 
     env = environment_stamp(
         dev,
@@ -530,14 +512,7 @@ def profile_model(
     unavailable.update(missing)
     notes.update(max_batch_notes)
 
-    nvml: NvmlDevice | None = None
-    if dev.type == "cuda":
-        try:
-            nvml = NvmlDevice(dev)
-        except Unavailable as exc:
-            unavailable.update({"peak_train_device_used_bytes": str(exc), "env.driver": str(exc)})
-        else:
-            env.update(nvml.stamp())
+    nvml = _open_nvml(dev, env, unavailable)
     try:
         measured, missing = _measured_figures(
             cfg, dev, measured_batch, settings, compile=compile, nvml=nvml, workload_options=options
@@ -553,3 +528,67 @@ def profile_model(
     return ProfileResult(
         **figures, shared_device=shared, env=env, unavailable=unavailable, notes=notes
     )
+
+
+def _check_arguments(
+    level: str, batch_size: int, memory: int | None, optimizer: str, amp: str | None
+) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"level: {level!r} is unknown; choose basic or full")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
+    if memory is not None and memory <= 0:
+        raise ValueError(f"memory: must be a positive number of bytes, got {memory}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer: {optimizer!r} is unknown; choose {' or '.join(OPTIMIZERS)}")
+    check_amp(amp)
+
+
+def _predicted_memory_figures(
+    cfg: ModelConfig,
+    dev: torch.device,
+    batch_size: int,
+    memory: int | None,
+    options: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The simulated training step's memory at ``batch_size``, and the largest batch that fits
+    ``memory`` (else the CUDA device's own; a CPU without ``memory`` has none): figures,
+    unavailable ones and notes."""
+    simulation = TrainStepSimulation(cfg, **options)
+    prediction = simulation.predict(batch_size)
+    figures: dict[str, Any] = {
+        "predicted_train_memory_bytes": prediction.total,
+        "predicted_train_memory": prediction,
+    }
+    target = memory
+    if target is None and dev.type == "cuda":
+        target = torch.cuda.get_device_properties(dev).total_memory
+    if target is None:
+        reason = "no GPU memory size to predict for; pass memory (--memory 24GiB or a GPU name)"
+        return (
+            figures,
+            dict.fromkeys(("predicted_max_batch_size", "predicted_for_memory_bytes"), reason),
+            {},
+        )
+    search = simulation.max_batch_size(target)
+    figures.update(
+        predicted_max_batch_size=search.max_batch_size, predicted_for_memory_bytes=target
+    )
+    notes = {"predicted_max_batch_size": f"reached the search limit {search.limit}"}
+    return figures, {}, notes if search.capped else {}
+
+
+def _open_nvml(
+    dev: torch.device, env: dict[str, Any], unavailable: dict[str, str]
+) -> NvmlDevice | None:
+    """NVML's view of a CUDA device (its driver goes into ``env``), or None on a CPU or where
+    NVML is missing (said in ``unavailable``)."""
+    if dev.type != "cuda":
+        return None
+    try:
+        nvml = NvmlDevice(dev)
+    except Unavailable as exc:
+        unavailable.update({"peak_train_device_used_bytes": str(exc), "env.driver": str(exc)})
+        return None
+    env.update(nvml.stamp())
+    return nvml

@@ -129,21 +129,7 @@ def plot_accuracy_vs(
             label=f"noisy timing ({len(noisy)})",
             zorder=4,
         )
-    trained = [r for r in measured if r.status == TRAINED]
-    points = [(_figure(r, field), _figure(r, "val_accuracy")) for r in trained]
-    front = [trained[i] for i in pareto_front(points, x_larger_is_better=larger_is_better)]
-    if front:
-        noisy_on_front = sum(field in r.noisy for r in front)
-        axes.plot(
-            [_figure(r, field) for r in front],
-            [_figure(r, "val_accuracy") for r in front],
-            drawstyle="steps-post",  # the front is ordered from the best cost to the worst
-            color="tab:green",
-            linestyle="--" if noisy_on_front else "-",
-            label="Pareto front"
-            + (f" ({noisy_on_front} of {len(front)} points noisy)" if noisy_on_front else ""),
-            zorder=2,
-        )
+    _draw_front(axes, [r for r in measured if r.status == TRAINED], field, larger_is_better)
     for row in measured:
         if row.baseline:
             axes.annotate(
@@ -151,16 +137,7 @@ def plot_accuracy_vs(
             )
     values = [_figure(r, field) for r in rows if getattr(r, field) is not None]
     if field == "n_params":
-        for kind, group in _rejections_by_kind(rows).items():
-            axes.plot(
-                [_figure(r, "n_params") for r in group],
-                [0.02] * len(group),
-                "|",
-                color=REJECTION_COLORS[kind],
-                markersize=12,
-                transform=axes.get_xaxis_transform(),
-                label=f"rejected: {kind} ({len(group)}, never trained)",
-            )
+        _draw_rejections(axes, rows)
         if budget is not None:
             axes.axvline(
                 budget, color="tab:red", linestyle="--", label=f"budget {format_count(budget)}"
@@ -176,6 +153,39 @@ def plot_accuracy_vs(
     axes.grid(alpha=0.3)
     _legend_outside(axes)
     return _save(figure, path)
+
+
+def _draw_front(axes: Axes, trained: list[TrialRow], field: str, larger_is_better: bool) -> None:
+    """The Pareto front of the trained trials: dashed, and saying how many, through noisy
+    timings."""
+    points = [(_figure(r, field), _figure(r, "val_accuracy")) for r in trained]
+    front = [trained[i] for i in pareto_front(points, x_larger_is_better=larger_is_better)]
+    if front:
+        noisy_on_front = sum(field in r.noisy for r in front)
+        axes.plot(
+            [_figure(r, field) for r in front],
+            [_figure(r, "val_accuracy") for r in front],
+            drawstyle="steps-post",  # the front is ordered from the best cost to the worst
+            color="tab:green",
+            linestyle="--" if noisy_on_front else "-",
+            label="Pareto front"
+            + (f" ({noisy_on_front} of {len(front)} points noisy)" if noisy_on_front else ""),
+            zorder=2,
+        )
+
+
+def _draw_rejections(axes: Axes, rows: Sequence[TrialRow]) -> None:
+    """The rejected configs' parameter counts as ticks along the bottom, by rejecting budget."""
+    for kind, group in _rejections_by_kind(rows).items():
+        axes.plot(
+            [_figure(r, "n_params") for r in group],
+            [0.02] * len(group),
+            "|",
+            color=REJECTION_COLORS[kind],
+            markersize=12,
+            transform=axes.get_xaxis_transform(),
+            label=f"rejected: {kind} ({len(group)}, never trained)",
+        )
 
 
 def _figure(row: TrialRow, field: str) -> float:

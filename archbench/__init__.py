@@ -28,7 +28,7 @@ __all__ = [
     "__version__",
     "build_model",
     "config_from_dict",
-    "count_flops",
+    "build_and_count_flops",
     "count_params",
     "fit_to_budget",
     "get_preset",
@@ -41,7 +41,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("build_model", "count_flops"):
+    if name in ("build_model", "build_and_count_flops"):
         import archbench.models
 
         return getattr(archbench.models, name)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from archbench.models import ModelConfig, build_model, count_params, forward_flops
-from archbench.models._flops import meta_forward_flops
+from archbench.models._meta_flops import build_and_count_forward_flops
 from archbench.spaces import get_space, list_spaces
 
 
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     compare("parameters", count_params, built_count, args.samples)
-    compare("forward FLOPs", forward_flops, meta_forward_flops, args.flops_samples)
+    compare("forward FLOPs", forward_flops, build_and_count_forward_flops, args.flops_samples)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import TrialState
 
-from archbench.models import count_flops
+from archbench.models import build_and_count_flops
 from archbench.search import Budget, decide, suggest
 from archbench.search._samplers import FeasibleTPESampler
 from archbench.spaces import DataShape, get_space
@@ -58,7 +58,7 @@ def run_search(sampler: optuna.samplers.BaseSampler, trials: int) -> dict[str, f
             rejected += 1
             study.tell(trial, state=TrialState.PRUNED)
             continue
-        value = count_flops(decision.config).flops / BUDGET.max_flops  # type: ignore[operator]
+        value = build_and_count_flops(decision.config).flops / BUDGET.max_flops  # type: ignore[operator]
         trained.append((value, decision.config))
         study.tell(trial, value)
     return {

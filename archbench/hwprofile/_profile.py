@@ -50,7 +50,7 @@ from archbench.hwprofile._timing import (
     time_steps,
 )
 from archbench.hwprofile._workload import OPTIMIZERS, Workload, check_amp
-from archbench.models import ModelConfig, build_model, count_flops, count_params
+from archbench.models import ModelConfig, build_and_count_flops, build_model, count_params
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ def _fvcore_macs(cfg: ModelConfig) -> int:
 def _static_figures(cfg: ModelConfig, level: Level) -> tuple[dict[str, Any], dict[str, str]]:
     """Counts that need no device: exact params, FLOPs and MACs on meta, fvcore's cross-check."""
     n_params = count_params(cfg)
-    flop_count = count_flops(cfg)
+    flop_count = build_and_count_flops(cfg)
     figures: dict[str, Any] = {
         "n_params": n_params,
         "model_bytes_fp32": 4 * n_params,

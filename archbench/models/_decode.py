@@ -1,10 +1,11 @@
-"""Pure decoders from a flat params dict to a config, one per family (see ``_families.py``).
+"""What the families' decoders share: reading a space's flat params into a config's fields.
 
-Names follow one convention so that spaces (built-in or from YAML) need no code of their own:
-top-level config fields by their own name (``skip_kernel``), per-stage knobs as
-``stage{i}.{field}`` (1-based), and a bare stage field (``kernel_size``) as the value for every
-stage that has no ``stage{i}.kernel_size``. Anything not in the params keeps the config default.
-A knob the decoder needs but cannot find is a ``ValueError`` naming it.
+Each family's decoder (``decode_resnet`` in ``_resnet.py``...) is built from these. Names follow
+one convention so that spaces (built-in or from YAML) need no code of their own: top-level config
+fields by their own name (``skip_kernel``), per-stage knobs as ``stage{i}.{field}`` (1-based), and
+a bare stage field (``kernel_size``) as the value for every stage that has no
+``stage{i}.kernel_size``. Anything not in the params keeps the config default. A knob the decoder
+needs but cannot find is a ``ValueError`` naming it.
 """
 
 from __future__ import annotations
@@ -14,17 +15,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from archbench import _dataclass_io
-from archbench.models._config import (
-    KERNEL_SIZES,
-    BranchBlock,
-    BranchNetConfig,
-    ResNetConfig,
-    ResNetStage,
-    VGGConfig,
-    VGGStage,
-)
-
 MAX_ITEMS = 64  # stages or blocks: far above any family's limit, low enough to refuse at once
 
 
@@ -32,22 +22,22 @@ def _init_fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.init}
 
 
-def _top_level(params: Mapping[str, Any], cls: type, nested: set[str]) -> dict[str, Any]:
+def top_level(params: Mapping[str, Any], cls: type, nested: set[str]) -> dict[str, Any]:
     fields = _init_fields(cls) - nested - {"family"}
     return {name: value for name, value in params.items() if name in fields}
 
 
-def _int_knob(params: Mapping[str, Any], key: str, low: int, high: int) -> int:
+def int_knob(params: Mapping[str, Any], key: str, low: int, high: int) -> int:
     value = params[key]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"params: {key}={value!r} must be an integer in [{low}, {high}]")
     return value
 
 
-def _count(params: Mapping[str, Any], count_key: str, prefix: str) -> int:
+def item_count(params: Mapping[str, Any], count_key: str, prefix: str) -> int:
     """How many stages (blocks): the count knob, else the highest ``{prefix}N.*`` knob."""
     if count_key in params:
-        return _int_knob(params, count_key, 1, MAX_ITEMS)
+        return int_knob(params, count_key, 1, MAX_ITEMS)
     pattern = re.compile(rf"{prefix}(\d+)\.")
     indices = [int(m.group(1)) for m in map(pattern.match, params) if m]
     if not indices:
@@ -57,7 +47,7 @@ def _count(params: Mapping[str, Any], count_key: str, prefix: str) -> int:
     return max(indices)
 
 
-def _item(params: Mapping[str, Any], prefix: str, index: int, cls: type) -> dict[str, Any]:
+def item_fields(params: Mapping[str, Any], prefix: str, index: int, cls: type) -> dict[str, Any]:
     """One stage's (block's) fields: ``{prefix}{index}.{field}``, else the bare ``{field}``.
 
     Raises:
@@ -75,54 +65,7 @@ def _item(params: Mapping[str, Any], prefix: str, index: int, cls: type) -> dict
     return item
 
 
-def _knob(params: Mapping[str, Any], key: str, because: str) -> Any:
+def required_knob(params: Mapping[str, Any], key: str, because: str) -> Any:
     if key not in params:
         raise ValueError(f"params: missing knob {key!r}, needed because {because}")
     return params[key]
-
-
-def decode_resnet(params: Mapping[str, Any]) -> ResNetConfig:
-    stages = []
-    for i in range(1, _count(params, "num_stages", "stage") + 1):
-        stage = _item(params, "stage", i, ResNetStage)
-        stage.setdefault("stride", 1 if i == 1 else 2)
-        stages.append(stage)
-    data = {**_top_level(params, ResNetConfig, {"stages"}), "stages": stages}
-    return _dataclass_io.from_dict(ResNetConfig, data)
-
-
-def decode_vgg(params: Mapping[str, Any]) -> VGGConfig:
-    stages = [
-        _item(params, "stage", i, VGGStage)
-        for i in range(1, _count(params, "num_stages", "stage") + 1)
-    ]
-    num_hidden = _int_knob(params, "num_hidden", 0, MAX_ITEMS) if "num_hidden" in params else 0
-    hidden = [
-        _knob(params, f"hidden{j}.width", f"num_hidden is {num_hidden}")
-        for j in range(1, num_hidden + 1)
-    ]
-    data = {
-        **_top_level(params, VGGConfig, {"stages", "classifier"}),
-        "stages": stages,
-        "classifier": hidden,
-    }
-    return _dataclass_io.from_dict(VGGConfig, data)
-
-
-def decode_branchnet(params: Mapping[str, Any]) -> BranchNetConfig:
-    blocks = []
-    for i in range(1, _count(params, "num_blocks", "block") + 1):
-        block = _item(params, "block", i, BranchBlock)
-        if f"block{i}.branches" in params:
-            branches = _int_knob(params, f"block{i}.branches", 1, len(KERNEL_SIZES))
-            block["kernels"] = [
-                _knob(params, f"block{i}.kernel{j}", f"block{i}.branches is {branches}")
-                for j in range(1, branches + 1)
-            ]
-        block.setdefault("stride", 1 if i == 1 else 2)
-        blocks.append(block)
-    data = {
-        **_top_level(params, BranchNetConfig, {"blocks"}),
-        "blocks": blocks,
-    }
-    return _dataclass_io.from_dict(BranchNetConfig, data)

@@ -4,8 +4,9 @@ Everything that differs between families (the config class, the torch builder, t
 counter, the width scaler and the decoder from a space's flat params) hangs off one record, so
 dispatch is a dictionary lookup instead of ``isinstance`` chains (timm's ``create_block`` idea).
 The builder is named by its import path and loaded on first use: counting, fitting and spaces
-stay torch-free. ``models/_families.py`` registers the built-in families, and
-``config_from_dict`` picks a config's class here by its ``family`` name.
+stay torch-free. Each built-in family registers itself in its own module (``_resnet.py``...),
+which ``models/_families.py`` imports, and ``config_from_dict`` picks a config's class here by its
+``family`` name.
 """
 
 from __future__ import annotations

@@ -8,22 +8,25 @@ torchvision's ``adjust_channels``) in a few dozen microsecond-cheap counts.
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from archbench.models._config import (
-    BranchBlock,
-    BranchNetConfig,
-    ModelConfig,
-    ResNetConfig,
-    ResNetStage,
-    VGGConfig,
-    VGGStage,
-)
+from archbench.models._config import ModelConfig
 from archbench.models._count import count_params
 from archbench.models._family import family_of
 
 WIDTH_DIVISOR = 4
-T = TypeVar("T", ResNetStage, VGGStage, BranchBlock)
+
+
+class _Widened(Protocol):
+    """A stage or block of a family's config: a dataclass with a ``channels`` width."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    @property
+    def channels(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Widened)
 
 
 def scaled_width(channels: int, multiplier: float) -> int:
@@ -39,32 +42,7 @@ def scale_widths(cfg: ModelConfig, multiplier: float) -> ModelConfig:
 def scaled_items(stages: tuple[T, ...], multiplier: float) -> tuple[T, ...]:
     """Stages or blocks with their ``channels`` scaled."""
     return tuple(
-        dataclasses.replace(s, channels=scaled_width(s.channels, multiplier))  # type: ignore[type-var]
-        for s in stages
-    )
-
-
-def scale_resnet(cfg: ResNetConfig, multiplier: float) -> ResNetConfig:
-    return dataclasses.replace(
-        cfg,
-        stem_channels=scaled_width(cfg.stem_channels, multiplier),
-        stages=scaled_items(cfg.stages, multiplier),
-    )
-
-
-def scale_vgg(cfg: VGGConfig, multiplier: float) -> VGGConfig:
-    return dataclasses.replace(
-        cfg,
-        stages=scaled_items(cfg.stages, multiplier),
-        classifier=tuple(scaled_width(w, multiplier) for w in cfg.classifier),
-    )
-
-
-def scale_branchnet(cfg: BranchNetConfig, multiplier: float) -> BranchNetConfig:
-    return dataclasses.replace(
-        cfg,
-        stem_channels=scaled_width(cfg.stem_channels, multiplier),
-        blocks=scaled_items(cfg.blocks, multiplier),
+        dataclasses.replace(s, channels=scaled_width(s.channels, multiplier)) for s in stages
     )
 
 

@@ -8,9 +8,12 @@ them per second.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from archbench.models._config import BranchNetConfig, ResNetConfig, VGGConfig
+if TYPE_CHECKING:
+    from archbench.models._branchnet import BranchNetConfig
+    from archbench.models._resnet import ResNetConfig
+    from archbench.models._vgg import VGGConfig
 
 BOTTLENECK_EXPANSION = 4
 

@@ -10,9 +10,9 @@ then BN, ReLU, global average pooling and a linear classifier. Convs have no bia
 affine.
 
 Everything here is pure Python: the config and its arch string, the layer plan that both the
-analytic counts and the torch builder (``_nb201_net.py``) follow, the width scaler and the
-decoder of the ``nb201`` space. ``tests/models/test_nb201.py`` holds the counts equal to
-NASLib's published params and FLOPs of 724 archs.
+analytic counts and the torch builder (``_nb201_net.py``) follow, the width scaler, the decoder
+of the ``nb201`` space, the presets and the family's registration. ``tests/models/test_nb201.py``
+holds the counts equal to NASLib's published params and FLOPs of 724 archs.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from archbench import _dataclass_io
 from archbench.models._config import ModelConfig
 from archbench.models._family import Family, register_family
 from archbench.models._fit import scaled_width
+from archbench.models._presets import Preset, register_presets
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # The six edges (source, target) in the order of the arch string, and their space knobs.
@@ -220,4 +221,27 @@ register_family(
         decode=decode_nb201,
         flops=nb201_flops,
     )
+)
+
+register_presets(
+    Preset(
+        "nb201_best_cifar10",
+        "The best NAS-Bench-201 cell on CIFAR-10 (index 6111, 94.37% test accuracy after 200 "
+        "epochs, Dong and Yang 2020) in the benchmark's network: C 16, N 5. 1,073,466 params.",
+        {
+            "family": "nb201",
+            "arch": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+            "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+        },
+    ),
+    Preset(
+        "nb201_resnet",
+        "The NAS-Bench-201 cell that makes the benchmark's network a ResNet (index 11472: "
+        "node 3 = x + conv3x3(conv3x3(x)); 93.91% on CIFAR-10 after 200 epochs).",
+        {
+            "family": "nb201",
+            "arch": "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|"
+            "+|skip_connect~0|none~1|skip_connect~2|",
+        },
+    ),
 )

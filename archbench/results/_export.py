@@ -122,13 +122,14 @@ def export_card(
     """The YAML document of one trial.
 
     ``n_params`` and FLOPs are recomputed from the config (the analytic counter and
-    ``count_flops``), so the card is exact for the file whatever the record holds; a parameter
-    count that differs from the stored one means the record does not describe this config.
+    ``build_and_count_flops``), so the card is exact for the file whatever the record holds; a
+    parameter count that differs from the stored one means the record does not describe this
+    config.
 
     Raises:
         ValueError: when the stored parameter count disagrees with the config's.
     """
-    from archbench.models import count_flops
+    from archbench.models import build_and_count_flops
 
     if row.config is None:
         raise ValueError(f"trial {row.number}: the record holds no model config")
@@ -140,7 +141,7 @@ def export_card(
             f"{n_params:,}; the study was written by archbench "
             f"{study.user_attrs.get('archbench_version', '?')}, this is {archbench.__version__}"
         )
-    flops = count_flops(cfg)
+    flops = build_and_count_flops(cfg)
     attrs = study.user_attrs
     objectives = objectives_of(study)
     return {

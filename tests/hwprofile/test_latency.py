@@ -28,7 +28,13 @@ from archbench.hwprofile import (
 )
 from archbench.hwprofile._latency import _forward_rows, _record, _trace
 from archbench.hwprofile._latency_check import seeded_configs
-from archbench.models import build_model, count_flops, forward_flops, get_preset, resolve_config
+from archbench.models import (
+    build_and_count_flops,
+    build_model,
+    forward_flops,
+    get_preset,
+    resolve_config,
+)
 from archbench.models._nb201 import OPS, format_arch
 
 ARCHS = (
@@ -76,7 +82,7 @@ def test_a_trace_counts_the_flops_of_flop_counter_and_scales_with_the_batch(name
 def test_a_training_trace_counts_forward_and_backward_flops() -> None:
     cfg = get_preset("resnet20_cifar")
     trace = trace_kernels(cfg, train=True)
-    expected = count_flops(cfg).train_step_flops
+    expected = build_and_count_flops(cfg).train_step_flops
     assert trace.total("flops_per_image") == pytest.approx(expected, rel=1e-6)
     assert trace.kernels > 2 * trace_kernels(cfg).kernels
 

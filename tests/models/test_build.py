@@ -7,8 +7,15 @@ import random
 import pytest
 import torch
 
-from archbench.models import build_model, count_flops, forward_flops, get_preset, list_presets
-from archbench.models._config import ResNetConfig, ResNetStage
+from archbench.models import (
+    ResNetConfig,
+    ResNetStage,
+    build_and_count_flops,
+    build_model,
+    forward_flops,
+    get_preset,
+    list_presets,
+)
 from archbench.spaces import DataShape, get_space, list_spaces
 
 
@@ -61,7 +68,7 @@ def test_flops_of_a_tiny_resnet_match_the_hand_count() -> None:
     )
     # stem conv 1->4 3x3 on 8x8, two 4->4 3x3 convs, linear 4->2; 2 FLOPs per multiply-add.
     macs = 8 * 8 * 4 * 1 * 9 + 2 * (8 * 8 * 4 * 4 * 9) + 4 * 2
-    counted = count_flops(cfg)
+    counted = build_and_count_flops(cfg)
     assert counted.macs == macs
     assert counted.flops == 2 * macs
     assert counted.train_step_flops > counted.flops

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from archbench.models import forward_flops, get_preset, list_presets
-from archbench.models._flops import meta_forward_flops
+from archbench.models._meta_flops import build_and_count_forward_flops
 from archbench.spaces import DataShape, get_space, list_spaces
 
 SAMPLES_PER_SPACE = 60
@@ -19,8 +19,8 @@ SHAPES = [DataShape(10, 3, 32), DataShape(100, 3, 32), DataShape(10, 1, 28), Dat
 @pytest.mark.parametrize("name", list_presets())
 def test_preset_flops_match_the_counter(name: str) -> None:
     cfg = get_preset(name)
-    assert forward_flops(cfg) == meta_forward_flops(cfg)
-    assert forward_flops(cfg, batch_size=3) == meta_forward_flops(cfg, batch_size=3)
+    assert forward_flops(cfg) == build_and_count_forward_flops(cfg)
+    assert forward_flops(cfg, batch_size=3) == build_and_count_forward_flops(cfg, batch_size=3)
 
 
 @pytest.mark.parametrize("space_name", list_spaces())
@@ -31,7 +31,7 @@ def test_sampled_configs_match_the_counter(space_name: str) -> None:
     mismatches = []
     for i in range(SAMPLES_PER_SPACE):
         cfg = space.to_config(space.sample(rng), SHAPES[i % len(SHAPES)])
-        if forward_flops(cfg) != meta_forward_flops(cfg):
+        if forward_flops(cfg) != build_and_count_forward_flops(cfg):
             mismatches.append(cfg)
     assert not mismatches, f"{len(mismatches)} mismatches, first: {mismatches[0]}"
 

@@ -24,7 +24,7 @@ from archbench.models import (
     resolve_config,
     save_config,
 )
-from archbench.models._flops import meta_forward_flops
+from archbench.models._meta_flops import build_and_count_forward_flops
 from archbench.models._nb201 import Layer, NB201Config, format_arch, nb201_layers, parse_arch
 from archbench.spaces import DataShape, get_space
 from tests.conftest import invoke
@@ -151,7 +151,7 @@ def test_built_model_matches_the_counts_and_trains(arch: str, shape: DataShape) 
     torch.manual_seed(0)
     model = build_model(cfg)
     assert sum(p.numel() for p in model.parameters()) == count_params(cfg)
-    assert meta_forward_flops(cfg) == forward_flops(cfg)
+    assert build_and_count_forward_flops(cfg) == forward_flops(cfg)
     out = model(torch.randn(2, shape.in_channels, shape.input_size, shape.input_size))
     assert out.shape == (2, shape.num_classes)
     out.sum().backward()

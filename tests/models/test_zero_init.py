@@ -8,15 +8,17 @@ import pytest
 import torch
 from torch import nn
 
-from archbench.models import build_model, count_params, get_preset
-from archbench.models._config import (
+from archbench.models import (
     BranchBlock,
     BranchNetConfig,
     ResNetConfig,
     ResNetStage,
+    build_model,
+    count_params,
+    get_preset,
+    load_config,
     save_config,
 )
-from archbench.models._family import load_config
 
 RESNETS = {
     "basic": ResNetConfig(

@@ -1,8 +1,9 @@
-"""FLOPs and MACs of a config, counted by torch's ``FlopCounterMode`` on the meta device.
+"""FLOPs and MACs of a config, counted by torch's ``FlopCounterMode`` on a model built on meta.
 
 FlopCounterMode counts 2 FLOPs per multiply-add; ``macs`` is half of ``flops``. Nothing is
-allocated, so this is cheap even for large models, yet it builds one: budget checks use the
-analytic ``forward_flops`` of ``_count_flops`` instead, which tests hold equal to this count.
+allocated, so this is cheap even for large models, yet it builds one, as the names say: budget
+checks use the analytic ``forward_flops`` of ``_count_flops`` instead, which tests hold equal to
+this count.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ class FlopCount:
     train_step_flops: int
 
 
-def meta_forward_flops(cfg: ModelConfig, batch_size: int = 1) -> int:
+def build_and_count_forward_flops(cfg: ModelConfig, batch_size: int = 1) -> int:
     """Forward FLOPs per ``batch_size`` images (eval mode), counted on a model built on meta."""
     model, x = _meta_model(cfg, batch_size)
     return _forward(model, x)
 
 
-def count_flops(cfg: ModelConfig, batch_size: int = 1) -> FlopCount:
+def build_and_count_flops(cfg: ModelConfig, batch_size: int = 1) -> FlopCount:
     """Forward FLOPs/MACs per ``batch_size`` images (eval mode) and of a forward+backward step."""
     model, x = _meta_model(cfg, batch_size)
     forward = _forward(model, x)

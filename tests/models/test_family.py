@@ -12,16 +12,21 @@ import torch
 from torch import nn
 
 from archbench.models import (
+    PRESETS,
     Family,
     ModelConfig,
+    Preset,
     _family,
+    _presets,
     build_model,
     config_from_dict,
     count_params,
     fit_to_budget,
     forward_flops,
     get_family,
+    get_preset,
     list_families,
+    list_presets,
     register_family,
     scale_widths,
 )
@@ -47,6 +52,14 @@ def test_unknown_or_mistyped_family_is_a_value_error(name: Any) -> None:
 def test_registering_a_taken_name_raises() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_family(get_family("vgg"))
+    with pytest.raises(ValueError, match="a preset named 'vgg11_cifar' is already registered"):
+        _presets.register_presets(PRESETS["vgg11_cifar"])
+
+
+def test_each_family_registers_its_presets_in_family_order() -> None:
+    families = [PRESETS[name].config["family"] for name in list_presets()]
+    assert families == sorted(families, key=list_families().index)
+    assert set(families) == set(list_families())
 
 
 # A fourth family, defined here in full: its config, counter, width scaler, decoder and builder.
@@ -79,6 +92,7 @@ def build_mlp(cfg: MLPConfig) -> nn.Module:
 
 def test_a_fourth_family_is_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_family, "_FAMILIES", dict(_family._FAMILIES))
+    monkeypatch.setattr(_presets, "PRESETS", dict(_presets.PRESETS))
     register_family(
         Family(
             name="mlp",
@@ -89,7 +103,11 @@ def test_a_fourth_family_is_one_record(monkeypatch: pytest.MonkeyPatch) -> None:
             decode=decode_mlp,
         )
     )
-    cfg = config_from_dict({"family": "mlp", "hidden": [128, 32], "input_size": 28})
+    _presets.register_presets(
+        Preset("mlp_small", "a test", {"family": "mlp", "hidden": [128, 32], "input_size": 28})
+    )
+    cfg = get_preset("mlp_small")
+    assert cfg == config_from_dict({"family": "mlp", "hidden": [128, 32], "input_size": 28})
     model = build_model(cfg)
     assert count_params(cfg) == sum(p.numel() for p in model.parameters())
     assert model(torch.zeros(2, 3, 28, 28)).shape == (2, 10)

@@ -210,7 +210,7 @@ def profile(
     document: dict[str, Any] = {"model": model, "config": cfg.to_dict()}
     status = f"profiling {model} ({f'sweep {sweep}' if sizes else level})"
     spinner = contextlib.nullcontext() if json_output else err_console.status(status)
-    options = {"device": device, "amp": amp, "channels_last": channels_last}
+    options: dict[str, Any] = {"device": device, "amp": amp, "channels_last": channels_last}
     options |= {"compile": compile, "optimizer": optimizer}
     with user_errors(), spinner:
         if sizes:

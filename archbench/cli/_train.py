@@ -96,7 +96,7 @@ def train(
         recipe = _resolve_recipe(config, recipe_spec)
         if epochs is not None:
             recipe = recipe.with_epochs(epochs)
-        overrides = {"batch_size": batch_size, "lr": lr, "seed": seed}
+        overrides: dict[str, Any] = {"batch_size": batch_size, "lr": lr, "seed": seed}
         recipe = dataclasses.replace(
             recipe, **{k: v for k, v in overrides.items() if v is not None}
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from archbench import _dataclass_io
 from archbench.models._config import (
@@ -26,7 +26,11 @@ from archbench.models._count_flops import conv_flops, linear_flops, squeeze_exci
 from archbench.models._decode import int_knob, item_count, item_fields, required_knob, top_level
 from archbench.models._family import Family, register_family
 from archbench.models._fit import scaled_items, scaled_width
-from archbench.models._layout import branchnet_blocks, conv_output_size, needs_projection
+from archbench.models._layout import (
+    conv_output_size,
+    needs_projection,
+    stochastic_depth_rate,
+)
 from archbench.models._presets import Preset, register_presets
 
 KERNEL_SIZES = (1, 3, 5, 7)
@@ -89,6 +93,33 @@ class BranchNetConfig(ModelConfig):
             block.check(f"blocks[{i}]")
         require_range("gate_hidden", self.gate_hidden, 1, 1024)
         check_regularizers(self.se_ratio, self.stochastic_depth)
+
+
+class BranchBlockPlan(NamedTuple):
+    in_channels: int
+    out_channels: int
+    kernels: tuple[int, ...]
+    stride: int
+    project: bool
+    drop_rate: float
+
+
+def branchnet_blocks(cfg: BranchNetConfig) -> list[BranchBlockPlan]:
+    plans = []
+    in_channels = cfg.stem_channels
+    for i, block in enumerate(cfg.blocks):
+        plans.append(
+            BranchBlockPlan(
+                in_channels=in_channels,
+                out_channels=block.channels,
+                kernels=block.kernels,
+                stride=block.stride,
+                project=needs_projection(in_channels, block.channels, block.stride),
+                drop_rate=stochastic_depth_rate(cfg.stochastic_depth, i, len(cfg.blocks)),
+            )
+        )
+        in_channels = block.channels
+    return plans
 
 
 def count_branchnet(cfg: BranchNetConfig) -> int:

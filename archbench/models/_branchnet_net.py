@@ -14,14 +14,14 @@ import torch
 from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
-from archbench.models._branchnet import BranchNetConfig
+from archbench.models._branchnet import BranchBlockPlan, BranchNetConfig, branchnet_blocks
 from archbench.models._layers import (
     StemBlocksHead,
     activation_layer,
     passes_gradient_at_zero,
     zero_last_norm,
 )
-from archbench.models._layout import BranchBlockPlan, branchnet_blocks, squeeze_channels
+from archbench.models._layout import squeeze_channels
 
 
 class BranchGate(nn.Module):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from archbench import _dataclass_io
 from archbench.models._config import (
@@ -29,9 +29,10 @@ from archbench.models._fit import scaled_items, scaled_width
 from archbench.models._layout import (
     BOTTLENECK_EXPANSION,
     conv_output_size,
-    resnet_blocks,
-    resnet_head_features,
-    resnet_stages,
+    effective_pool_kernel,
+    needs_projection,
+    pool_output_size,
+    stochastic_depth_rate,
 )
 from archbench.models._presets import Preset, register_presets
 
@@ -110,6 +111,87 @@ class ResNetConfig(ModelConfig):
             f"must be >= 0 (0 = global), got {self.pool_kernel}",
         )
         check_regularizers(self.se_ratio, self.stochastic_depth)
+
+
+class ResidualBlockPlan(NamedTuple):
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int
+    project: bool
+    drop_rate: float
+
+    @property
+    def mid_channels(self) -> int:
+        """Inner width of a bottleneck block: the output width divided by the expansion."""
+        return self.out_channels // BOTTLENECK_EXPANSION
+
+
+class ResNetStagePlan(NamedTuple):
+    """A stage as the counter sees it: a first block that may project, then repeats."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int
+    depth: int
+    first_projects: bool
+    repeats_project: bool
+
+
+def resnet_stages(cfg: ResNetConfig) -> list[ResNetStagePlan]:
+    plans = []
+    in_channels = cfg.stem_channels
+    for stage in cfg.stages:
+        plans.append(
+            ResNetStagePlan(
+                in_channels=in_channels,
+                out_channels=stage.channels,
+                kernel_size=stage.kernel_size,
+                stride=stage.stride,
+                depth=stage.depth,
+                first_projects=cfg.always_project
+                or needs_projection(in_channels, stage.channels, stage.stride),
+                repeats_project=cfg.always_project,
+            )
+        )
+        in_channels = stage.channels
+    return plans
+
+
+def resnet_blocks(cfg: ResNetConfig) -> list[ResidualBlockPlan]:
+    """Every residual block of the network, in order, with its stochastic-depth rate."""
+    total = sum(stage.depth for stage in cfg.stages)
+    plans: list[ResidualBlockPlan] = []
+    for stage in resnet_stages(cfg):
+        for i in range(stage.depth):
+            first = i == 0
+            plans.append(
+                ResidualBlockPlan(
+                    in_channels=stage.in_channels if first else stage.out_channels,
+                    out_channels=stage.out_channels,
+                    kernel_size=stage.kernel_size,
+                    stride=stage.stride if first else 1,
+                    project=stage.first_projects if first else stage.repeats_project,
+                    drop_rate=stochastic_depth_rate(cfg.stochastic_depth, len(plans), total),
+                )
+            )
+    return plans
+
+
+def resnet_feature_size(cfg: ResNetConfig) -> int:
+    size = conv_output_size(cfg.input_size, cfg.stem_kernel, 1)
+    for stage in cfg.stages:
+        size = conv_output_size(size, stage.kernel_size, stage.stride)
+    return size
+
+
+def resnet_head_features(cfg: ResNetConfig) -> int:
+    """Inputs of the classifier: channels times what is left of the map after pooling."""
+    size = resnet_feature_size(cfg)
+    kernel = effective_pool_kernel(cfg.pool_kernel, size)
+    remaining = pool_output_size(size, kernel)
+    return cfg.stages[-1].channels * remaining * remaining
 
 
 def _residual_block_params(

@@ -13,15 +13,14 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from archbench.models._layers import StemBlocksHead, activation_layer, pool_layer, zero_last_norm
-from archbench.models._layout import (
+from archbench.models._layout import effective_pool_kernel, squeeze_channels
+from archbench.models._resnet import (
     ResidualBlockPlan,
-    effective_pool_kernel,
+    ResNetConfig,
     resnet_blocks,
     resnet_feature_size,
     resnet_head_features,
-    squeeze_channels,
 )
-from archbench.models._resnet import ResNetConfig
 
 
 class ResidualBlock(nn.Module):

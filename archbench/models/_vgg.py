@@ -27,7 +27,7 @@ from archbench.models._decode import (
 )
 from archbench.models._family import Family, register_family
 from archbench.models._fit import scaled_items, scaled_width
-from archbench.models._layout import conv_output_size, pool_output_size, vgg_pools
+from archbench.models._layout import conv_output_size, pool_output_size
 from archbench.models._presets import Preset, register_presets
 
 
@@ -72,6 +72,15 @@ class VGGConfig(ModelConfig):
         for i, width in enumerate(self.classifier):
             require_range(f"classifier[{i}]", width, 1, 8192)
         require(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+def vgg_pools(cfg: VGGConfig) -> list[bool]:
+    """Whether each stage ends with a 2x2 pool (skipped once the map is 1x1)."""
+    pools, size = [], cfg.input_size
+    for _ in cfg.stages:
+        pools.append(size > 1)
+        size = pool_output_size(size, 2) if size > 1 else 1
+    return pools
 
 
 def count_vgg(cfg: VGGConfig) -> int:

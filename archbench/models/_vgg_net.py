@@ -12,8 +12,7 @@ from torch import nn
 from torchvision.ops import Conv2dNormActivation
 
 from archbench.models._layers import activation_layer, pool_layer
-from archbench.models._layout import vgg_pools
-from archbench.models._vgg import VGGConfig
+from archbench.models._vgg import VGGConfig, vgg_pools
 
 
 class VGG(nn.Module):

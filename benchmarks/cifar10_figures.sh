@@ -28,14 +28,19 @@ if [[ $STEP == fidelity || $STEP == all ]]; then
         --storage "sqlite:///$OUT/fidelity.db" --out "$OUT/fidelity" --quiet
 fi
 if [[ $STEP == search || $STEP == all ]]; then
-    python benchmarks/search_quality.py --dataset "$SUBSET" --max-params 300k --max-flops 30M \
-        --seeds 1,2,3 --trials 10 --reference-epochs 4 --reference-seeds 2 --out "$OUT/search"
+    # A larger cut: 500 train, 200 val and 200 test images per class; proxies on half of train.
+    SEARCH_SET=$OUT/cifar10-jpeg-5k.tar
+    [[ -f $SEARCH_SET ]] || python benchmarks/cifar_subset.py "$ARCHIVE" --train 500 --val 200 \
+        --test 200 --out "$SEARCH_SET"
+    python benchmarks/search_quality.py --dataset "$SEARCH_SET" --max-params 300k \
+        --max-flops 30M --subset 0.5 --seeds 1,2,3 --trials 10 --reference-epochs 4 \
+        --reference-seeds 2 --out "$OUT/search"
 fi
 if [[ $STEP == recipe || $STEP == all ]]; then
     # The best config of the first TPE search, trained with the recipe `archbench export` writes.
     archbench export --storage "sqlite:///$OUT/search/search_quality.db" \
         --study tpe-seed1-trials10 --top 1 --out "$OUT/export" --force --json > "$OUT/export.json"
     CONFIG=$(python -c "import json; print(json.load(open('$OUT/export.json'))[0]['path'])")
-    archbench train "$CONFIG" --dataset "$SUBSET" --epochs 4 --device cpu \
+    archbench train "$CONFIG" --dataset "$OUT/cifar10-jpeg-5k.tar" --epochs 4 --device cpu \
         --out "$OUT/recipe-run" --json > "$OUT/recipe-run.json"
 fi

@@ -1,6 +1,7 @@
 """Search under a parameter budget: Optuna (and Ray Tune) over the declarative spaces.
 
-``run(settings, progress=...)`` is the one entry point; ``TrialRecord`` reads a stored trial.
+``run(settings, progress=...)`` is the entry point of a search, ``train_configs`` trains a given
+pool of configs once each (``fidelity``), and ``TrialRecord`` reads a stored trial.
 """
 
 from typing import TYPE_CHECKING

@@ -11,10 +11,11 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from archbench.search._evolution import RegularizedEvolutionSampler
 from archbench.search._ledger import without_rejections
+from archbench.search._record import is_rejected, is_trained
 from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace
 
 # Trained trials that TPE samples at random before it models: 5 rather than Optuna's 10, so that a
@@ -23,6 +24,11 @@ TPE_STARTUP_TRIALS = 5
 # Regularized evolution: population and tournament sizes (benchmarks/search_quality_nb201.py).
 REA_POPULATION = 10
 REA_TOURNAMENT = 10  # the whole population: the best of the last 10 is the parent
+# Budget rejections since the last trained trial after which TPE proposes at random until a config
+# trains. TPE models trained configs only, so under a tight cap it can keep proposing over-budget
+# neighbours of its best one; on CIFAR-10 under 300k params and 30M FLOPs it met the 200-in-a-row
+# stop where random search never did (docs/results/cifar10_figures.md).
+TPE_RANDOM_AFTER_REJECTIONS = 20
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -77,7 +83,32 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
     trained, so it learns feasibility instead of accuracy and stays in the first feasible region
     it finds. Here ``n_startup_trials`` counts trained trials, and the below/above split ranks
     trained trials by their value. Rejections stay in the storage for the results.
+
+    Blind to rejections, TPE can stall where its model points over the budget: after
+    ``random_after_rejections`` rejections since the last trained trial it proposes at random
+    until one trains. The switch is read from the study, so every process agrees on it.
     """
+
+    def __init__(
+        self, *, random_after_rejections: int = TPE_RANDOM_AFTER_REJECTIONS, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self._random_after_rejections = random_after_rejections
+        seed = kwargs.get("seed")  # TPE's startup draws use ``seed``: a stream of its own here
+        self._fallback = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
+        self._random_trial: int | None = None  # the trial this process proposes at random
+
+    def reseed_rng(self) -> None:
+        super().reseed_rng()
+        self._fallback.reseed_rng()
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        super().before_trial(study, trial)
+        stalled = rejections_since_trained(study) >= self._random_after_rejections
+        self._random_trial = trial.number if stalled else None
+
+    def _at_random(self, trial: FrozenTrial) -> bool:
+        return self._random_trial == trial.number
 
     def infer_relative_search_space(
         self, study: optuna.Study, trial: FrozenTrial
@@ -87,6 +118,8 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
+        if self._at_random(trial):
+            return {}
         return super().sample_relative(without_rejections(study), trial, search_space)
 
     def sample_independent(
@@ -96,9 +129,23 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
+        if self._at_random(trial):
+            return self._fallback.sample_independent(study, trial, param_name, param_distribution)
         return super().sample_independent(
             without_rejections(study), trial, param_name, param_distribution
         )
+
+
+def rejections_since_trained(study: optuna.Study) -> int:
+    """Finished trials rejected by the budget since the last trained one, in trial order."""
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    count = 0
+    for trial in reversed(study.get_trials(deepcopy=False, states=finished)):
+        if is_rejected(trial):
+            count += 1
+        elif is_trained(trial):
+            break
+    return count
 
 
 def make_pruner(name: str, n_objectives: int) -> optuna.pruners.BasePruner:

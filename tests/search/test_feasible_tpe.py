@@ -8,7 +8,7 @@ from optuna.trial import TrialState
 
 from archbench.search._ledger import without_rejections
 from archbench.search._record import QUOTA_REACHED, REJECTED, write_status
-from archbench.search._samplers import FeasibleTPESampler
+from archbench.search._samplers import FeasibleTPESampler, rejections_since_trained
 
 X = {"x": FloatDistribution(0.0, 1.0)}
 
@@ -64,10 +64,47 @@ def test_proposals_follow_the_best_trained_trial_not_feasibility() -> None:
     proposals spread over all of them; this sampler's below set is the best trained trial."""
     sampler = FeasibleTPESampler(multivariate=True, seed=0, n_startup_trials=5)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    fill(study, trained=[0.05, 0.1, 0.15, 0.2, 0.9], rejected=[0.4 + i / 100 for i in range(40)])
+    fill(study, trained=[0.05, 0.1, 0.15, 0.2], rejected=[0.4 + i / 100 for i in range(40)])
+    fill(study, trained=[0.9], rejected=[])  # trained last: TPE, not the random fallback, proposes
     proposals = []
     for _ in range(10):
         trial = study.ask(X)
         proposals.append(trial.params["x"])
         study.tell(trial, state=TrialState.FAIL)  # keeps the model fixed
     assert sum(x > 0.6 for x in proposals) >= 7
+
+
+def test_a_run_of_rejections_switches_tpe_to_random_until_a_config_trains() -> None:
+    """Blind to rejections, TPE keeps proposing where its model points; past the run limit the
+    proposal is random, and the next trained trial hands the proposals back to TPE."""
+    sampler = FeasibleTPESampler(
+        multivariate=True, seed=0, n_startup_trials=5, random_after_rejections=3
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def proposes_from_the_model() -> bool:
+        trial = study.ask(X)
+        frozen = study._storage.get_trial(trial._trial_id)  # type: ignore[attr-defined]
+        from_model = sampler.sample_relative(study, frozen, X) != {}
+        study.tell(trial, state=TrialState.FAIL)  # a failure neither trains nor rejects
+        return from_model
+
+    fill(study, trained=[0.1, 0.2, 0.3, 0.4, 0.9], rejected=[0.5, 0.6])
+    assert rejections_since_trained(study) == 2
+    assert proposes_from_the_model()
+    fill(study, trained=[], rejected=[0.7])
+    assert rejections_since_trained(study) == 3
+    assert not proposes_from_the_model()
+    fill(study, trained=[0.8], rejected=[])
+    assert rejections_since_trained(study) == 0
+    assert proposes_from_the_model()
+
+
+def test_random_proposals_do_not_replay_the_startup_draws() -> None:
+    sampler = FeasibleTPESampler(seed=0, n_startup_trials=5, random_after_rejections=1)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    startup = [study.ask(X) for _ in range(2)]
+    for trial in startup:
+        trial.set_constraint("max_params", 1000.0)
+        study.tell(trial, state=TrialState.PRUNED)
+    assert study.ask(X).params["x"] not in {t.params["x"] for t in startup}

@@ -12,18 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from archbench.search._settings import SearchSettings
 from archbench.search._trial import (
     Body,
     Evaluator,
     OnProfile,
     Report,
     ShouldStop,
+    TrialContext,
     TrialData,
     TrialOutcome,
     free_accelerator_memory,
     train_config,
-    uses_child_process,
 )
 
 if TYPE_CHECKING:
@@ -32,26 +31,27 @@ if TYPE_CHECKING:
 
 @dataclass
 class ProxyTraining:
-    """Profiles ``cfg`` and trains it with the search's recipe on its data (``train_config``).
+    """Profiles ``cfg`` and trains it with the search's recipe on its data (``train_config``),
+    on the device of this process's ``context``.
 
     ``data`` is loaded on first use, in the process that trains; ``body`` replaces
     ``train_config`` (a module-level function, so that a child process can receive it).
     """
 
-    settings: SearchSettings
+    context: TrialContext
     data: TrialData | None = None
     body: Body = train_config
 
     @property
     def in_child_process(self) -> bool:
-        return uses_child_process(self.settings)
+        return self.context.in_child_process
 
     def release(self) -> None:
         free_accelerator_memory()
 
     def trial_data(self) -> TrialData:
         if self.data is None:
-            self.data = TrialData.load(self.settings)
+            self.data = TrialData.load(self.context.settings)
         return self.data
 
     def __call__(
@@ -61,7 +61,7 @@ class ProxyTraining:
         should_stop: ShouldStop,
         on_profile: OnProfile | None = None,
     ) -> TrialOutcome:
-        return self.body(cfg, self.settings, self.trial_data(), report, should_stop, on_profile)
+        return self.body(cfg, self.context, self.trial_data(), report, should_stop, on_profile)
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,9 @@ class TableLookup:
         )
 
 
-def make_evaluator(settings: SearchSettings) -> Evaluator:
+def make_evaluator(context: TrialContext) -> Evaluator:
     """The evaluator of a search: the ``--benchmark`` table if it names one, else training."""
+    settings = context.settings
     if settings.benchmark is not None:
         return TableLookup(settings.benchmark, settings.dataset)
-    return ProxyTraining(settings)
+    return ProxyTraining(context)

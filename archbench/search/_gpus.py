@@ -18,11 +18,12 @@ import math
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from archbench.search._settings import SearchSettings
+    from archbench.search._trial import TrialContext
 
 VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
 
@@ -40,11 +41,16 @@ class WorkerDevice:
     visible_devices: str | None = None
     shared: bool = False
 
-    def apply(self, settings: SearchSettings) -> SearchSettings:
-        """The worker's settings: its one visible GPU is ``cuda:0`` in its own numbering."""
+    def context(self, settings: SearchSettings) -> TrialContext:
+        """The worker's trial context: its one visible GPU is ``cuda:0`` in its own numbering.
+
+        Called in the worker, so that a CPU or ``auto`` device is resolved there.
+        """
+        from archbench.search._trial import TrialContext
+
         if self.visible_devices is None:
-            return settings
-        return replace(settings, device="cuda:0", shared_device=self.shared)
+            return TrialContext.of(settings)
+        return TrialContext(settings, "cuda:0", self.shared)
 
 
 def visible_gpus(env_value: str | None, count: int) -> list[str]:

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial
 from archbench.models import get_preset
 from archbench.search._budget import Decision, decide
 from archbench.search._evaluate import make_evaluator
-from archbench.search._gpus import environment, worker_devices
+from archbench.search._gpus import WorkerDevice, environment, worker_devices
 from archbench.search._ledger import claim, own, sweep_and_count
 from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
@@ -215,8 +215,11 @@ def run_worker(
     *,
     runner: Runner | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    gpu: WorkerDevice = WorkerDevice(),
 ) -> None:
     """Runs trials in this process until the study holds ``settings.n_trials`` trained trials.
+
+    ``gpu`` is this worker's card, when the search spreads its workers over several.
 
     Other processes may run trials of the same study at the same time, on this machine or
     others: every accepted config claims its slot through the storage before it trains
@@ -238,7 +241,7 @@ def run_worker(
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
-    runner = runner or TrialRunner(settings, make_evaluator(settings))
+    runner = runner or TrialRunner(settings, make_evaluator(gpu.context(settings)))
     objective = Objective(settings, runner, policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -271,10 +274,12 @@ def _threads_per_worker(workers: int) -> str | None:
     return str(max(1, (cores or 1) // workers))
 
 
-def _worker_main(settings: SearchSettings, study_name: str, errors: Any, verbosity: int) -> None:
+def _worker_main(
+    settings: SearchSettings, study_name: str, gpu: WorkerDevice, errors: Any, verbosity: int
+) -> None:
     optuna.logging.set_verbosity(verbosity)  # a spawned process starts at Optuna's default
     try:
-        run_worker(settings, study_name)
+        run_worker(settings, study_name, gpu=gpu)
     except SearchAborted as exc:
         errors.put(str(exc))
 
@@ -308,11 +313,13 @@ def run_search(
         processes = []
         for index, gpu in enumerate(gpus):
             seed = None if settings.seed is None else settings.seed + index
-            worker_settings = gpu.apply(replace(settings, seed=seed))
             process = context.Process(
                 target=_worker_main,
-                args=(worker_settings, name, errors, optuna.logging.get_verbosity()),
-            )
+                args=(
+                    replace(settings, seed=seed), name, gpu, errors,
+                    optuna.logging.get_verbosity(),
+                ),
+            )  # fmt: skip
             # The child starts with its own card visible, before anything in it can touch CUDA,
             # and its share of the cores, before torch sizes its thread pool.
             with environment(

@@ -88,7 +88,7 @@ from archbench.search._study import (
     prepare_study,
     summarize,
 )
-from archbench.search._trial import Evaluator, LatencyRejection, describe_failure
+from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES, resolve_recipe
 
@@ -516,13 +516,13 @@ class _Reports:
 
 
 @functools.lru_cache(maxsize=1)
-def _evaluator(settings: SearchSettings) -> Evaluator:
+def _evaluator(context: TrialContext) -> Evaluator:
     """The search's evaluator, made once per worker process (Ray reuses actors on CPUs), so
     that proxy training loads its data once."""
-    return make_evaluator(settings)
+    return make_evaluator(context)
 
 
-def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
+def trainable(config: dict[str, Any], settings: SearchSettings, shared_device: bool) -> None:
     """The Ray trainable: the search's evaluator (``_evaluate.py``), one report per epoch.
 
     Everything the driver records travels in the reports, because ASHA may stop the trial at any
@@ -532,7 +532,7 @@ def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
     workers that die. Failure and rejection reports carry a NaN metric, which ASHA's rung
     quantiles ignore.
     """
-    settings = _on_this_actor(settings)
+    context = _on_this_actor(settings, shared_device)
     node = ray.get_runtime_context().get_node_id()
     extra: dict[str, Any] = {"placement": asdict(Placement(socket.gethostname(), node))}
 
@@ -544,7 +544,7 @@ def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
         extra.clear()
 
     try:
-        _evaluator(settings)(
+        _evaluator(context)(
             config_from_dict(config[KEY]["config"]),
             report,
             lambda: False,  # ASHA stops a trial by not asking for its next epoch
@@ -556,19 +556,19 @@ def trainable(config: dict[str, Any], settings: SearchSettings) -> None:
         tune.report({METRIC: math.nan, KEY: {"failed": describe_failure(exc), **extra}})
 
 
-def _on_this_actor(settings: SearchSettings) -> SearchSettings:
-    """The trial's settings with its device in this actor's numbering (``actor_device``).
+def _on_this_actor(settings: SearchSettings, shared_device: bool) -> TrialContext:
+    """The trial context of this actor: its device in the actor's numbering (``actor_device``).
 
     A CPU trial hides the GPUs: Ray 2.60 no longer blanks ``CUDA_VISIBLE_DEVICES`` for an
     actor that reserved none, and nothing may then touch a card no trial reserved.
     """
     if settings.device == "cpu":
         os.environ[VISIBLE_DEVICES] = ""
-        return settings
+        return TrialContext(settings, "cpu")
     device = actor_device(
         settings.device, [str(i) for i in ray.get_gpu_ids()], os.environ.get(VISIBLE_DEVICES)
     )
-    return replace(settings, device=device)
+    return TrialContext(settings, device, shared_device)
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -761,12 +761,8 @@ def run_ray_search(
         import torch
 
         local_gpus_needed(gpus, torch.cuda.device_count())
-    device = ray_trial_device(settings.device, gpus)
-    settings = with_absolute_paths(
-        replace(
-            settings, ray=ray_settings, device=device, shared_device=shares_ray_gpu(device, gpus)
-        )
-    )
+    device = ray_trial_device(settings.device, gpus)  # in Ray's terms: cpu, cuda or cuda:N
+    settings = with_absolute_paths(replace(settings, ray=ray_settings, device=device))
     study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
     if watch is not None:
         watch(study)
@@ -775,7 +771,12 @@ def run_ray_search(
     root = experiment_root(settings, name)
     resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
     with ray_runtime(ray_settings.address):
-        wrapped = tune.with_resources(tune.with_parameters(trainable, settings=settings), resources)
+        wrapped = tune.with_resources(
+            tune.with_parameters(
+                trainable, settings=settings, shared_device=shares_ray_gpu(device, gpus)
+            ),
+            resources,
+        )
         runs = ray_runs(study)
         if runs and runs[-1]["state"] == "running":
             last = runs[-1]

@@ -70,7 +70,6 @@ class SearchSettings:
     seed: int | None = None
     workers: int = 1
     device: str = "auto"
-    shared_device: bool = False  # set per worker or Ray trial (search/_gpus.py)
     profile: str = "basic"
     isolation: str = "auto"
     baselines: tuple[str, ...] = ()

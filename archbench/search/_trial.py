@@ -29,7 +29,7 @@ Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[], bool]
 OnProfile = Callable[[dict[str, Any]], None]
 Body = Callable[
-    ["ModelConfig", SearchSettings, "TrialData", Report, ShouldStop, "OnProfile | None"],
+    ["ModelConfig", "TrialContext", "TrialData", Report, ShouldStop, "OnProfile | None"],
     "TrialOutcome",
 ]
 
@@ -78,10 +78,39 @@ def trial_device(settings: SearchSettings) -> str:
     return str(resolve_device(settings.device))
 
 
-def uses_child_process(settings: SearchSettings) -> bool:
-    if settings.isolation == "auto":
-        return trial_device(settings).startswith("cuda")
-    return settings.isolation == "process"
+@dataclass(frozen=True)
+class TrialContext:
+    """Where the trials of one process run, resolved once in that process.
+
+    ``settings`` are what the user asked for and are the same in every process. The device is
+    this process's own: a worker's card is ``cuda:0`` in its own numbering (``_gpus.py``), a Ray
+    actor's is mapped onto the GPUs it reserved, and ``auto`` is resolved.
+
+    Attributes:
+        device: the torch device string the trials train and profile on.
+        shared_device: other processes train on the same CUDA card now, so the profile's
+            timings and memory figures are not the model's own (docs/CONTRACTS.md).
+    """
+
+    settings: SearchSettings
+    device: str
+    shared_device: bool = False
+
+    @classmethod
+    def of(
+        cls, settings: SearchSettings, device: str | None = None, shared_device: bool = False
+    ) -> TrialContext:
+        """The context of this process: ``device`` (else ``settings.device``), resolved."""
+        from archbench.hwprofile import resolve_device
+
+        return cls(settings, str(resolve_device(device or settings.device)), shared_device)
+
+    @property
+    def in_child_process(self) -> bool:
+        """Whether each trial runs in a fresh process: ``--isolation``, or a CUDA device."""
+        if self.settings.isolation == "auto":
+            return self.device.startswith("cuda")
+        return self.settings.isolation == "process"
 
 
 @dataclass(frozen=True)
@@ -126,10 +155,11 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def profile_config(
-    cfg: ModelConfig, settings: SearchSettings, batch_size: int, recipe: TrainRecipe
+    cfg: ModelConfig, context: TrialContext, batch_size: int, recipe: TrainRecipe
 ) -> dict[str, Any] | None:
     """The hardware profile of ``cfg`` as ``recipe`` trains it: its optimizer state, autocast
     precision, memory format and compile."""
+    settings = context.settings
     if settings.profile == "none":
         return None
     import torch
@@ -137,7 +167,7 @@ def profile_config(
     from archbench.hwprofile import profile_model
     from archbench.train import profile_options
 
-    device = trial_device(settings)
+    device = context.device
     result = profile_model(
         cfg,
         device=device,
@@ -146,7 +176,7 @@ def profile_config(
         memory=settings.budget.memory_bytes,
         optimizer="adamw" if recipe.optimizer == "adamw" else "sgd",
         max_batch=settings.profile == "full" and device.startswith("cuda"),
-        shared_device=settings.shared_device,
+        shared_device=context.shared_device,
         **profile_options(recipe, torch.device(device)),
     )
     return result.to_dict()
@@ -154,7 +184,7 @@ def profile_config(
 
 def train_config(
     cfg: ModelConfig,
-    settings: SearchSettings,
+    context: TrialContext,
     data: TrialData,
     report: Report,
     should_stop: ShouldStop,
@@ -168,11 +198,11 @@ def train_config(
     from archbench.train import train_model
 
     profile = profile_config(
-        cfg, settings, batch_size=min(data.recipe.batch_size, 64), recipe=data.recipe
+        cfg, context, batch_size=min(data.recipe.batch_size, 64), recipe=data.recipe
     )
     if profile is not None and on_profile is not None:
         on_profile(profile)
-    limit = settings.budget.max_latency_ms
+    limit = context.settings.budget.max_latency_ms
     if limit is not None and profile is not None:
         latency = profile.get("latency_ms_median")
         if latency is not None and latency > limit:
@@ -182,7 +212,7 @@ def train_config(
         data.recipe,
         train_data=data.train,
         val_data=data.val,
-        device=trial_device(settings),
+        device=context.device,
         report=report,
         should_stop=should_stop,
     )

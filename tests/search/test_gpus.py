@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from pathlib import Path
@@ -48,13 +49,14 @@ def test_three_workers_on_two_cards_share_only_the_first() -> None:
     assert [d.shared for d in assign_devices(3, ["0", "1"])] == [True, False, True]
 
 
-def test_a_worker_sees_its_card_as_cuda_0_and_a_cpu_worker_keeps_its_settings(
+def test_a_worker_sees_its_card_as_cuda_0_and_a_cpu_worker_resolves_its_device(
     tiny_space: Path, tmp_path: Path
 ) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cuda:3")
-    on_gpu = WorkerDevice("GPU-abc", shared=True).apply(settings)
-    assert (on_gpu.device, on_gpu.shared_device) == ("cuda:0", True)
-    assert WorkerDevice().apply(settings) is settings
+    on_gpu = WorkerDevice("GPU-abc", shared=True).context(settings)
+    assert (on_gpu.device, on_gpu.shared_device, on_gpu.settings) == ("cuda:0", True, settings)
+    on_cpu = WorkerDevice().context(dataclasses.replace(settings, device="auto"))
+    assert (on_cpu.device, on_cpu.shared_device) == ("cpu", False)  # this machine has no GPU
 
 
 @pytest.mark.parametrize(
@@ -232,5 +234,6 @@ def test_a_cpu_ray_trial_hides_the_gpus_ray_left_visible(tiny_space: Path, tmp_p
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cpu")
     with environment(CUDA_VISIBLE_DEVICES="0,1"):  # what a zero-GPU Ray 2.60 actor inherits
-        assert ray_search._on_this_actor(settings) is settings
+        context = ray_search._on_this_actor(settings, shared_device=False)
+        assert (context.settings, context.device) == (settings, "cpu")
         assert os.environ["CUDA_VISIBLE_DEVICES"] == ""

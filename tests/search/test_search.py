@@ -28,7 +28,7 @@ from archbench.search import (
     trial_status,
 )
 from archbench.search._evaluate import ProxyTraining
-from archbench.search._trial import Report, ShouldStop, TrialRunner
+from archbench.search._trial import Report, ShouldStop, TrialContext, TrialRunner
 from archbench.spaces import get_space
 from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
@@ -78,14 +78,15 @@ class FlakyRunner:
     """A real trial runner whose first trial diverges for real and whose second one raises."""
 
     def __init__(self, settings: SearchSettings) -> None:
-        training = ProxyTraining(settings)
+        context = TrialContext.of(settings)
+        training = ProxyTraining(context)
         self.real = TrialRunner(settings, training)
         data = training.trial_data()
         diverging = dataclasses.replace(
             data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
         )
         self.diverging = TrialRunner(
-            settings, ProxyTraining(settings, dataclasses.replace(data, recipe=diverging))
+            settings, ProxyTraining(context, dataclasses.replace(data, recipe=diverging))
         )
         self.calls = 0
 

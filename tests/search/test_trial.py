@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from archbench.models import ModelConfig, get_preset
-from archbench.search import SearchSettings, TrialOutcome
+from archbench.search import TrialOutcome
 from archbench.search._evaluate import ProxyTraining
 from archbench.search._trial import (
     OnProfile,
     Report,
     ShouldStop,
+    TrialContext,
     TrialData,
     TrialError,
     TrialRunner,
@@ -34,7 +35,7 @@ def _exit_zero() -> None:
 
 def starts_a_probe_child(
     cfg: ModelConfig,
-    settings: SearchSettings,
+    context: TrialContext,
     data: TrialData,
     report: Report,
     stop: ShouldStop,
@@ -50,7 +51,7 @@ def starts_a_probe_child(
 
 def hangs(
     cfg: ModelConfig,
-    settings: SearchSettings,
+    context: TrialContext,
     data: TrialData,
     report: Report,
     stop: ShouldStop,
@@ -62,7 +63,8 @@ def hangs(
 
 def test_a_trial_process_may_start_a_probe_process(tiny_space: Path, tmp_path: Path) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, isolation="process")
-    runner = TrialRunner(settings, ProxyTraining(settings, body=starts_a_probe_child))
+    training = ProxyTraining(TrialContext.of(settings), body=starts_a_probe_child)
+    runner = TrialRunner(settings, training)
     outcome = runner.run(_config(), lambda epoch, metrics: None, lambda: False)
     assert outcome.epochs_trained == 1
 
@@ -76,7 +78,7 @@ def test_a_hung_trial_process_is_killed_at_the_epoch_deadline(
     )  # fmt: skip
     started = time.monotonic()
     with pytest.raises(TrialError, match=r"no epoch finished within 20 s"):
-        runner = TrialRunner(settings, ProxyTraining(settings, body=hangs))
+        runner = TrialRunner(settings, ProxyTraining(TrialContext.of(settings), body=hangs))
         runner.run(_config(), lambda e, m: None, lambda: False)
     assert time.monotonic() - started < 120
     assert not multiprocessing.active_children()
@@ -97,7 +99,7 @@ def test_an_inline_failure_keeps_no_reference_to_the_trial(
         raise RuntimeError("CUDA out of memory (simulated)")
 
     with pytest.raises(TrialError, match="out of memory") as caught:
-        runner = TrialRunner(settings, ProxyTraining(settings, body=fails))
+        runner = TrialRunner(settings, ProxyTraining(TrialContext.of(settings), body=fails))
         runner.run(_config(), lambda e, m: None, lambda: False)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
     gc.collect()

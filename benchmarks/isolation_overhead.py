@@ -31,10 +31,10 @@ from archbench.search import Budget, SearchSettings
 def _run_trial(settings: SearchSettings) -> float:
     """Wall seconds of one trial through the search's trial runner (the only search call)."""
     from archbench.search._evaluate import ProxyTraining
-    from archbench.search._trial import TrialRunner
+    from archbench.search._trial import TrialContext, TrialRunner
 
     cfg = get_preset("quizdnn").with_data(num_classes=10, in_channels=1, input_size=28)
-    training = ProxyTraining(settings)
+    training = ProxyTraining(TrialContext.of(settings))
     runner = TrialRunner(settings, training)
     if not runner.isolated:
         training.trial_data()  # loaded once per worker, before its trials

@@ -29,10 +29,10 @@ def _trial(settings: SearchSettings, results: Any) -> None:
     import torch
 
     from archbench.search._evaluate import ProxyTraining
-    from archbench.search._trial import TrialRunner
+    from archbench.search._trial import TrialContext, TrialRunner
 
     cfg = get_preset("quizdnn").with_data(num_classes=10, in_channels=1, input_size=28)
-    training = ProxyTraining(settings)
+    training = ProxyTraining(TrialContext.of(settings))
     runner = TrialRunner(settings, training)
     training.trial_data()  # loaded once per worker, before its trials
     runner.run(cfg, lambda epoch, metrics: None, lambda: False)

@@ -90,7 +90,7 @@ from archbench.search._study import (
 )
 from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
-from archbench.train import RECIPES, resolve_recipe
+from archbench.train import RECIPES
 
 METRIC = "val_accuracy"
 # Under this key, a Ray trial's config holds the driver's budget decision, and each of its
@@ -126,18 +126,12 @@ def check_settings(settings: SearchSettings) -> RaySettings:
             "benchmark: a table lookup takes milliseconds and needs no Ray; use --backend optuna"
         )
     ray_trial_device(settings.device, ray_settings.gpus_per_trial)  # refuses CUDA without GPUs
-    epochs = recipe_epochs(settings)
+    epochs = settings.trial_recipe()[0].epochs
     if ray_settings.scheduler == "asha" and ray_settings.grace_period > epochs:
         raise ValueError(
             f"grace_period: {ray_settings.grace_period} is more than the {epochs} epochs of a trial"
         )
     return ray_settings
-
-
-def recipe_epochs(settings: SearchSettings) -> int:
-    return (
-        settings.epochs if settings.epochs is not None else resolve_recipe(settings.recipe).epochs
-    )
 
 
 def with_absolute_paths(settings: SearchSettings) -> SearchSettings:
@@ -593,7 +587,7 @@ def _new_tuner(
     root: str,
     run: str,
 ) -> tune.Tuner:
-    epochs = recipe_epochs(settings)
+    epochs = settings.trial_recipe()[0].epochs
     recorder = Recorder(settings, study.study_name, epochs)
     scheduler = (
         ASHAScheduler(

@@ -6,11 +6,14 @@ models and storage connections from it, so nothing unpicklable crosses a process
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 from archbench.search._budget import Budget
 from archbench.search._record import OBJECTIVES
+
+if TYPE_CHECKING:
+    from archbench.train import TrainRecipe
 
 SAMPLERS = ("tpe", "random", "gp", "qmc", "nsga2", "rea")
 PRUNERS = ("median", "hyperband", "none")
@@ -179,6 +182,23 @@ class SearchSettings:
             )
         if top > self.n_trials:
             raise ValueError(f"prescreen_top: {top} is more than the {self.n_trials} --trials")
+
+    def trial_recipe(self) -> tuple[TrainRecipe, int]:
+        """The recipe every trial trains with, and the seed of the validation split.
+
+        The one place a search resolves ``--recipe``: at ``--epochs``, seeded by ``train_seed``.
+        The split keeps the recipe's own seed, so that trainings that differ only by
+        ``train_seed`` share their validation set.
+        """
+        from archbench.train import resolve_recipe
+
+        recipe = resolve_recipe(self.recipe)
+        split_seed = recipe.seed
+        if self.epochs is not None:
+            recipe = replace(recipe, epochs=self.epochs)
+        if self.train_seed is not None:
+            recipe = replace(recipe, seed=self.train_seed)
+        return recipe, split_seed
 
     @property
     def directions(self) -> list[Literal["minimize", "maximize"]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -100,13 +100,8 @@ def data_shape(settings: SearchSettings) -> DataShape:
 
 def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
     from archbench.tables import NB201_EPOCHS
-    from archbench.train import resolve_recipe
 
-    recipe = resolve_recipe(settings.recipe)
-    if settings.epochs is not None:
-        recipe = replace(recipe, epochs=settings.epochs)
-    if settings.train_seed is not None:
-        recipe = replace(recipe, seed=settings.train_seed)
+    recipe, _ = settings.trial_recipe()
     looked_up = settings.benchmark is not None
     return {
         "archbench_version": archbench.__version__,

@@ -124,17 +124,12 @@ class TrialData:
     @classmethod
     def load(cls, settings: SearchSettings) -> TrialData:
         from archbench.data import load_dataset, split_train_val
-        from archbench.train import resolve_recipe
 
-        recipe = resolve_recipe(settings.recipe)
-        if settings.epochs is not None:
-            recipe = dataclasses.replace(recipe, epochs=settings.epochs)
+        recipe, split_seed = settings.trial_recipe()
         full = load_dataset(settings.dataset, "train", settings.data_dir)
         train, val = split_train_val(
-            full, val_fraction=recipe.val_fraction, seed=recipe.seed, subset=settings.subset
+            full, val_fraction=recipe.val_fraction, seed=split_seed, subset=settings.subset
         )
-        if settings.train_seed is not None:  # after the split: the validation set stays
-            recipe = dataclasses.replace(recipe, seed=settings.train_seed)
         return cls(recipe, train, val)
 
 

@@ -33,8 +33,9 @@ from archbench.search._record import (
 )
 from archbench.search._samplers import make_sampler
 from archbench.search._settings import SearchSettings
+from archbench.search._spec import SearchSpec
 from archbench.search._storage import open_storage
-from archbench.spaces import DataShape, SearchSpace, get_space
+from archbench.spaces import DataShape, get_space
 
 
 class SearchAborted(RuntimeError):
@@ -98,36 +99,6 @@ def data_shape(settings: SearchSettings) -> DataShape:
     return DataShape(info.num_classes, channels, size)
 
 
-def _study_attrs(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
-    from archbench.tables import NB201_EPOCHS
-
-    recipe, _ = settings.trial_recipe()
-    looked_up = settings.benchmark is not None
-    return {
-        "archbench_version": archbench.__version__,
-        "space": space.name,
-        "space_definition": space.to_dict(),
-        "family": space.family,
-        "max_params": settings.budget.max_params,
-        "max_flops": settings.budget.max_flops,
-        "max_latency_ms": settings.budget.max_latency_ms,
-        "min_batch": settings.budget.min_batch,
-        "memory_bytes": settings.budget.memory_bytes,
-        "objectives": list(settings.objectives),
-        "dataset": settings.dataset,
-        "subset": settings.subset,
-        "epochs": NB201_EPOCHS if looked_up else recipe.epochs,
-        "recipe": None if looked_up else recipe.to_dict(),
-        "benchmark": settings.benchmark,
-        "sampler": settings.sampler,
-        "pruner": settings.pruner,
-        "backend": settings.backend,
-    }
-
-
-_MUST_MATCH = ("space", "max_params", "objectives", "dataset", "benchmark")
-
-
 def prepare_study(
     settings: SearchSettings,
     *,
@@ -160,7 +131,7 @@ def prepare_study(
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
         created = False
-    _settle_attrs(study, _study_attrs(settings, space), wait=not created)
+    _settle_spec(study, SearchSpec.of(settings, space), wait=not created)
     _enqueue_baselines(study, settings.baselines)
     if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
         study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
@@ -173,8 +144,8 @@ _COMPLETE_MARK = "archbench_version"
 _CREATOR_WAIT_SECONDS = 30.0
 
 
-def _settle_attrs(study: optuna.Study, attrs: dict[str, Any], *, wait: bool) -> None:
-    """Writes the study's settings but the mark, or checks ours against those stored.
+def _settle_spec(study: optuna.Study, spec: SearchSpec, *, wait: bool) -> None:
+    """Writes the study's spec, or checks ours against the one stored.
 
     Optuna writes user attrs one key at a time, so a process that loads a study another has
     just created waits for the creator's mark before comparing, and then sees its baselines
@@ -186,14 +157,14 @@ def _settle_attrs(study: optuna.Study, attrs: dict[str, Any], *, wait: bool) -> 
     while _COMPLETE_MARK not in existing and time.monotonic() < deadline:
         time.sleep(0.1)
         existing = study.user_attrs
-    for key in _MUST_MATCH:
-        if key in existing and existing[key] != attrs[key]:
-            raise ValueError(
-                f"study {study.study_name!r} exists with {key}={existing[key]!r}, not "
-                f"{attrs[key]!r}; pick another --study name or pass --fresh to start over"
-            )
-    for key, value in attrs.items():
-        if key not in existing and key != _COMPLETE_MARK:
+    conflict = spec.conflict(existing)
+    if conflict is not None:
+        raise ValueError(
+            f"study {study.study_name!r} exists with {conflict}; pick another --study name or "
+            "pass --fresh to start over"
+        )
+    for key, value in spec.to_attrs().items():
+        if key not in existing:
             study.set_user_attr(key, value)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 import pytest
 
+import archbench
 from archbench.models import ModelConfig
 from archbench.search import (
     FAILED,
@@ -28,6 +29,7 @@ from archbench.search import (
     trial_status,
 )
 from archbench.search._evaluate import ProxyTraining
+from archbench.search._spec import SearchSpec
 from archbench.search._trial import Report, ShouldStop, TrialContext, TrialRunner
 from archbench.spaces import get_space
 from tests.conftest import child_env, run_cli
@@ -290,13 +292,13 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
     import threading
 
     from archbench.search import prepare_study
-    from archbench.search._study import _study_attrs
 
     storage_url = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage_url, 1)
     storage = open_storage(storage_url, heartbeat_seconds=None)
     creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
-    attrs = _study_attrs(settings, get_space(str(tiny_space)))
+    spec = SearchSpec.of(settings, get_space(str(tiny_space)))
+    attrs = {**spec.to_attrs(), "archbench_version": archbench.__version__}  # the mark last
     creator.set_user_attr("space", attrs["space"])  # begun, not finished
 
     def finish() -> None:
@@ -356,7 +358,8 @@ def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
             prepare_study(settings)
     else:
         study, _ = prepare_study(settings)
-        assert study.user_attrs == _study._study_attrs(settings, get_space(str(tiny_space)))
+        spec = SearchSpec.of(settings, get_space(str(tiny_space)))
+        assert study.user_attrs == {**spec.to_attrs(), "archbench_version": archbench.__version__}
 
 
 def test_baselines_run_first(tiny_space: Path, tmp_path: Path) -> None:

@@ -1,0 +1,42 @@
+"""``SearchSpec``: what a study stores of its search, and when a resume may not mix two searches."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from archbench.search._budget import Budget
+from archbench.search._spec import SearchSpec
+from archbench.spaces import get_space
+from tests.search.conftest import TINY_BUDGET, tiny_settings
+
+
+def spec_of(tiny_space: Path, **overrides: object) -> SearchSpec:
+    settings = tiny_settings(tiny_space, "sqlite:///unused.db", 3, **overrides)
+    return SearchSpec.of(settings, get_space(settings.space))
+
+
+def test_the_spec_is_stored_as_json_attrs_with_the_trials_recipe(tiny_space: Path) -> None:
+    spec = spec_of(tiny_space, train_seed=7)
+    attrs = json.loads(json.dumps(spec.to_attrs()))  # what a storage keeps
+    assert attrs["max_params"] == TINY_BUDGET and attrs["objectives"] == ["accuracy"]
+    assert attrs["epochs"] == 1 == attrs["recipe"]["epochs"]  # --epochs applied
+    assert attrs["recipe"]["seed"] == 7  # the train seed, not the recipe's own
+    assert spec.conflict(attrs) is None
+
+
+def test_a_resume_must_match_budget_and_data_but_may_change_the_sampler(
+    tiny_space: Path,
+) -> None:
+    stored = spec_of(tiny_space).to_attrs()
+    assert spec_of(tiny_space, sampler="random", epochs=2).conflict(stored) is None
+    other = spec_of(tiny_space, budget=Budget(max_params=TINY_BUDGET + 1))
+    assert other.conflict(stored) == f"max_params={TINY_BUDGET}, not {TINY_BUDGET + 1}"
+    assert other.conflict({}) is None  # a creator that died before writing: filled in later
+
+
+def test_every_field_but_the_version_mark_is_a_stored_attr(tiny_space: Path) -> None:
+    names = {field.name for field in dataclasses.fields(SearchSpec)}
+    assert set(spec_of(tiny_space).to_attrs()) == names
+    assert set(SearchSpec.MUST_MATCH) <= names

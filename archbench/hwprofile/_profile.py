@@ -15,9 +15,10 @@ batch size, and adds fvcore's count as a cross-check of the FLOPs.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -467,27 +468,15 @@ def profile_model(
         limit_memory(dev, memory_limit)
         memory = memory if memory is not None else memory_limit
     options: dict[str, Any] = {"optimizer": optimizer, "amp": amp, "channels_last": channels_last}
-    notes: dict[str, str] = {}
-    measured_batch = batch_size
-    if dev.type == "cpu" and settings.cpu_batch_size and batch_size > settings.cpu_batch_size:
-        measured_batch = settings.cpu_batch_size
-        notes["batch_size"] = (
-            f"level {level} measures CPU figures at batch {measured_batch} instead of "
-            f"{batch_size} to stay cheap; level full uses the requested batch size"
-        )
-
+    measured_batch, notes = _measured_batch(dev, level, batch_size)
     figures, unavailable = _static_figures(cfg, settings)
 
     predicted, missing, predicted_notes = _predicted_memory_figures(
-        cfg, dev, measured_batch, memory, options
+        cfg, dev, measured_batch, memory, options, compile=compile
     )
     figures.update(predicted)
     unavailable.update(missing)
     notes.update(predicted_notes)
-    if compile:
-        notes["predicted_train_memory_bytes"] = (
-            "simulated for the eager model; torch.compile changes the memory profile"
-        )
 
     env = environment_stamp(
         dev,
@@ -512,14 +501,10 @@ def profile_model(
     unavailable.update(missing)
     notes.update(max_batch_notes)
 
-    nvml = _open_nvml(dev, env, unavailable)
-    try:
+    with _nvml(dev, env, unavailable) as nvml:
         measured, missing = _measured_figures(
             cfg, dev, measured_batch, settings, compile=compile, nvml=nvml, workload_options=options
         )
-    finally:
-        if nvml is not None:
-            nvml.close()
     figures.update(measured)
     unavailable.update(missing)
     shared = shared_device and dev.type == "cuda"
@@ -544,12 +529,25 @@ def _check_arguments(
     check_amp(amp)
 
 
+def _measured_batch(dev: torch.device, level: str, batch_size: int) -> tuple[int, dict[str, str]]:
+    """The batch the figures are measured at, and a note where a cheap CPU level lowered it."""
+    cap = LEVELS[level].cpu_batch_size
+    if dev.type != "cpu" or not cap or batch_size <= cap:
+        return batch_size, {}
+    return cap, {
+        "batch_size": f"level {level} measures CPU figures at batch {cap} instead of "
+        f"{batch_size} to stay cheap; level full uses the requested batch size"
+    }
+
+
 def _predicted_memory_figures(
     cfg: ModelConfig,
     dev: torch.device,
     batch_size: int,
     memory: int | None,
     options: dict[str, Any],
+    *,
+    compile: bool,
 ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """The simulated training step's memory at ``batch_size``, and the largest batch that fits
     ``memory`` (else the CUDA device's own; a CPU without ``memory`` has none): figures,
@@ -560,6 +558,11 @@ def _predicted_memory_figures(
         "predicted_train_memory_bytes": prediction.total,
         "predicted_train_memory": prediction,
     }
+    notes: dict[str, str] = {}
+    if compile:
+        notes["predicted_train_memory_bytes"] = (
+            "simulated for the eager model; torch.compile changes the memory profile"
+        )
     target = memory
     if target is None and dev.type == "cuda":
         target = torch.cuda.get_device_properties(dev).total_memory
@@ -568,27 +571,34 @@ def _predicted_memory_figures(
         return (
             figures,
             dict.fromkeys(("predicted_max_batch_size", "predicted_for_memory_bytes"), reason),
-            {},
+            notes,
         )
     search = simulation.max_batch_size(target)
     figures.update(
         predicted_max_batch_size=search.max_batch_size, predicted_for_memory_bytes=target
     )
-    notes = {"predicted_max_batch_size": f"reached the search limit {search.limit}"}
-    return figures, {}, notes if search.capped else {}
+    if search.capped:
+        notes["predicted_max_batch_size"] = f"reached the search limit {search.limit}"
+    return figures, {}, notes
 
 
-def _open_nvml(
+@contextlib.contextmanager
+def _nvml(
     dev: torch.device, env: dict[str, Any], unavailable: dict[str, str]
-) -> NvmlDevice | None:
-    """NVML's view of a CUDA device (its driver goes into ``env``), or None on a CPU or where
-    NVML is missing (said in ``unavailable``)."""
+) -> Iterator[NvmlDevice | None]:
+    """NVML's view of a CUDA device (its driver goes into ``env``), closed afterwards; None on
+    a CPU or where NVML is missing (said in ``unavailable``)."""
     if dev.type != "cuda":
-        return None
+        yield None
+        return
     try:
         nvml = NvmlDevice(dev)
     except Unavailable as exc:
         unavailable.update({"peak_train_device_used_bytes": str(exc), "env.driver": str(exc)})
-        return None
+        yield None
+        return
     env.update(nvml.stamp())
-    return nvml
+    try:
+        yield nvml
+    finally:
+        nvml.close()

@@ -41,6 +41,9 @@ MAX_FLOPS_OPTION = typer.Option(None, help="Forward FLOPs cap per image, e.g. 60
 WORKERS_OPTION = typer.Option(1, help="Worker processes sharing the storage.")
 RAY_ADDRESS_OPTION = typer.Option(None, help="Ray: auto joins `ray start`; default: local Ray.")
 VERBOSE_OPTION = typer.Option(False, help="Show Optuna's log lines.")
+BACKEND_OPTION = typer.Option("optuna", help="optuna, or ray for Ray Tune.")
+CPUS_PER_TRIAL_OPTION = typer.Option(1.0, help="Ray: CPUs reserved for each trial.")
+GPUS_PER_TRIAL_OPTION = typer.Option(0.0, help="Ray: GPUs per trial; 0.25 packs 4 on a card.")
 
 
 _View = TypeVar("_View", bound="LiveView")

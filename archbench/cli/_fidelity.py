@@ -13,8 +13,11 @@ from rich.text import Text
 from archbench._units import parse_count
 from archbench.cli._app import app
 from archbench.cli._common import (
+    BACKEND_OPTION,
+    CPUS_PER_TRIAL_OPTION,
     DATA_DIR_OPTION,
     DEVICE_OPTION,
+    GPUS_PER_TRIAL_OPTION,
     JSON_OPTION,
     MAX_FLOPS_OPTION,
     RAY_ADDRESS_OPTION,
@@ -119,9 +122,9 @@ def fidelity(
     storage: str = STORAGE_OPTION,
     study: str = typer.Option(None, help="Parent study name (default: fidelity-space-...)."),
     workers: int = WORKERS_OPTION,
-    backend: str = typer.Option("optuna", help="optuna, or ray for Ray Tune (no early stops)."),
-    cpus_per_trial: float = typer.Option(1.0, help="Ray: CPUs reserved for each training."),
-    gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per training (0.25: 4 per card)."),
+    backend: str = BACKEND_OPTION,
+    cpus_per_trial: float = CPUS_PER_TRIAL_OPTION,
+    gpus_per_trial: float = GPUS_PER_TRIAL_OPTION,
     ray_address: str = RAY_ADDRESS_OPTION,
     seed: int = typer.Option(0, help="Seeds the draw of the configs, the scores and intervals."),
     retry_failed: bool = typer.Option(

@@ -13,8 +13,11 @@ from rich.text import Text
 from archbench._units import format_count, parse_count
 from archbench.cli._app import app
 from archbench.cli._common import (
+    BACKEND_OPTION,
+    CPUS_PER_TRIAL_OPTION,
     DATA_DIR_OPTION,
     DEVICE_OPTION,
+    GPUS_PER_TRIAL_OPTION,
     MAX_FLOPS_OPTION,
     RAY_ADDRESS_OPTION,
     STORAGE_OPTION,
@@ -188,7 +191,7 @@ def search(
     pruner: str = typer.Option("median", help="median, hyperband or none."),
     storage: str = STORAGE_OPTION,
     study: str = typer.Option(None, help="Study name (default: space-budget-dataset)."),
-    backend: str = typer.Option("optuna", help="optuna, or ray for Ray Tune."),
+    backend: str = BACKEND_OPTION,
     workers: int = WORKERS_OPTION,
     seed: int = typer.Option(None, help="Sampler seed."),
     profile: str = typer.Option("basic", help="Profile each trial: none, basic or full."),
@@ -220,8 +223,8 @@ def search(
     scheduler: str = typer.Option("asha", help="Ray: asha (stops weak trials early) or fifo."),
     grace_period: int = typer.Option(1, help="Ray ASHA: epochs every trial trains before a stop."),
     reduction_factor: int = typer.Option(4, help="Ray ASHA: 1/N of the trials go on at each rung."),
-    cpus_per_trial: float = typer.Option(1.0, help="Ray: CPUs reserved for each trial."),
-    gpus_per_trial: float = typer.Option(0.0, help="Ray: GPUs per trial; 0.25 packs 4 on a card."),
+    cpus_per_trial: float = CPUS_PER_TRIAL_OPTION,
+    gpus_per_trial: float = GPUS_PER_TRIAL_OPTION,
     ray_address: str = RAY_ADDRESS_OPTION,
     ray_storage: str = typer.Option(
         None, help="Ray: experiment folder, shared on a cluster (default: next to the database)."

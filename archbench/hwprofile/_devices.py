@@ -40,6 +40,11 @@ class LatencyParams:
         compute_launch_us: what a convolution or matmul adds to that (algorithm selection,
             descriptors, workspace: cuDNN's host-side work).
         overhead_ms: fixed cost of every call of the net (Python, module calls, synchronization).
+        cache_speedup: how many times faster than memory a pooling kernel's window reads run.
+            Overlapping windows (a 3x3 stride-1 pool reads every value 9 times) re-read values
+            that the caches serve; the kernel is bound by the slower of its memory traffic and
+            its window reads at this multiple of the memory rate (the cache-aware roofline,
+            Ilic et al. 2014). DEVICE.yaml files written before it load with the default.
     """
 
     compute_efficiency: float
@@ -47,6 +52,7 @@ class LatencyParams:
     launch_us: float
     compute_launch_us: float
     overhead_ms: float
+    cache_speedup: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("compute_efficiency", "memory_efficiency"):
@@ -57,6 +63,8 @@ class LatencyParams:
             value = getattr(self, name)
             if not value >= 0:
                 raise ValueError(f"{name}: must be >= 0, got {value}")
+        if not self.cache_speedup >= 1:
+            raise ValueError(f"cache_speedup: must be >= 1, got {self.cache_speedup}")
 
 
 # Zero-shot defaults, from common figures rather than any fit: eager PyTorch spends about 10-20 us

@@ -15,9 +15,13 @@ Each kernel then costs
 and the net adds a fixed ``overhead`` (the roofline model, Williams et al. 2009; per-kernel
 prediction as in nn-Meter, Zhang et al. 2021). Convolutions and matmuls use the device's peak for
 the precision; every other kernel (batch norm, activations, adds, pooling) is memory-bound.
+A pooling kernel also reads each output's window, ``k x k`` values: where windows overlap (a 3x3
+stride-1 pool reads every value 9 times) the caches serve the re-reads, at ``cache_speedup``
+times the memory rate, and the kernel takes the longer of its memory traffic and its window
+reads (the cache-aware roofline, Ilic et al. 2014).
 Lower precision halves the bytes and adds autocast's cast of each weight.
 
-The four parameters (``LatencyParams``) have zero-shot defaults per device kind and are fitted
+The six parameters (``LatencyParams``) have zero-shot defaults per device kind and are fitted
 from a few measurements (``fit_params``): robust least squares (soft-L1) on the log ratio of
 predicted to measured time, in log space with bounds that keep them physical, and a weak pull
 toward the defaults so that five measurements do not wander. Method and figures:
@@ -60,9 +64,18 @@ _NOT_KERNELS = {
     "aten.alias",
 }
 _CONV_OPS = {"aten.convolution", "aten.convolution_backward", "aten._convolution"}
-Row = tuple[int, float, float, float, float]  # kind, FLOPs fixed and per image, bytes likewise
-_COLUMNS = ("kind", "flops_fixed", "flops_per_image", "bytes_fixed", "bytes_per_image")
-MIN_MEASUREMENTS = 5  # one per parameter
+# pooling kernels: the argument that holds the kernel size, and the one shaped like the output
+_POOL_OPS = {
+    "aten.avg_pool2d": (1, None),
+    "aten.max_pool2d_with_indices": (1, None),
+    "aten.avg_pool2d_backward": (2, 0),
+    "aten.max_pool2d_with_indices_backward": (2, 0),
+}
+# kind, FLOPs fixed and per image, bytes likewise, pooling window reads per image
+Row = tuple[int, float, float, float, float, float]
+_COLUMNS = ("kind", "flops_fixed", "flops_per_image", "bytes_fixed", "bytes_per_image", "window")
+Op = tuple[str, int, int, int, int]  # name, FLOPs, fixed bytes, other bytes, window reads
+MIN_MEASUREMENTS = 5  # one per parameter but the cache's, which the prior holds when no pool varies
 PRIOR_WEIGHT = 0.05  # pull of each log-parameter toward its default, against one log residual
 
 
@@ -74,7 +87,8 @@ class KernelTrace:
 
     Attributes:
         rows: distinct kernels: kind (memory-bound 0, convolution 1, matmul 2), FLOPs fixed
-            and per image, bytes read and written (fp32) fixed and per image.
+            and per image, bytes read and written (fp32) fixed and per image, and a pooling
+            kernel's window reads per image (values; 0 for every other kernel).
         counts: how many times the net runs each.
         cast_bytes: fp32 bytes of the weights autocast casts (once per step) at lower precision.
         casts: how many such casts there are.
@@ -97,7 +111,8 @@ class KernelTrace:
 
 class _KernelRecorder:
     """A dispatch mode that records every aten op that is a kernel: its name, FLOPs, the bytes
-    of the parameters and buffers it touches (``fixed``) and of every other tensor."""
+    of the parameters and buffers it touches (``fixed``) and of every other tensor, and a
+    pooling kernel's window reads (output values times the window's area)."""
 
     def __init__(self, fixed: set[int]) -> None:
         from torch.utils._python_dispatch import TorchDispatchMode
@@ -105,7 +120,7 @@ class _KernelRecorder:
         recorder = self
         self.fixed = fixed
         self.views: list[Any] = []
-        self.ops: list[tuple[str, int, int, int]] = []
+        self.ops: list[Op] = []
 
         class _Mode(TorchDispatchMode):
             def __torch_dispatch__(
@@ -148,12 +163,22 @@ class _KernelRecorder:
         flops = 0
         if packet in flop_registry:
             flops = int(flop_registry[packet](*args, **kwargs, out_val=out))
-        self.ops.append((name, flops, fixed, other))
+        self.ops.append((name, flops, fixed, other, _window_reads(name, args, outputs)))
 
 
-def _record(
-    module: Any, shape: tuple[int, ...], batch_size: int, train: bool
-) -> list[tuple[str, int, int, int]]:
+def _window_reads(name: str, args: Any, outputs: list[Any]) -> int:
+    """Values a pooling kernel reads through its windows: output values times ``k x k`` (the
+    backward pass gathers as many); 0 for any other kernel."""
+    if name not in _POOL_OPS:
+        return 0
+    size_arg, shaped_arg = _POOL_OPS[name]
+    kernel = list(args[size_arg])
+    area = kernel[0] * kernel[-1]  # a kernel size of one number is square
+    shaped = outputs[0] if shaped_arg is None else args[shaped_arg]
+    return int(shaped.numel() * area)
+
+
+def _record(module: Any, shape: tuple[int, ...], batch_size: int, train: bool) -> list[Op]:
     """The kernels of ``module`` (on meta) on a batch of ``shape``: a forward pass, or a
     forward, cross-entropy and backward pass."""
     import torch
@@ -180,12 +205,15 @@ def _optimizer_kernels(n_params: int) -> list[Row]:
     """SGD with Nesterov momentum and weight decay (the recipes' optimizer) as PyTorch's foreach
     path runs it: four passes over every fp32 parameter (weight decay into the gradient,
     momentum, the Nesterov step, the update), each reading two tensors and writing one."""
-    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0)] * 4
+    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0, 0.0)] * 4
 
 
-def _rows(ops: list[tuple[str, int, int, int]]) -> list[Row]:
+def _rows(ops: list[Op]) -> list[Row]:
     """Forward-pass kernels at batch 1 as rows: weights are fixed, everything else per image."""
-    return [(_kind(name, flops), 0.0, flops, fixed, other) for name, flops, fixed, other in ops]
+    return [
+        (_kind(name, flops), 0.0, flops, fixed, other, window)
+        for name, flops, fixed, other, window in ops
+    ]
 
 
 def _kind(name: str, flops: float) -> int:
@@ -199,7 +227,7 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
         raise ValueError("latency: the ops of this model change with the batch size")
     base, step = _TRACE_BATCHES[0], _TRACE_BATCHES[1] - _TRACE_BATCHES[0]
     rows: list[Row] = []
-    for (name, flops_a, *bytes_a), (_, flops_b, *bytes_b) in zip(low, high):
+    for (name, flops_a, *bytes_a, window_a), (_, flops_b, *bytes_b, window_b) in zip(low, high):
         flops_slope, bytes_slope = (flops_b - flops_a) / step, (sum(bytes_b) - sum(bytes_a)) / step
         rows.append(
             (
@@ -208,6 +236,7 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
                 flops_slope,
                 max(sum(bytes_a) - bytes_slope * base, 0.0),
                 bytes_slope,
+                (window_b - window_a) / step,  # no weights: all per image
             )
         )
     return rows
@@ -222,7 +251,7 @@ def _trace(rows: Sequence[Row], weight_bytes: float | None = None, casts: int = 
         weight_bytes = sum(row[3] * n for row, n in weighted)
         casts = sum(n for _, n in weighted)
     return KernelTrace(
-        rows=tuple(counted),  # type: ignore[arg-type]  # five-tuples, as built above
+        rows=tuple(counted),  # type: ignore[arg-type]  # six-tuples, as built above
         counts=tuple(counted.values()),
         cast_bytes=weight_bytes,
         casts=casts,
@@ -358,8 +387,9 @@ class TraceSet:
         self, device: DeviceSpec, batch: float, precision: str, params: LatencyParams
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per distinct kernel at ``batch``: its time if compute-bound (else 0), and if
-        memory-bound (else 0)."""
-        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image = self.distinct.T
+        memory-bound (else 0). A pooling kernel's memory time is the longer of its traffic and
+        its window reads (``cache_speedup`` times faster)."""
+        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window = self.distinct.T
         peak = np.where(
             kind == _KIND_CONV,
             device.peak_flops(precision, convolution=True),
@@ -368,7 +398,8 @@ class TraceSet:
         width = 1.0 if precision == "fp32" else 0.5
         compute = (flops_fixed + flops_per_image * batch) / (peak * params.compute_efficiency)
         nbytes = (bytes_fixed + bytes_per_image * batch) * width
-        memory = nbytes / (device.memory_bandwidth * params.memory_efficiency)
+        cached = window * batch * 4.0 * width / params.cache_speedup
+        memory = np.maximum(nbytes, cached) / (device.memory_bandwidth * params.memory_efficiency)
         bound = compute > memory
         return 1e3 * np.where(bound, compute, 0.0), 1e3 * np.where(bound, 0.0, memory)
 
@@ -463,9 +494,10 @@ def predict_latency(
     return traces.predictions(device, batch_size, precision, params or device.params)
 
 
-# efficiencies, launch (us), extra launch of a convolution or matmul (us), overhead (ms)
-_LOWER = np.log([1e-4, 1e-4, 1e-3, 1e-3, 1e-5])
-_UPPER = np.log([1.0, 1.0, 1e5, 1e5, 1e4])
+# efficiencies, launch (us), extra launch of a convolution or matmul (us), overhead (ms),
+# cache speedup (from as fast as memory to 100 times faster)
+_LOWER = np.log([1e-4, 1e-4, 1e-3, 1e-3, 1e-5, 1.0])
+_UPPER = np.log([1.0, 1.0, 1e5, 1e5, 1e4, 100.0])
 
 
 def _vector(params: LatencyParams) -> np.ndarray:
@@ -475,18 +507,20 @@ def _vector(params: LatencyParams) -> np.ndarray:
         params.launch_us,
         params.compute_launch_us,
         params.overhead_ms,
+        params.cache_speedup,
     ]
     return np.clip(np.log(values), _LOWER, _UPPER)
 
 
 def _params(vector: np.ndarray) -> LatencyParams:
-    e_c, e_m, launch, compute_launch, overhead = np.exp(np.clip(vector, _LOWER, _UPPER))
+    e_c, e_m, launch, compute_launch, overhead, cache = np.exp(np.clip(vector, _LOWER, _UPPER))
     return LatencyParams(
         compute_efficiency=float(min(e_c, 1.0)),
         memory_efficiency=float(min(e_m, 1.0)),
         launch_us=float(launch),
         compute_launch_us=float(compute_launch),
         overhead_ms=float(overhead),
+        cache_speedup=float(max(cache, 1.0)),
     )
 
 
@@ -502,8 +536,7 @@ def check_measurements(measured_ms: Sequence[float] | np.ndarray) -> np.ndarray:
         raise ValueError(f"latency_ms: every measurement must be a positive number, got {bad[0]}")
     if len(measured) < MIN_MEASUREMENTS:
         raise ValueError(
-            f"measurements: the fit needs at least {MIN_MEASUREMENTS} (one per parameter), "
-            f"got {len(measured)}"
+            f"measurements: the fit needs at least {MIN_MEASUREMENTS}, got {len(measured)}"
         )
     return measured
 
@@ -520,8 +553,8 @@ def fit_params(
 
     Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) on the log of
     predicted over measured time, over log-parameters bounded to stay physical (efficiencies
-    in [1e-4, 1], launch and overhead positive), from the device kind's zero-shot defaults,
-    which a weak prior (``PRIOR_WEIGHT``) also pulls toward.
+    in [1e-4, 1], launch and overhead positive, the cache at least as fast as memory), from the
+    device kind's zero-shot defaults, which a weak prior (``PRIOR_WEIGHT``) also pulls toward.
 
     Raises:
         ValueError: for fewer than ``MIN_MEASUREMENTS`` measurements, or one that is not a

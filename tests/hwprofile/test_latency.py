@@ -49,6 +49,7 @@ TRUE_PARAMS = LatencyParams(
     launch_us=12.0,
     compute_launch_us=30.0,
     overhead_ms=0.2,
+    cache_speedup=2.5,
 )
 
 
@@ -61,7 +62,7 @@ def test_views_and_allocations_are_not_kernels_and_each_kernel_counts_its_bytes(
         ops = _record(Net(), (3, 4, 4), 2, False)
     assert [name for name, *_ in ops] == ["aten.relu", "aten.add"]
     # relu reads and writes 2x48 fp32 values; the add too (its scalar is not a tensor)
-    assert [fixed + other for _, _, fixed, other in ops] == [2 * 96 * 4, 2 * 96 * 4]
+    assert [fixed + other for _, _, fixed, other, _ in ops] == [2 * 96 * 4, 2 * 96 * 4]
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -72,11 +73,59 @@ def test_a_trace_counts_the_flops_of_flop_counter_and_scales_with_the_batch(name
     with torch.device("meta"):
         ops = _record(build_model(cfg), (cfg.in_channels, cfg.input_size, cfg.input_size), 3, False)
     assert len(ops) == trace.kernels
-    assert sum(flops for _, flops, _, _ in ops) == 3 * trace.total("flops_per_image")
-    traced_bytes = sum(fixed + other for _, _, fixed, other in ops)
+    assert sum(flops for _, flops, *_ in ops) == 3 * trace.total("flops_per_image")
+    traced_bytes = sum(fixed + other for _, _, fixed, other, _ in ops)
     # batch norm's per-channel statistics count as per-image bytes: a few kB off
     scaled = trace.total("bytes_fixed") + 3 * trace.total("bytes_per_image")
     assert traced_bytes == pytest.approx(scaled, rel=2e-3)
+
+
+def test_pooling_kernels_count_the_reads_of_their_windows() -> None:
+    """A 3x3 stride-1 pool reads 9 values per output; a 2x2 stride-2 pool each input once; the
+    backward pass gathers as many; other kernels none."""
+    with torch.device("meta"):
+        net = nn.Sequential(
+            nn.Conv2d(4, 4, 1),  # so that the backward pass reaches the pools
+            nn.AvgPool2d(3, stride=1, padding=1),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64, 2),
+        )
+        forward = _record(net, (4, 8, 8), 2, False)
+        backward = _record(net, (4, 8, 8), 2, True)
+    values = 2 * 4 * 8 * 8
+    assert [(name, window) for name, *_, window in forward] == [
+        ("aten.convolution", 0),
+        ("aten.avg_pool2d", 9 * values),
+        ("aten.max_pool2d_with_indices", values),
+        ("aten.addmm", 0),
+    ]
+    windows = {name: window for name, *_, window in backward if window}
+    assert windows["aten.avg_pool2d_backward"] == 9 * values
+    assert windows["aten.max_pool2d_with_indices_backward"] == values
+    trace = trace_kernels(get_preset("vgg11_cifar"), train=True)
+    assert trace.total("window") > 0 and trace.total("window") == pytest.approx(
+        2 * trace_kernels(get_preset("vgg11_cifar")).total("window")
+    )
+
+
+def test_overlapping_pools_are_bound_by_their_window_reads_as_measured() -> None:
+    """HELP's Titan RTX at batch 256: a 3x3 average-pool edge costs 2.4 times a ``none`` edge
+    (one read, one write), which the memory traffic alone puts equal. Calibrated on 10 nets,
+    the model with window reads puts 95% of 600 others within 10% (85% without)."""
+    import csv
+    import gzip
+
+    data = Path(__file__).parents[2] / "benchmarks" / "data" / "nb201_latency_ms.csv.gz"
+    with gzip.open(data, "rt", newline="") as handle:
+        rows = list(itertools.islice(csv.DictReader(handle), 610))
+    traces = [trace_kernels(resolve_config(row["arch"])) for row in rows]
+    measured = np.array([float(row["titan_rtx_256"]) for row in rows])
+    device = get_device("titan-rtx")
+    params = fit_params(TraceSet(traces[:10]), measured[:10], device, batch_size=256)
+    assert params.cache_speedup < 4  # the window reads bind: a cache near L2's speed, not free
+    predicted = TraceSet(traces[10:]).predict_ms(device, 256, "fp32", params)
+    assert np.mean(np.abs(predicted / measured[10:] - 1) <= 0.1) >= 0.95
 
 
 def test_a_training_trace_counts_forward_and_backward_flops() -> None:
@@ -136,7 +185,9 @@ def test_the_fit_recovers_the_parameters_that_made_the_measurements() -> None:
     device = get_device("a100-80gb")
     fitted = fit_params(traces, measured, device, batch_size=batches)
     for name, true in dataclasses.asdict(TRUE_PARAMS).items():
-        assert getattr(fitted, name) == pytest.approx(true, rel=0.1), name
+        # the cache only binds in the 3x3 pools of the NB201 nets, a small share of their time
+        rel = 0.25 if name == "cache_speedup" else 0.1
+        assert getattr(fitted, name) == pytest.approx(true, rel=rel), name
     predicted = traces.predict_ms(device, batches, "fp32", fitted)
     assert np.max(np.abs(predicted / measured - 1)) < 0.01
 
@@ -174,6 +225,15 @@ def test_a_calibrated_device_round_trips_through_device_yaml(tmp_path: Path) -> 
     save_device(device, tmp_path / "a100.yaml")
     assert load_device(tmp_path / "a100.yaml") == device
     assert get_device(str(tmp_path / "a100.yaml")) == device
+    older = "".join(  # written before the cache parameter: loads with its default
+        line
+        for line in (tmp_path / "a100.yaml").read_text().splitlines(keepends=True)
+        if "cache_speedup" not in line
+    )
+    (tmp_path / "older.yaml").write_text(older)
+    assert load_device(tmp_path / "older.yaml").params.cache_speedup == 2.0
+    with pytest.raises(ValueError, match="cache_speedup: must be >= 1"):
+        dataclasses.replace(TRUE_PARAMS, cache_speedup=0.5)
     (tmp_path / "bad.yaml").write_text((tmp_path / "a100.yaml").read_text() + "colour: red\n")
     with pytest.raises(ValueError, match="unknown key 'colour'"):
         load_device(tmp_path / "bad.yaml")

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         decide,
         ensure_feasible,
     )
+    from archbench.search._evaluate import TrialData
     from archbench.search._pool import PoolState, pool_state, train_configs
     from archbench.search._prescreen import (
         PRESCREEN_ATTR,
@@ -77,7 +78,6 @@ if TYPE_CHECKING:
     )
     from archbench.search._trial import (
         Runner,
-        TrialData,
         TrialOutcome,
         trial_device,
     )
@@ -134,6 +134,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "normalize_storage_url",
             "open_storage",
         ),
-        "_trial": ("Runner", "TrialData", "TrialOutcome", "trial_device"),
+        "_evaluate": ("TrialData",),
+        "_trial": ("Runner", "TrialOutcome", "trial_device"),
     },
 )

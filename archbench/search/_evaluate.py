@@ -1,32 +1,131 @@
 """The evaluator seam: what turns an accepted config into the outcome its trial record stores.
 
-The trial body (``_trial.TrialRunner``, and the Ray trainable) calls an ``Evaluator`` (the
+The trial runner (``_trial.TrialRunner``, and the Ray trainable) calls an ``Evaluator`` (the
 protocol in ``_trial.py``) and does not know which one it has. ``ProxyTraining`` profiles and
-trains the config on the search's data set; ``TableLookup`` reads the accuracy that a benchmark
-table holds for it (``--benchmark nb201``: NAS-Bench-201's 200-epoch test accuracy) and trains
-nothing. ``make_evaluator`` picks one from the settings.
+trains the config on the search's data set (``train_config``, on data loaded once per process);
+``TableLookup`` reads the accuracy that a benchmark table holds for it (``--benchmark nb201``:
+NAS-Bench-201's 200-epoch test accuracy) and trains nothing. ``make_evaluator`` picks one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from archbench.search._settings import SearchSettings
 from archbench.search._trial import (
-    Body,
     Evaluator,
+    LatencyRejection,
     OnProfile,
     Report,
     ShouldStop,
     TrialContext,
-    TrialData,
     TrialOutcome,
     free_accelerator_memory,
-    train_config,
 )
 
 if TYPE_CHECKING:
+    from archbench.data import Dataset
     from archbench.models import ModelConfig
+    from archbench.train import TrainRecipe
+
+Body = Callable[
+    ["ModelConfig", "TrialContext", "TrialData", Report, ShouldStop, "OnProfile | None"],
+    "TrialOutcome",
+]
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """The data and recipe of a search, loaded once per process and shared by its trials."""
+
+    recipe: TrainRecipe
+    train: Dataset
+    val: Dataset
+
+    @classmethod
+    def load(cls, settings: SearchSettings) -> TrialData:
+        from archbench.data import load_dataset, split_train_val
+
+        recipe, split_seed = settings.trial_recipe()
+        full = load_dataset(settings.dataset, "train", settings.data_dir)
+        train, val = split_train_val(
+            full, val_fraction=recipe.val_fraction, seed=split_seed, subset=settings.subset
+        )
+        return cls(recipe, train, val)
+
+
+def profile_config(
+    cfg: ModelConfig, context: TrialContext, batch_size: int, recipe: TrainRecipe
+) -> dict[str, Any] | None:
+    """The hardware profile of ``cfg`` as ``recipe`` trains it: its optimizer state, autocast
+    precision, memory format and compile."""
+    settings = context.settings
+    if settings.profile == "none":
+        return None
+    import torch
+
+    from archbench.hwprofile import profile_model
+    from archbench.train import profile_options
+
+    device = context.device
+    result = profile_model(
+        cfg,
+        device=device,
+        batch_size=batch_size,
+        level="full" if settings.profile == "full" else "basic",
+        memory=settings.budget.memory_bytes,
+        optimizer="adamw" if recipe.optimizer == "adamw" else "sgd",
+        max_batch=settings.profile == "full" and device.startswith("cuda"),
+        shared_device=context.shared_device,
+        **profile_options(recipe, torch.device(device)),
+    )
+    return result.to_dict()
+
+
+def train_config(
+    cfg: ModelConfig,
+    context: TrialContext,
+    data: TrialData,
+    report: Report,
+    should_stop: ShouldStop,
+    on_profile: OnProfile | None = None,
+) -> TrialOutcome:
+    """The trial body: profiles ``cfg`` (so a latency cap rejects it before training), trains it.
+
+    Raises:
+        LatencyRejection: the measured latency is over ``--max-latency-ms``.
+    """
+    from archbench.train import train_model
+
+    profile = profile_config(
+        cfg, context, batch_size=min(data.recipe.batch_size, 64), recipe=data.recipe
+    )
+    if profile is not None and on_profile is not None:
+        on_profile(profile)
+    limit = context.settings.budget.max_latency_ms
+    if limit is not None and profile is not None:
+        latency = profile.get("latency_ms_median")
+        if latency is not None and latency > limit:
+            raise LatencyRejection(latency, limit, profile)
+    result = train_model(
+        cfg,
+        data.recipe,
+        train_data=data.train,
+        val_data=data.val,
+        device=context.device,
+        report=report,
+        should_stop=should_stop,
+    )
+    return TrialOutcome(
+        metrics=list(result.history),
+        val_accuracy=float(result.best_val_accuracy),
+        epochs_trained=int(result.epochs_trained),
+        stopped_early=bool(result.stopped_early),
+        seconds=float(result.seconds),
+        profile=profile,
+    )
 
 
 @dataclass

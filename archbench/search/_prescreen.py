@@ -152,7 +152,7 @@ def score_pool(
 
     The seed (``--seed``, else 0) fixes the draws, the scoring batches and the initial weights.
     """
-    from archbench.search._trial import TrialData
+    from archbench.search._evaluate import TrialData
     from archbench.zerocost import needs_data, score_configs, scoring_batches
 
     assert settings.prescreen is not None and settings.zero_cost is not None

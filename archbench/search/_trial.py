@@ -1,11 +1,12 @@
-"""Training and profiling one config for a search: the one trial body both backends call.
+"""Running one trial of a search: the runner both backends call, its context and its outcome.
 
-Backend-neutral: the caller passes ``report(epoch, metrics)`` and ``should_stop()`` (Optuna's
-``trial.report``/``should_prune`` or Ray's ``tune.report``). With ``isolation="process"`` every
-trial runs in a fresh spawned process that talks to the parent over a pipe, so a trial cannot
-leak GPU memory into the next one (a known pain with one long-lived Optuna process) and a crash
-takes down only its own trial. On a CPU the default runs inline and collects garbage after
-each trial.
+The runner hands an accepted config to the search's evaluator (``_evaluate.py``) and turns any
+failure into one line. Backend-neutral: the caller passes ``report(epoch, metrics)`` and
+``should_stop()`` (Optuna's ``trial.report``/``should_prune`` or Ray's ``tune.report``). With
+``isolation="process"`` every trial runs in a fresh spawned process that talks to the parent
+over a pipe, so a trial cannot leak GPU memory into the next one (a known pain with one
+long-lived Optuna process) and a crash takes down only its own trial. On a CPU the default runs
+inline and collects garbage after each trial.
 """
 
 from __future__ import annotations
@@ -16,22 +17,14 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from archbench.models import ModelConfig, config_from_dict
 from archbench.search._settings import SearchSettings
 
-if TYPE_CHECKING:
-    from archbench.data import Dataset
-    from archbench.train import TrainRecipe
-
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[], bool]
 OnProfile = Callable[[dict[str, Any]], None]
-Body = Callable[
-    ["ModelConfig", "TrialContext", "TrialData", Report, ShouldStop, "OnProfile | None"],
-    "TrialOutcome",
-]
 
 
 @dataclass
@@ -113,26 +106,6 @@ class TrialContext:
         return self.settings.isolation == "process"
 
 
-@dataclass(frozen=True)
-class TrialData:
-    """The data and recipe of a search, loaded once per process and shared by its trials."""
-
-    recipe: TrainRecipe
-    train: Dataset
-    val: Dataset
-
-    @classmethod
-    def load(cls, settings: SearchSettings) -> TrialData:
-        from archbench.data import load_dataset, split_train_val
-
-        recipe, split_seed = settings.trial_recipe()
-        full = load_dataset(settings.dataset, "train", settings.data_dir)
-        train, val = split_train_val(
-            full, val_fraction=recipe.val_fraction, seed=split_seed, subset=settings.subset
-        )
-        return cls(recipe, train, val)
-
-
 def describe_failure(exc: BaseException) -> str:
     """One line that says why a trial failed."""
     from archbench.hwprofile import is_oom_error
@@ -147,78 +120,6 @@ def describe_failure(exc: BaseException) -> str:
         return f"non-finite loss: {exc}"
     message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def profile_config(
-    cfg: ModelConfig, context: TrialContext, batch_size: int, recipe: TrainRecipe
-) -> dict[str, Any] | None:
-    """The hardware profile of ``cfg`` as ``recipe`` trains it: its optimizer state, autocast
-    precision, memory format and compile."""
-    settings = context.settings
-    if settings.profile == "none":
-        return None
-    import torch
-
-    from archbench.hwprofile import profile_model
-    from archbench.train import profile_options
-
-    device = context.device
-    result = profile_model(
-        cfg,
-        device=device,
-        batch_size=batch_size,
-        level="full" if settings.profile == "full" else "basic",
-        memory=settings.budget.memory_bytes,
-        optimizer="adamw" if recipe.optimizer == "adamw" else "sgd",
-        max_batch=settings.profile == "full" and device.startswith("cuda"),
-        shared_device=context.shared_device,
-        **profile_options(recipe, torch.device(device)),
-    )
-    return result.to_dict()
-
-
-def train_config(
-    cfg: ModelConfig,
-    context: TrialContext,
-    data: TrialData,
-    report: Report,
-    should_stop: ShouldStop,
-    on_profile: OnProfile | None = None,
-) -> TrialOutcome:
-    """The trial body: profiles ``cfg`` (so a latency cap rejects it before training), trains it.
-
-    Raises:
-        LatencyRejection: the measured latency is over ``--max-latency-ms``.
-    """
-    from archbench.train import train_model
-
-    profile = profile_config(
-        cfg, context, batch_size=min(data.recipe.batch_size, 64), recipe=data.recipe
-    )
-    if profile is not None and on_profile is not None:
-        on_profile(profile)
-    limit = context.settings.budget.max_latency_ms
-    if limit is not None and profile is not None:
-        latency = profile.get("latency_ms_median")
-        if latency is not None and latency > limit:
-            raise LatencyRejection(latency, limit, profile)
-    result = train_model(
-        cfg,
-        data.recipe,
-        train_data=data.train,
-        val_data=data.val,
-        device=context.device,
-        report=report,
-        should_stop=should_stop,
-    )
-    return TrialOutcome(
-        metrics=list(result.history),
-        val_accuracy=float(result.best_val_accuracy),
-        epochs_trained=int(result.epochs_trained),
-        stopped_early=bool(result.stopped_early),
-        seconds=float(result.seconds),
-        profile=profile,
-    )
 
 
 class Evaluator(Protocol):

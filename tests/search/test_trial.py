@@ -12,13 +12,12 @@ import pytest
 
 from archbench.models import ModelConfig, get_preset
 from archbench.search import TrialOutcome
-from archbench.search._evaluate import ProxyTraining
+from archbench.search._evaluate import ProxyTraining, TrialData
 from archbench.search._trial import (
     OnProfile,
     Report,
     ShouldStop,
     TrialContext,
-    TrialData,
     TrialError,
     TrialRunner,
 )

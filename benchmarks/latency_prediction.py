@@ -14,6 +14,11 @@ b. Across families, on this CPU: measures ``--nb201`` NB201 nets and ``--others`
 c. Across batch sizes: calibrates at batch 1 and predicts batch 32 (this CPU: every measured
    config; the file: 10 nets of each GPU's batch-1 column, predicting its batch 32 and 256, and
    5 nets at batch 1 with 5 at batch 256, predicting batch 32).
+   Then, per GPU column, where the errors come from: each edge op's marginal cost as measured
+   (least squares of latency on the cell's op counts, all nets) beside the model's (fitted to
+   1,000 nets), and the ceiling of any prediction from the op counts alone (each net predicted
+   by the median measured latency of the nets with its op counts: the spread among nets that
+   run the same kernels is timing noise).
 
     nice -n 10 python benchmarks/latency_prediction.py [--parts a,b,c] [--threads 1]
         [--measurements FILE.csv] [--save-measurements FILE.csv]
@@ -30,6 +35,7 @@ import gzip
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -45,7 +51,9 @@ from archbench.hwprofile import (
     seeded_configs,
     trace_kernels,
 )
+from archbench.hwprofile._latency import KernelTrace
 from archbench.models import ModelConfig, config_from_dict, forward_flops, resolve_config
+from archbench.models._nb201 import OPS, NB201Config, format_arch
 
 DATA = Path(__file__).parent / "data" / "nb201_latency_ms.csv.gz"
 COLUMNS = {  # file column -> (catalogue entry, batch size)
@@ -163,6 +171,46 @@ def part_a(draws: int, seed: int) -> None:
             f"| {name} | 5 of {prefix}_1 + 5 of {prefix}_256 | {prefix}_32 | {m[0]:.3f} | "
             f"{m[1]:.0%} | {m[2]:.1%} |"
         )
+    edge_costs([cast(NB201Config, cfg) for cfg in configs], traces, columns)
+
+
+def edge_costs(
+    configs: list[NB201Config], traces: list[KernelTrace], columns: dict[str, np.ndarray]
+) -> None:
+    """Per GPU column: each edge op's cost over a skip edge, measured and modelled, and the
+    ceiling of a prediction from the op counts."""
+    ops = [op for op in OPS if op != "skip_connect"]
+    counts = np.array([[cfg.edges.count(op) for op in ops] for cfg in configs])
+    design = np.c_[np.ones(len(configs)), counts]
+    uniform = TraceSet(
+        [trace_kernels(resolve_config(format_arch((op,) * 6))) for op in ("skip_connect", *ops)]
+    )
+    keys = [tuple(row) for row in counts]
+    print(
+        "\nWhere the errors come from: ms that one edge of each op adds over a skip edge "
+        "(15 cells), measured (linear fit on op counts, all nets) / modelled (fitted to 1,000 "
+        "nets); ceiling: each net predicted by the median of the nets with its op counts.\n"
+    )
+    print(f"| column | {' | '.join(ops)} | ceiling Spearman | ceiling within 10% |")
+    print("|---|" + "---|" * (len(ops) + 2))
+    rng = np.random.default_rng(0)
+    for column, (name, batch) in COLUMNS.items():
+        device, measured = get_device(name), columns[column]
+        if device.kind != "gpu":
+            continue
+        measured_cost = np.linalg.lstsq(design, measured, rcond=None)[0][1:]
+        chosen = rng.choice(len(configs), 1000, replace=False)
+        subset = TraceSet([traces[i] for i in chosen])
+        params = fit_params(subset, measured[chosen], device, batch_size=batch)
+        per_net = uniform.predict_ms(device, batch, "fp32", params)
+        model_cost = (per_net[1:] - per_net[0]) / 6
+        groups: dict[tuple[int, ...], list[float]] = {}
+        for key, value in zip(keys, measured):
+            groups.setdefault(key, []).append(float(value))
+        medians = {key: float(np.median(values)) for key, values in groups.items()}
+        ceiling = scores(np.array([medians[key] for key in keys]), measured)
+        cells = " | ".join(f"{a:.3f} / {b:.3f}" for a, b in zip(measured_cost, model_cost))
+        print(f"| {column} | {cells} | {ceiling[0]:.4f} | {ceiling[1]:.1%} |")
 
 
 def measure_here(

@@ -278,7 +278,8 @@ def calibrate_command(
     console.print(
         f"{fitted.name}: compute efficiency {p.compute_efficiency:.3f}, memory efficiency "
         f"{p.memory_efficiency:.3f}, launch {p.launch_us:.1f} us (+{p.compute_launch_us:.1f} us "
-        f"per convolution or matmul), overhead {p.overhead_ms:.3f} ms; median error "
+        f"per convolution or matmul), overhead {p.overhead_ms:.3f} ms, pooling window reads "
+        f"{p.cache_speedup:.2f}x the memory rate; median error "
         f"{calibration.median_relative_error:.1%} over {calibration.measurements} measurements"
     )
     console.print(f"wrote {out}")

@@ -192,7 +192,7 @@ def test_calibrate_measure_fits_this_cpu(
         capsys,
     )  # fmt: skip
     assert code == 0, err
-    assert "median error" in stdout
+    assert "median error" in stdout and "pooling window reads" in stdout
     device = load_device(out)
     assert device.name == "cpu" and device.calibration is not None
     assert device.calibration.measurements == 5

@@ -18,7 +18,8 @@ the precision; every other kernel (batch norm, activations, adds, pooling) is me
 A pooling kernel also reads each output's window, ``k x k`` values: where windows overlap (a 3x3
 stride-1 pool reads every value 9 times) the caches serve the re-reads, at ``cache_speedup``
 times the memory rate, and the kernel takes the longer of its memory traffic and its window
-reads (the cache-aware roofline, Ilic et al. 2014).
+reads (the cache-aware roofline, Ilic et al. 2014). On a CPU the speedup falls below 1: the
+pooling loop is bound by its instructions per window value, not by memory.
 Lower precision halves the bytes and adds autocast's cast of each weight.
 
 The six parameters (``LatencyParams``) have zero-shot defaults per device kind and are fitted
@@ -495,8 +496,9 @@ def predict_latency(
 
 
 # efficiencies, launch (us), extra launch of a convolution or matmul (us), overhead (ms),
-# cache speedup (from as fast as memory to 100 times faster)
-_LOWER = np.log([1e-4, 1e-4, 1e-3, 1e-3, 1e-5, 1.0])
+# cache speedup (window reads from 100 times slower than memory, a CPU's scalar pooling loop,
+# to 100 times faster, a GPU's caches)
+_LOWER = np.log([1e-4, 1e-4, 1e-3, 1e-3, 1e-5, 1e-2])
 _UPPER = np.log([1.0, 1.0, 1e5, 1e5, 1e4, 100.0])
 
 
@@ -520,7 +522,7 @@ def _params(vector: np.ndarray) -> LatencyParams:
         launch_us=float(launch),
         compute_launch_us=float(compute_launch),
         overhead_ms=float(overhead),
-        cache_speedup=float(max(cache, 1.0)),
+        cache_speedup=float(cache),
     )
 
 
@@ -553,8 +555,9 @@ def fit_params(
 
     Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) on the log of
     predicted over measured time, over log-parameters bounded to stay physical (efficiencies
-    in [1e-4, 1], launch and overhead positive, the cache at least as fast as memory), from the
-    device kind's zero-shot defaults, which a weak prior (``PRIOR_WEIGHT``) also pulls toward.
+    in [1e-4, 1], launch and overhead positive, window reads within 100 times the memory
+    rate either way), from the device kind's zero-shot defaults, which a weak prior
+    (``PRIOR_WEIGHT``) also pulls toward.
 
     Raises:
         ValueError: for fewer than ``MIN_MEASUREMENTS`` measurements, or one that is not a

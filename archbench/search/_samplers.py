@@ -89,11 +89,12 @@ class FeasibleTPESampler(optuna.samplers.TPESampler):
     until one trains. The switch is read from the study, so every process agrees on it.
     """
 
-    def __init__(
-        self, *, random_after_rejections: int = TPE_RANDOM_AFTER_REJECTIONS, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, random_after_rejections: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._random_after_rejections = random_after_rejections
+        self._random_after_rejections = (
+            TPE_RANDOM_AFTER_REJECTIONS if random_after_rejections is None
+            else random_after_rejections
+        )  # fmt: skip
         seed = kwargs.get("seed")  # TPE's startup draws use ``seed``: a stream of its own here
         self._fallback = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
         self._random_trial: int | None = None  # the trial this process proposes at random

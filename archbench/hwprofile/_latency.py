@@ -497,9 +497,15 @@ def predict_latency(
 
 # efficiencies, launch (us), extra launch of a convolution or matmul (us), overhead (ms),
 # cache speedup (window reads from 100 times slower than memory, a CPU's scalar pooling loop,
-# to 100 times faster, a GPU's caches)
+# to 100 times faster; on a GPU at least as fast as memory: one thread per output reads its
+# window through L1 and L2)
 _LOWER = np.log([1e-4, 1e-4, 1e-3, 1e-3, 1e-5, 1e-2])
 _UPPER = np.log([1.0, 1.0, 1e5, 1e5, 1e4, 100.0])
+_GPU_LOWER = np.r_[_LOWER[:-1], 0.0]
+
+
+def _lower(device: DeviceSpec) -> np.ndarray:
+    return _LOWER if device.kind == "cpu" else _GPU_LOWER
 
 
 def _vector(params: LatencyParams) -> np.ndarray:
@@ -556,7 +562,8 @@ def fit_params(
     Robust least squares (``scipy.optimize.least_squares``, soft-L1 loss) on the log of
     predicted over measured time, over log-parameters bounded to stay physical (efficiencies
     in [1e-4, 1], launch and overhead positive, window reads within 100 times the memory
-    rate either way), from the device kind's zero-shot defaults, which a weak prior
+    rate either way on a CPU, at least the memory rate on a GPU), from the device kind's
+    zero-shot defaults, which a weak prior
     (``PRIOR_WEIGHT``) also pulls toward.
 
     Raises:
@@ -574,7 +581,8 @@ def fit_params(
         predicted = traces.predict_ms(device, batch_size, precision, _params(vector))
         return np.concatenate([np.log(predicted / measured), PRIOR_WEIGHT * (vector - prior)])
 
-    result = least_squares(residuals, prior, bounds=(_LOWER, _UPPER), loss="soft_l1", f_scale=0.1)
+    bounds = (_lower(device), _UPPER)
+    result = least_squares(residuals, prior, bounds=bounds, loss="soft_l1", f_scale=0.1)
     return _params(result.x)
 
 

@@ -195,7 +195,8 @@ def test_the_fit_recovers_the_parameters_that_made_the_measurements() -> None:
 def test_the_fit_finds_window_reads_slower_than_memory_as_on_a_cpu() -> None:
     """PyTorch's CPU pooling visits each window value in turn, 4-10 times slower than streaming
     memory (measured on the development machine): the fit must be free to put the window reads
-    below the memory rate, or it prices every memory-bound kernel as slowly as the pools."""
+    below the memory rate, or it prices every memory-bound kernel as slowly as the pools. A
+    GPU's fit keeps them at least as fast as memory."""
     cfgs = [resolve_config(arch) for arch in ARCHS]
     cfgs += [resolve_config(format_arch((op,) * 6)) for op in OPS]
     cfgs += [get_preset(name) for name in PRESETS]
@@ -209,6 +210,9 @@ def test_the_fit_finds_window_reads_slower_than_memory_as_on_a_cpu() -> None:
     assert fitted.memory_efficiency == pytest.approx(truth.memory_efficiency, rel=0.1)
     predicted = traces.predict_ms(device, batches, "fp32", fitted)
     assert np.max(np.abs(predicted / measured - 1)) < 0.01
+    gpu = get_device("a100-80gb")  # a GPU reads its windows through its caches: never slower
+    slow_pools = traces.predict_ms(gpu, batches, "fp32", truth)
+    assert fit_params(traces, slow_pools, gpu, batch_size=batches).cache_speedup >= 1
 
 
 def test_the_fit_keeps_the_parameters_physical() -> None:

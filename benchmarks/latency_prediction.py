@@ -19,9 +19,13 @@ c. Across batch sizes: calibrates at batch 1 and predicts batch 32 (this CPU: ev
    1,000 nets), and the ceiling of any prediction from the op counts alone (each net predicted
    by the median measured latency of the nets with its op counts: the spread among nets that
    run the same kernels is timing noise).
+d. Single kernels at batch 1 on this CPU: elementwise ops, batch norm, pools and convolutions
+   of NB201's sizes and of the other families' (why a fit to NB201 does not carry).
+e. Timing noise: every 12th of part b's measurements timed 3 times in a row, median and fastest
+   block each time, beside the saved figure and the load average.
 
-    nice -n 10 python benchmarks/latency_prediction.py [--parts a,b,c] [--threads 1]
-        [--measurements FILE.csv] [--save-measurements FILE.csv]
+    nice -n 10 python benchmarks/latency_prediction.py [--parts a,b,c,d,e] [--threads 1]
+        [--measurements FILE.csv] [--save-measurements FILE.csv] [--fastest]
 
 Part b's measurements take minutes; ``--save-measurements`` keeps them and ``--measurements``
 reuses them (the fit and the tables then take seconds).
@@ -33,7 +37,10 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -346,6 +353,89 @@ def part_bc(rows: list[dict[str, object]], device: DeviceSpec, draws: int) -> No
     )
 
 
+def best_us(fn: Callable[[], object], calls: int = 100, repeats: int = 7) -> float:
+    """Microseconds per call: the fastest of ``repeats`` loops of ``calls`` (after a warm-up)."""
+    for _ in range(3):
+        fn()
+    loops = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        loops.append((time.perf_counter() - start) / calls)
+    return 1e6 * min(loops)
+
+
+def part_d() -> None:
+    """Single kernels at batch 1 on this CPU: what NB201 runs against what the others run."""
+    import torch.nn.functional as F
+
+    print("\n## d. Single kernels at batch 1 on this CPU (fastest of 7 loops)\n")
+    print("| kernel | us | rate |")
+    print("|---|---|---|")
+    with torch.inference_mode():
+        for channels, size in ((16, 32), (64, 8)):
+            x = torch.randn(1, channels, size, size)
+            ones, zeros = torch.ones(channels), torch.zeros(channels)
+            shape = f"{channels}x{size}x{size}"
+            for name, fn, reads in (
+                ("relu", partial(F.relu, x), x.numel()),
+                ("add", partial(torch.add, x, x), x.numel()),
+                ("batch norm (eval)", partial(F.batch_norm, x, zeros, ones, ones, zeros), 0),
+                ("silu", partial(F.silu, x), x.numel()),
+                ("3x3 avg pool", partial(F.avg_pool2d, x, 3, 1, 1, count_include_pad=False), 0),
+                ("3x3 max pool", partial(F.max_pool2d, x, 3, 1, 1), 0),
+            ):
+                us = best_us(fn)
+                per = 9 * x.numel() if "pool" in name else reads
+                unit = "window read" if "pool" in name else "value"
+                rate = f"{1e3 * us / per:.2f} ns per {unit}" if per else "per call"
+                print(f"| {name}, {shape} | {us:.1f} | {rate} |")
+        for c_in, c_out, size, k in (
+            (16, 16, 32, 3),
+            (32, 32, 16, 3),
+            (64, 64, 8, 3),
+            (16, 16, 32, 1),
+            (128, 128, 32, 3),
+            (4, 4, 32, 7),
+            (8, 8, 8, 5),
+        ):
+            x, w = torch.randn(1, c_in, size, size), torch.randn(c_out, c_in, k, k)
+            us = best_us(partial(F.conv2d, x, w, padding=k // 2), calls=20)
+            flops = 2 * c_in * c_out * k * k * size * size
+            print(
+                f"| conv {c_in}->{c_out} {k}x{k}, {size}x{size} | {us:.1f} | "
+                f"{flops / us / 1e3:.1f} GFLOP/s |"
+            )
+
+
+def part_e(rows: list[dict[str, object]], repeats: int) -> None:
+    """The same configs timed ``repeats`` times in a row: median and fastest block each time."""
+    from archbench.hwprofile._device import resolve_device
+    from archbench.hwprofile._timing import time_call, time_latency
+    from archbench.hwprofile._workload import Workload
+
+    print(f"\n## e. Timing noise on this CPU: configs timed {repeats} times (ms)\n")
+    print("| config | batch | saved | median per run | fastest block per run | load |")
+    print("|---|---|---|---|---|---|")
+    dev = resolve_device("cpu")
+    for row in rows[::12]:
+        cfg = config_from_dict(json.loads(str(row["config_json"])))
+        batch = int(str(row["batch_size"]))
+        workload = Workload(cfg, dev, amp=None)
+        images, _ = workload.batch(batch)
+        call = partial(workload.infer_step, images)
+        time_call(call, dev)
+        runs = [time_latency(call, dev, min_run_time=0.1, max_run_time=1.0) for _ in range(repeats)]
+        medians = " ".join(f"{1e3 * r.median:.1f}" for r in runs)
+        fastest = " ".join(f"{1e3 * min(r.seconds):.1f}" for r in runs)
+        print(
+            f"| {row['family']} | {batch} | {float(str(row['latency_ms'])):.1f} | {medians} | "
+            f"{fastest} | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--parts", default="a,b,c")
@@ -367,7 +457,7 @@ def main() -> None:
     print(f"# Latency prediction, torch {torch.__version__}, {args.threads} CPU thread(s)")
     if "a" in parts:
         part_a(args.draws, args.seed)
-    if parts & {"b", "c"}:
+    if parts & {"b", "c", "e"}:
         if args.measurements is not None:
             with args.measurements.open(newline="") as handle:
                 rows: list[dict[str, object]] = list(csv.DictReader(handle))
@@ -377,6 +467,10 @@ def main() -> None:
                 args.nb201, args.others, args.seed, args.save_measurements, args.fastest
             )
         part_bc(rows, measure_cpu(), args.draws)
+        if "e" in parts:
+            part_e(rows, 3)
+    if "d" in parts:
+        part_d()
 
 
 if __name__ == "__main__":

@@ -30,11 +30,6 @@ if TYPE_CHECKING:
     from archbench.models import ModelConfig
     from archbench.train import TrainRecipe
 
-Body = Callable[
-    ["ModelConfig", "TrialContext", "TrialData", Report, ShouldStop, "OnProfile | None"],
-    "TrialOutcome",
-]
-
 
 @dataclass(frozen=True)
 class TrialData:
@@ -54,6 +49,12 @@ class TrialData:
             full, val_fraction=recipe.val_fraction, seed=split_seed, subset=settings.subset
         )
         return cls(recipe, train, val)
+
+
+# A proxy trial's training step, replaceable in tests (``ProxyTraining.body``).
+Body = Callable[
+    ["ModelConfig", TrialContext, TrialData, Report, ShouldStop, OnProfile | None], TrialOutcome
+]
 
 
 def profile_config(

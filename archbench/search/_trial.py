@@ -90,13 +90,11 @@ class TrialContext:
     shared_device: bool = False
 
     @classmethod
-    def of(
-        cls, settings: SearchSettings, device: str | None = None, shared_device: bool = False
-    ) -> TrialContext:
-        """The context of this process: ``device`` (else ``settings.device``), resolved."""
+    def of(cls, settings: SearchSettings) -> TrialContext:
+        """The context of a process that owns no card of its own: ``settings.device``, resolved."""
         from archbench.hwprofile import resolve_device
 
-        return cls(settings, str(resolve_device(device or settings.device)), shared_device)
+        return cls(settings, str(resolve_device(settings.device)))
 
     @property
     def in_child_process(self) -> bool:

@@ -1,7 +1,8 @@
 """Per-trial overhead of an archbench search outside training, against bare Optuna.
 
 Both loops run in this process against fresh SQLite files with the default sampler (TPE) and
-the ``resnet`` space, report the same number of epochs per trial and do no training. Ours
+the ``resnet`` space, report the same number of epochs per trial and do no training. They take
+turns, one trial each, so that a machine whose load moves slows both alike. Ours
 adds the budget decision, the trial record, the quota claim (one write and one read of the
 study per accepted trial), the dead-owner sweep and the bookkeeping; the difference is our tax.
 Prints the median seconds per trial at trials 1-50 and at the last 50, the ratio, the cost of
@@ -47,45 +48,52 @@ class NoTraining:
         return TrialOutcome(metrics, 0.5 + 0.01 * self.epochs, self.epochs)
 
 
-def timed_bare_optuna(storage: str, trials: int, epochs: int, sampler: str) -> list[float]:
-    space = get_space("resnet")
-    study = optuna.create_study(
-        storage=storage,
-        study_name="bare",
-        direction="maximize",
-        sampler=make_sampler(sampler, 0),
-        pruner=make_pruner("median", 1),
-    )
-    times: list[float] = []
-    last = [time.perf_counter()]
+class BareOptuna:
+    """Bare ``study.optimize``: the same sampler, pruner, space and reports, one trial a call."""
 
-    def objective(trial: optuna.Trial) -> float:
-        suggest(trial, space)
-        for epoch in range(1, epochs + 1):
+    def __init__(self, storage: str, epochs: int, sampler: str) -> None:
+        self.space = get_space("resnet")
+        self.epochs = epochs
+        self.study = optuna.create_study(
+            storage=storage,
+            study_name="bare",
+            direction="maximize",
+            sampler=make_sampler(sampler, 0),
+            pruner=make_pruner("median", 1),
+        )
+        self.times: list[float] = []
+
+    def objective(self, trial: optuna.Trial) -> float:
+        suggest(trial, self.space)
+        for epoch in range(1, self.epochs + 1):
             trial.report(0.5 + 0.01 * epoch, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-        return 0.5 + 0.01 * epochs
+        return 0.5 + 0.01 * self.epochs
 
-    def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        now = time.perf_counter()
-        times.append(now - last[0])
-        last[0] = now
-
-    study.optimize(objective, n_trials=trials, callbacks=[tick])
-    return times
+    def one_trial(self) -> None:
+        start = time.perf_counter()
+        self.study.optimize(self.objective, n_trials=1)
+        self.times.append(time.perf_counter() - start)
 
 
-def timed_archbench(
-    storage: str, trials: int, epochs: int, sampler: str
-) -> tuple[list[float], list[str]]:
+def timed_interleaved(
+    folder: Path, trials: int, epochs: int, sampler: str
+) -> tuple[list[float], list[float], list[str]]:
+    """Seconds per trial of archbench's loop and of bare Optuna, one trial of each in turn.
+
+    archbench's worker runs; after each of its trials (trained or rejected) the bare study runs
+    one, outside archbench's timer. So both loops meet the same machine at the same moments, and
+    a load that comes and goes shifts both alike. Stops after ``trials`` trials of each.
+    """
+    bare = BareOptuna(f"sqlite:///{folder}/bare.db", epochs, sampler)
     settings = SearchSettings(
         space="resnet",
         budget=Budget(max_params=5_000_000),
-        n_trials=trials,
+        n_trials=trials,  # trained trials; the callback stops first, at ``trials`` in all
         sampler=sampler,
         profile="none",
-        storage=storage,
+        storage=f"sqlite:///{folder}/ours.db",
         study="ours",
         seed=0,
         epochs=epochs,
@@ -97,13 +105,15 @@ def timed_archbench(
     last = [time.perf_counter()]
 
     def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        now = time.perf_counter()
-        times.append(now - last[0])
+        times.append(time.perf_counter() - last[0])
         statuses.append(str(trial.user_attrs.get("status")))
-        last[0] = now
+        bare.one_trial()
+        if len(times) >= trials:
+            study.stop()
+        last[0] = time.perf_counter()
 
     run_worker(settings, "ours", runner=NoTraining(epochs), on_trial=tick)
-    return times, statuses
+    return times, bare.times, statuses
 
 
 def decision_microseconds(samples: int = 2000) -> float:
@@ -124,14 +134,9 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     window = min(50, args.trials // 2)
     with tempfile.TemporaryDirectory() as folder:
-        bare = timed_bare_optuna(
-            f"sqlite:///{Path(folder)}/bare.db", args.trials, args.epochs, args.sampler
+        ours, bare, statuses = timed_interleaved(
+            Path(folder), args.trials, args.epochs, args.sampler
         )
-        ours, statuses = timed_archbench(
-            f"sqlite:///{Path(folder)}/ours.db", args.trials, args.epochs, args.sampler
-        )
-    # ours counts trials that trained; compare the same number of trials (trained + rejected)
-    ours = ours[: len(bare)] if len(ours) >= len(bare) else ours
     print(f"{args.sampler} on SQLite, resnet space, {args.epochs} reported epochs, no training")
     print(f"{'window':<14} {'bare optuna ms':>15} {'archbench ms':>13} {'ratio':>7}")
     for label, part in (("first", slice(0, window)), ("last", slice(-window, None))):

@@ -39,11 +39,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._rdb import models
+from optuna.storages._rdb.storage import _create_scoped_session
+from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
 from optuna.trial import FrozenTrial, TrialState
 
 from archbench.search._owner import is_dead, this_process
@@ -54,7 +57,7 @@ from archbench.search._record import (
     Owner,
     is_rejected,
     is_trained,
-    write_status,
+    status_attrs,
 )
 from archbench.search._settle import Ending, settle
 
@@ -67,20 +70,63 @@ def own(trial: optuna.Trial) -> None:
     trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
 
 
-def claim(study: optuna.Study, trial: optuna.Trial) -> int:
-    """Claims a slot for ``trial``, then sweeps dead local owners and counts the slots taken,
-    this one included: one write and one read of the storage.
+def claim(study: optuna.Study, trial: optuna.Trial, attrs: Mapping[str, Any]) -> int:
+    """Claims a slot for ``trial`` and writes ``attrs`` (its budget decision) with the claim,
+    then sweeps dead local owners and counts the slots taken, this one included: one write and
+    one read of the storage.
 
     Returns:
         The slots taken as read after the claim; the trial may train if it is at most N.
     """
-    write_claim(trial)
+    write(trial, {**attrs, **claim_attrs(trial.number)})
     return sweep_and_count(study)
 
 
-def write_claim(trial: optuna.Trial) -> None:
-    """Marks this process's ownership of ``trial`` as a claim: one storage write."""
-    trial.set_user_attr(OWNER, this_process(trial.number, claimed=True).to_dict())
+def claim_attrs(number: int) -> dict[str, Any]:
+    """The owner attr that marks this process's ownership of trial ``number`` as a claim."""
+    return {OWNER: this_process(number, claimed=True).to_dict()}
+
+
+def write(
+    trial: optuna.Trial, attrs: Mapping[str, Any], constraints: Mapping[str, float] | None = None
+) -> None:
+    """Writes user attrs and constraints of a live trial, in one transaction on a database.
+
+    ``Trial.set_user_attr`` and ``set_constraint`` commit once per key (and the constraint reads
+    the trial first); a trial record is about ten keys, and on SQLite each commit costs
+    milliseconds. The trial's own view of its attrs is updated as those methods do.
+    """
+    system = {
+        f"{_CONSTRAINTS_KEY}:{key}": float(value) for key, value in (constraints or {}).items()
+    }
+    write_attrs(trial.study._storage, trial._trial_id, attrs, system)
+    cached = trial._cached_frozen_trial
+    cached.user_attrs.update(attrs)
+    cached.system_attrs.update(system)
+
+
+def write_attrs(
+    storage: optuna.storages.BaseStorage,
+    trial_id: int,
+    attrs: Mapping[str, Any],
+    system_attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """User and system attrs of trial ``trial_id``: one transaction on a relational storage,
+    key by key on any other (a journal file appends each key anyway)."""
+    backend = getattr(storage, "_backend", storage)  # RDBStorage behind Optuna's cache
+    if not isinstance(backend, RDBStorage):
+        for key, value in attrs.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+        for key, value in (system_attrs or {}).items():
+            storage.set_trial_system_attr(trial_id, key, value)
+        return
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        for model, written in (
+            (models.TrialUserAttributeModel, attrs),
+            (models.TrialSystemAttributeModel, system_attrs or {}),
+        ):
+            for key, value in written.items():
+                backend._set_trial_attr_without_commit(session, model, trial_id, key, value)
 
 
 def holds_slot(trial: FrozenTrial) -> bool:
@@ -129,7 +175,7 @@ def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
             )
         )
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            write_status(_TrialAttrs(storage, trial._trial_id), settled.status, settled.reason)
+            write_attrs(storage, trial._trial_id, status_attrs(settled.status, settled.reason))
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 failed.append(trial.number)
                 if owner.claimed:
@@ -243,14 +289,3 @@ class _WithoutRejections:
     ) -> Sequence[FrozenTrial]:
         trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
         return [t for t in trials if t.state == TrialState.RUNNING or not is_rejected(t)]
-
-
-class _TrialAttrs:
-    """``set_user_attr`` on a trial of another process, through the storage."""
-
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-        self.storage = storage
-        self.trial_id = trial_id
-
-    def set_user_attr(self, key: str, value: object) -> None:
-        self.storage.set_trial_user_attr(self.trial_id, key, value)

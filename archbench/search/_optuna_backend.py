@@ -22,7 +22,7 @@ from archbench.models import get_preset
 from archbench.search._budget import Decision, decide
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import WorkerDevice, environment, worker_devices
-from archbench.search._ledger import claim, own, sweep_and_count
+from archbench.search._ledger import claim, own, sweep_and_count, write
 from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
 from archbench.search._prescreen import Prescreening, enqueue_top, stored_pool
@@ -36,10 +36,10 @@ from archbench.search._record import (
     REASON,
     TRAINED,
     Placement,
+    decision_attrs,
+    result_attrs,
+    status_attrs,
     trial_status,
-    write_decision,
-    write_outcome,
-    write_status,
 )
 from archbench.search._samplers import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._settings import SearchSettings
@@ -84,7 +84,7 @@ class Objective:
             raise
         except Exception as exc:
             settled = settle(Ending(failed=describe_failure(exc)))
-            write_status(trial, settled.status, settled.reason)
+            write(trial, status_attrs(settled.status, settled.reason))
             raise
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
@@ -102,18 +102,16 @@ class Objective:
         else:
             sampled = self.space.to_config(suggest(trial, self.space), self.shape)
         decision = decide(sampled, self.settings.budget)
-        write_decision(
-            trial,
+        decided = decision_attrs(
             config=decision.config.to_dict(),
             n_params=decision.n_params,
             sampled_config=decision.sampled_config.to_dict(),
         )
         if decision.rejected:
-            return self._end(
-                trial, Ending(decision.constraints, over_budget=decision.reason or "rejected")
-            )
+            ending = Ending(decision.constraints, over_budget=decision.reason or "rejected")
+            return self._end(trial, ending, attrs=decided)
         self.policy.accepted()
-        taken = claim(trial.study, trial)
+        taken = claim(trial.study, trial, decided)
         self.last_slot_taken = self.policy.quota_full(taken)
         if not self.policy.admits(taken):
             self.refused = True
@@ -124,18 +122,11 @@ class Objective:
                 decision.config, self._reporter(trial), self._should_stop(trial, pruner_said_stop)
             )
         except LatencyRejection as exc:
-            write_outcome(trial, metrics=[], val_accuracy=None, profile=exc.profile, placement=None)
             self.last_slot_taken = False  # its slot is free again
-            return self._end(trial, Ending(decision.constraints, profile=exc.profile))
-        write_outcome(
-            trial,
-            metrics=outcome.metrics,
-            val_accuracy=outcome.val_accuracy,
-            profile=outcome.profile,
-            placement=Placement(host_name()),
-            epochs_trained=outcome.epochs_trained,
-            benchmark=outcome.benchmark,
-        )
+            ending = Ending(decision.constraints, profile=exc.profile)
+            return self._end(trial, ending, attrs=result_attrs(
+                metrics=[], val_accuracy=None, profile=exc.profile, placement=None
+            ))  # fmt: skip
         stopped = outcome.stopped_early and pruner_said_stop
         ending = Ending(
             decision.constraints,
@@ -143,22 +134,31 @@ class Objective:
             stopped_by=f"the {self.settings.pruner} pruner" if stopped else None,
             profile=outcome.profile,
         )
+        result = result_attrs(
+            metrics=outcome.metrics,
+            val_accuracy=outcome.val_accuracy,
+            profile=outcome.profile,
+            placement=Placement(host_name()),
+            epochs_trained=outcome.epochs_trained,
+            benchmark=outcome.benchmark,
+        )
         values = self._values(decision, outcome.val_accuracy, outcome.profile)
-        return self._end(trial, ending, values)
+        return self._end(trial, ending, values, attrs=result)
 
     def _end(
         self,
         trial: optuna.Trial,
         ending: Ending,
         values: float | list[float] | None = None,
+        attrs: dict[str, Any] | None = None,
     ) -> float | list[float]:
-        """Writes the settled status (``_settle.py``) and ends the trial as Optuna needs it: the
-        values of a trained trial, PRUNED for the rest (COMPLETE at the worst values for the
-        samplers that ignore pruned trials), FAIL for a failure."""
+        """Writes ``attrs`` with the settled status and constraints (``_settle.py``), in one
+        write, and ends the trial as Optuna needs it: the values of a trained trial, PRUNED for
+        the rest (COMPLETE at the worst values for the samplers that ignore pruned trials),
+        FAIL for a failure."""
         settled = settle(ending, max_latency_ms=self.settings.budget.max_latency_ms)
-        for key, value in settled.constraints.items():
-            trial.set_constraint(key, value)
-        write_status(trial, settled.status, settled.reason)
+        write(trial, {**(attrs or {}), **status_attrs(settled.status, settled.reason)},
+              settled.constraints)  # fmt: skip
         if settled.status != FAILED:
             settled.tell(self.policy)  # a failure is told after the trial (``run_worker``)
         if settled.status == TRAINED and values is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -46,10 +46,6 @@ RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
 RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
 # {score, value, rank}: the zero-cost score of a --prescreen trial and its rank in the pool
 ZERO_COST = "zero_cost"
-
-
-class _AttrWriter(Protocol):
-    def set_user_attr(self, key: str, value: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -95,22 +91,17 @@ class Placement:
     ray_node_id: str | None = None
 
 
-def write_decision(
-    trial: _AttrWriter,
-    *,
-    config: dict[str, Any],
-    n_params: int,
-    sampled_config: dict[str, Any] | None = None,
-) -> None:
-    """Records the budget decision: what would be built and its exact size."""
-    trial.set_user_attr(CONFIG, config)
-    trial.set_user_attr(N_PARAMS, n_params)
+def decision_attrs(
+    *, config: dict[str, Any], n_params: int, sampled_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The budget decision: what would be built and its exact size."""
+    attrs: dict[str, Any] = {CONFIG: config, N_PARAMS: n_params}
     if sampled_config is not None and sampled_config != config:
-        trial.set_user_attr(SAMPLED_CONFIG, sampled_config)
+        attrs[SAMPLED_CONFIG] = sampled_config
+    return attrs
 
 
-def write_outcome(
-    trial: _AttrWriter,
+def result_attrs(
     *,
     metrics: list[dict[str, float]],
     val_accuracy: float | None,
@@ -118,21 +109,23 @@ def write_outcome(
     placement: Placement | None,
     epochs_trained: int | None = None,
     benchmark: dict[str, str] | None = None,
-) -> None:
-    """Records what training, or a table lookup, produced (before the status, which the caller
-    writes last). ``epochs_trained`` defaults to one per metrics row."""
+) -> dict[str, Any]:
+    """What training, or a table lookup, produced. ``epochs_trained`` defaults to one per
+    metrics row."""
+    attrs: dict[str, Any] = {}
     if metrics:
-        trial.set_user_attr(METRICS, metrics)
-        trial.set_user_attr(VAL_ACCURACY, val_accuracy)
-        trial.set_user_attr(EPOCHS_TRAINED, epochs_trained or len(metrics))
+        attrs[METRICS] = metrics
+        attrs[VAL_ACCURACY] = val_accuracy
+        attrs[EPOCHS_TRAINED] = epochs_trained or len(metrics)
     if benchmark is not None:
-        trial.set_user_attr(BENCHMARK, benchmark)
+        attrs[BENCHMARK] = benchmark
     if profile is not None:
-        trial.set_user_attr(PROFILE, profile)
+        attrs[PROFILE] = profile
     if placement is not None:
-        trial.set_user_attr(HOST, placement.host)
+        attrs[HOST] = placement.host
         if placement.ray_node_id is not None:
-            trial.set_user_attr(RAY_NODE_ID, placement.ray_node_id)
+            attrs[RAY_NODE_ID] = placement.ray_node_id
+    return attrs
 
 
 def zero_cost_attrs(score: str, value: float, rank: int) -> dict[str, Any]:
@@ -140,10 +133,8 @@ def zero_cost_attrs(score: str, value: float, rank: int) -> dict[str, Any]:
     return {ZERO_COST: {"score": score, "value": value, "rank": rank}}
 
 
-def write_status(trial: _AttrWriter, status: str, reason: str | None = None) -> None:
-    trial.set_user_attr(STATUS, status)
-    if reason is not None:
-        trial.set_user_attr(REASON, reason)
+def status_attrs(status: str, reason: str | None = None) -> dict[str, Any]:
+    return {STATUS: status} if reason is None else {STATUS: status, REASON: reason}
 
 
 def outcome_attrs(
@@ -159,23 +150,16 @@ def outcome_attrs(
     placement: Placement | None = None,
     zero_cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The same attrs as the ``write_*`` functions, as one dict for a trial created whole.
-
-    ``zero_cost`` is a prescreened trial's ``zero_cost_attrs``.
-    """
-
-    class Collect(dict[str, Any]):
-        def set_user_attr(self, key: str, value: Any) -> None:
-            self[key] = value
-
-    attrs = Collect()
-    write_decision(attrs, config=config, n_params=n_params, sampled_config=sampled_config)
-    write_outcome(
-        attrs, metrics=metrics or [], val_accuracy=val_accuracy, profile=profile,
-        placement=placement,
-    )  # fmt: skip
-    write_status(attrs, status, reason)
-    return {**attrs, **(zero_cost or {})}
+    """A whole trial record, for a trial created whole (Ray's driver). ``zero_cost`` is a
+    prescreened trial's ``zero_cost_attrs``."""
+    return {
+        **decision_attrs(config=config, n_params=n_params, sampled_config=sampled_config),
+        **result_attrs(
+            metrics=metrics or [], val_accuracy=val_accuracy, profile=profile, placement=placement
+        ),
+        **status_attrs(status, reason),
+        **(zero_cost or {}),
+    }
 
 
 def trial_status(trial: FrozenTrial) -> str:

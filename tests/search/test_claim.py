@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from archbench.search import TRAINED, counts_by_status, normalize_storage_url, open_storage
-from archbench.search._ledger import count_slots, write_claim
+from archbench.search._ledger import claim_attrs, count_slots, write
 from tests.conftest import child_env
 from tests.search.conftest import tiny_search_args
 
@@ -52,7 +52,7 @@ def test_no_interleaving_of_claims_admits_more_than_the_quota(kind: str, tmp_pat
         admitted = []
         for trial_index, step in order:
             if step == "write":
-                write_claim(trials[trial_index])
+                write(trials[trial_index], claim_attrs(trials[trial_index].number))
             elif count_slots(study.get_trials(deepcopy=False)) <= quota:
                 admitted.append(trial_index)
         assert len(admitted) <= quota, (order, admitted)

@@ -6,8 +6,8 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from archbench.search._ledger import without_rejections
-from archbench.search._record import QUOTA_REACHED, REJECTED, write_status
+from archbench.search._ledger import without_rejections, write
+from archbench.search._record import QUOTA_REACHED, REJECTED, status_attrs
 from archbench.search._samplers import FeasibleTPESampler, rejections_since_trained
 
 X = {"x": FloatDistribution(0.0, 1.0)}
@@ -42,7 +42,7 @@ def test_the_view_hides_quota_reached_trials() -> None:
     fill(study, trained=[0.2], rejected=[])
     refused = study.ask(X)
     refused.set_constraint("max_params", -5.0)
-    write_status(refused, REJECTED, QUOTA_REACHED)
+    write(refused, status_attrs(REJECTED, QUOTA_REACHED))
     study.tell(refused, state=TrialState.PRUNED)
     numbers = [t.number for t in without_rejections(study)._get_trials(deepcopy=False)]
     assert numbers == [0]

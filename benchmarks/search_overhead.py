@@ -18,6 +18,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -116,6 +117,28 @@ def timed_interleaved(
     return times, bare.times, statuses
 
 
+class WriteCounter:
+    """Counts the SQLite transactions that wrote, per database file: each is a commit to disk."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        self.count: Counter[str] = Counter()
+        wrote: set[int] = set()
+
+        @event.listens_for(Engine, "before_cursor_execute")
+        def statement(conn, cursor, text, params, context, executemany):  # type: ignore[no-untyped-def]
+            if not text.lstrip().upper().startswith("SELECT"):
+                wrote.add(id(conn))
+
+        @event.listens_for(Engine, "commit")
+        def commit(conn):  # type: ignore[no-untyped-def]
+            if id(conn) in wrote:
+                wrote.discard(id(conn))
+                self.count[Path(str(conn.engine.url.database)).name] += 1
+
+
 def decision_microseconds(samples: int = 2000) -> float:
     space = get_space("resnet")
     points = [space.sample(seed) for seed in range(samples)]
@@ -133,17 +156,29 @@ def main() -> None:
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     window = min(50, args.trials // 2)
+    writes = WriteCounter()
     with tempfile.TemporaryDirectory() as folder:
         ours, bare, statuses = timed_interleaved(
             Path(folder), args.trials, args.epochs, args.sampler
         )
     print(f"{args.sampler} on SQLite, resnet space, {args.epochs} reported epochs, no training")
-    print(f"{'window':<14} {'bare optuna ms':>15} {'archbench ms':>13} {'ratio':>7}")
+    print(
+        f"{'window':<14} {'bare optuna ms':>15} {'archbench ms':>13} {'ratio':>7}"
+        f" {'mean: bare':>11} {'archbench':>10} {'ratio':>7}"
+    )
     for label, part in (("first", slice(0, window)), ("last", slice(-window, None))):
-        bare_ms = statistics.median(bare[part]) * 1e3
-        ours_ms = statistics.median(ours[part]) * 1e3
-        name = f"{label} {window}"
-        print(f"{name:<14} {bare_ms:>15.1f} {ours_ms:>13.1f} {ours_ms / bare_ms:>6.2f}x")
+        medians = [statistics.median(times[part]) * 1e3 for times in (bare, ours)]
+        means = [statistics.fmean(times[part]) * 1e3 for times in (bare, ours)]
+        print(
+            f"{label + ' ' + str(window):<14} {medians[0]:>15.1f} {medians[1]:>13.1f}"
+            f" {medians[1] / medians[0]:>6.2f}x {means[0]:>11.1f} {means[1]:>10.1f}"
+            f" {means[1] / means[0]:>6.2f}x"
+        )
+    print(
+        "write transactions per trial: "
+        f"bare {writes.count['bare.db'] / len(bare):.1f}, "
+        f"archbench {writes.count['ours.db'] / len(ours):.1f}"
+    )
     print(f"budget decision (decode + exact count): {decision_microseconds():.1f} us per config")
     rejected = [s == "rejected" for s in statuses]
     early, late = rejected[:window], rejected[-window:]

@@ -123,10 +123,11 @@ class Objective:
             )
         except LatencyRejection as exc:
             self.last_slot_taken = False  # its slot is free again
-            ending = Ending(decision.constraints, profile=exc.profile)
-            return self._end(trial, ending, attrs=result_attrs(
+            measured = result_attrs(
                 metrics=[], val_accuracy=None, profile=exc.profile, placement=None
-            ))  # fmt: skip
+            )
+            ending = Ending(decision.constraints, profile=exc.profile)
+            return self._end(trial, ending, attrs=measured)
         stopped = outcome.stopped_early and pruner_said_stop
         ending = Ending(
             decision.constraints,
@@ -157,8 +158,8 @@ class Objective:
         the rest (COMPLETE at the worst values for the samplers that ignore pruned trials),
         FAIL for a failure."""
         settled = settle(ending, max_latency_ms=self.settings.budget.max_latency_ms)
-        write(trial, {**(attrs or {}), **status_attrs(settled.status, settled.reason)},
-              settled.constraints)  # fmt: skip
+        record = {**(attrs or {}), **status_attrs(settled.status, settled.reason)}
+        write(trial, record, settled.constraints)
         if settled.status != FAILED:
             settled.tell(self.policy)  # a failure is told after the trial (``run_worker``)
         if settled.status == TRAINED and values is not None:

@@ -253,10 +253,7 @@ def finish_in_place(study: optuna.Study, number: int, record: FrozenTrial) -> bo
         storage.set_trial_param(trial_id, name, distribution.to_internal_repr(value), distribution)
     for step, value in record.intermediate_values.items():
         storage.set_trial_intermediate_value(trial_id, step, value)
-    for key, value in record.system_attrs.items():
-        storage.set_trial_system_attr(trial_id, key, value)
-    for key, value in record.user_attrs.items():
-        storage.set_trial_user_attr(trial_id, key, value)
+    write_attrs(storage, trial_id, record.user_attrs, record.system_attrs)
     return storage.set_trial_state_values(trial_id, record.state, record.values)
 
 

@@ -25,13 +25,12 @@ their processes try again while the study holds fewer than N trained trials.
 host and is gone (``_owner.py``), and retries the configs of those that held a claim; owners on
 other hosts are left to the storage's heartbeat (DESIGN.md, decision 8).
 
-**Enqueued trials on Ray.** The Optuna backend trains an enqueued (WAITING) trial in place:
-``ask`` moves it to RUNNING and the objective writes its outcome. Ray's driver records trials it
-created itself, so for the same contract (``archbench fidelity``'s pool, the configs a dead
-owner left to retry) it takes a WAITING trial the same way, owned and claimed by this process,
-and at the end writes the Ray trial's record into it instead of adding a second trial. A driver
-that restores a killed driver's Ray experiment owns the taken trials that experiment trains
-again (``reown``), so no sweep retries their configs.
+**Ray.** Ray's ``OptunaSearch`` asks on the same study, in the driver, so a Ray trial is a
+stored trial from its first write, as with the Optuna backend: ``ask`` pops an enqueued
+(WAITING) trial first. The driver owns and claims it, and writes the Ray trial's record into
+it when Ray ends it (``finish_in_place``). A driver that restores a killed driver's Ray
+experiment owns the trials that experiment trains again (``reown``), so no sweep retries their
+configs.
 """
 
 from __future__ import annotations
@@ -52,8 +51,6 @@ from optuna.trial import FrozenTrial, TrialState
 from archbench.search._owner import is_dead, this_process
 from archbench.search._record import (
     OWNER,
-    REASON,
-    STATUS,
     Owner,
     is_rejected,
     is_trained,
@@ -62,7 +59,6 @@ from archbench.search._record import (
 from archbench.search._settle import Ending, settle
 
 MAX_RETRIES = 2  # as the heartbeat's RetryHeartbeatStaleTrialCallback in _storage.py
-FIXED_PARAMS = "fixed_params"  # Optuna's system attr for the params given to ``enqueue_trial``
 
 
 def own(trial: optuna.Trial) -> None:
@@ -190,26 +186,17 @@ def retry(study: optuna.Study, trial: FrozenTrial) -> None:
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
 
 
-def take_waiting(study: optuna.Study) -> FrozenTrial | None:
-    """The oldest WAITING trial of ``study``, now RUNNING, owned and claimed by this process;
-    or None.
-
-    Safe when several drivers take at once: the storage moves a trial out of WAITING only once.
-    """
-    storage = study._storage  # the public Study API can only pop inside ``ask``
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-            owner = this_process(trial.number, claimed=True)
-            storage.set_trial_user_attr(trial._trial_id, OWNER, owner.to_dict())
-            return storage.get_trial(trial._trial_id)
-    return None
+def write_trial_attrs(study: optuna.Study, number: int, attrs: Mapping[str, Any]) -> None:
+    """User attrs of trial ``number``, in one transaction (``write_attrs``): how Ray's driver
+    writes to a trial that ``OptunaSearch`` holds."""
+    write_attrs(study._storage, _trial_id(study, number), attrs)
 
 
 def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
-    """Names this process the owner of the taken trials ``numbers`` still RUNNING.
+    """Names this process the owner, with a claim, of the trials ``numbers`` still RUNNING.
 
     A restored Ray experiment trains again the trials its killed driver had in flight. Owned by
-    the dead driver, their taken trials would be failed by the next sweep and their configs
+    the dead driver, their stored trials would be failed by the next sweep and their configs
     enqueued again, to be trained a second time beside the restored ones.
 
     Returns:
@@ -218,7 +205,7 @@ def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
     storage = study._storage
     owned = []
     for number in sorted(numbers):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        trial_id = _trial_id(study, number)
         if storage.get_trial(trial_id).state == TrialState.RUNNING:
             owner = this_process(number, claimed=True)
             storage.set_trial_user_attr(trial_id, OWNER, owner.to_dict())
@@ -226,35 +213,26 @@ def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
     return owned
 
 
-def waiting_params(trial: FrozenTrial) -> dict[str, Any]:
-    """The params a WAITING trial fixes: enqueued ones, or those of the trial it retries."""
-    return {**trial.system_attrs.get(FIXED_PARAMS, {}), **trial.params}
-
-
-def carried_attrs(trial: FrozenTrial) -> dict[str, Any]:
-    """The user attrs a WAITING trial brings to its record (``pool_index``...), not the
-    owner or the status of a trial it retries."""
-    return {k: v for k, v in trial.user_attrs.items() if k not in (OWNER, STATUS, REASON)}
-
-
 def finish_in_place(study: optuna.Study, number: int, record: FrozenTrial) -> bool:
-    """Writes ``record`` (a trial made by ``create_trial``) into the taken trial ``number``.
+    """Writes ``record`` (a trial made by ``create_trial``) into the RUNNING trial ``number``,
+    whose params its ``ask`` wrote: intermediate values, attrs, then state and values.
 
     Returns:
         False when that trial is finished already (a sweep failed it after the driver died and
         its config was retried): the caller then adds the record as a trial of its own.
     """
     storage = study._storage
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    trial_id = _trial_id(study, number)
     if storage.get_trial(trial_id).state.is_finished():
         return False
-    for name, value in record.params.items():
-        distribution = record.distributions[name]
-        storage.set_trial_param(trial_id, name, distribution.to_internal_repr(value), distribution)
     for step, value in record.intermediate_values.items():
         storage.set_trial_intermediate_value(trial_id, step, value)
     write_attrs(storage, trial_id, record.user_attrs, record.system_attrs)
     return storage.set_trial_state_values(trial_id, record.state, record.values)
+
+
+def _trial_id(study: optuna.Study, number: int) -> int:
+    return study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
 
 
 def without_rejections(study: optuna.Study) -> optuna.Study:
@@ -263,12 +241,6 @@ def without_rejections(study: optuna.Study) -> optuna.Study:
     TPE reads trials through ``Study._get_trials``; this view overrides that one method.
     """
     return cast(optuna.Study, _WithoutRejections(study))
-
-
-def inner_study(searcher: Any) -> optuna.Study:
-    """The in-memory study of Ray Tune's ``OptunaSearch``, set up by its first ``suggest``:
-    where Ray queues ``points_to_evaluate`` and where archbench queues enqueued trials."""
-    return cast(optuna.Study, searcher._ot_study)
 
 
 class _WithoutRejections:

@@ -4,15 +4,14 @@
 (the same ``decide`` as every trial), scores them on seeded batches of the search's training
 split, and stores the pool and its scores in the study (``PRESCREEN_ATTR``), so that a resumed
 search reads them back instead of scoring again. The best ``settings.prescreen_count`` configs
-are the first trials: the Optuna backend enqueues them, the Ray backend passes them as
-``points_to_evaluate``. They train like any trial, so the sampler learns from them (TPE counts
+are the first trials: they are enqueued in the study, where both backends' ``ask`` pops them
+first. They train like any trial, so the sampler learns from them (TPE counts
 them as startup trials), and each carries its score as the ``zero_cost`` trial attr.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,12 +211,9 @@ def searched_params(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any
     return {k: v for k, v in params.items() if not isinstance(space.params[k], FixedParam)}
 
 
-def params_key(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, default=str)
-
-
 def enqueue_top(study: optuna.Study, settings: SearchSettings, pool: ScoredPool | None) -> None:
-    """Enqueues the best configs of ``pool`` (Optuna backend), each with its score attr.
+    """Enqueues the best configs of ``pool``, each with its score attr; both backends' ``ask``
+    pops them first.
 
     ``skip_if_exists`` leaves out a config the study holds already, so a resume, or a rerun
     after a crash between scoring and enqueueing, adds nothing twice.
@@ -226,13 +222,3 @@ def enqueue_top(study: optuna.Study, settings: SearchSettings, pool: ScoredPool 
         return
     for params, attrs in pool.top(settings.prescreen_count):
         study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=True)
-
-
-def pending_top(
-    study: optuna.Study, settings: SearchSettings, pool: ScoredPool | None
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """The best configs of ``pool`` that no trial of ``study`` has tried yet (Ray backend)."""
-    if pool is None or settings.prescreen is None:
-        return []
-    tried = {params_key(t.params) for t in study.get_trials(deepcopy=False)}
-    return [(p, a) for p, a in pool.top(settings.prescreen_count) if params_key(p) not in tried]

@@ -8,12 +8,15 @@ trials on the CPUs and (fractional) GPUs of a cluster.
 Three driver-side pieces keep the archbench contract:
 
 - ``BudgetedSpace`` decides the budget inside the define-by-run function, from the analytic count.
+  ``OptunaSearch`` asks on archbench's own study, as the Optuna backend does: its sampler
+  learns from the stored trials, and enqueued trials (prescreened configs, a fidelity pool,
+  configs a dead owner left to retry) are popped by that ``ask``.
 - ``BudgetedSearcher`` wraps ``OptunaSearch``: an over-budget proposal never becomes a Ray trial
   (never scheduled, never built); it is recorded as rejected and the searcher proposes again, up
   to ``--max-rejections`` in a row. It stops proposing once ``--trials`` trials have trained, so
   ``--trials N`` means what it means with Optuna: N trials that trained, rejections not counted.
-- ``RecordTrials``, a Tune callback, writes every finished Ray trial into archbench's Optuna
-  storage (the one source of truth) with the Optuna backend's user attrs, once per Ray trial id.
+- ``RecordTrials``, a Tune callback, writes every finished Ray trial's record into the stored
+  trial its proposal was asked on, with the Optuna backend's user attrs, once per Ray trial id.
 
 Rerunning the same command after the driver was killed restores the Ray experiment
 (``Tuner.restore``) instead of starting over. Only the Ray modules of ``search/`` import ray
@@ -59,22 +62,24 @@ from archbench.search._gpus import (
     shares_ray_gpu,
 )
 from archbench.search._ledger import (
-    carried_attrs,
+    claim_attrs,
     finish_in_place,
-    inner_study,
+    own,
     reown,
     sweep_and_count,
-    take_waiting,
-    waiting_params,
+    write_trial_attrs,
 )
 from archbench.search._policy import StopPolicy
-from archbench.search._prescreen import Prescreening, params_key, pending_top, stored_pool
+from archbench.search._prescreen import Prescreening, enqueue_top, stored_pool
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
     FAILED,
+    NOTHING_ENQUEUED,
+    POOL_INDEX,
     RAY_TRIAL_ID,
     TRAINED,
     Placement,
+    decision_attrs,
     outcome_attrs,
 )
 from archbench.search._samplers import make_sampler, suggest
@@ -165,31 +170,28 @@ def experiment_root(settings: SearchSettings, study_name: str) -> str:
 
 
 class BudgetedSpace:
-    """The define-by-run space of ``OptunaSearch``: suggest, decode, check the budget.
+    """The define-by-run space of ``OptunaSearch``: own the trial, suggest, decode, check the
+    budget.
 
     Returns the decision as constants, which Ray merges into the trial's config, so the trainable
     gets the effective config without the space file and the driver can record the trial without
-    decoding again. It is picklable (Ray saves it with the searcher state). A prescreened
-    config carries its ``zero_cost`` attrs (``prescreened``, keyed by ``params_key``) along.
+    decoding again. ``trial`` is the stored trial ``ask`` made (or popped from the enqueued
+    ones); its number travels with the proposal. It is picklable (Ray saves it with the
+    searcher state).
     """
 
-    def __init__(
-        self,
-        settings: SearchSettings,
-        shape: DataShape,
-        prescreened: dict[str, dict[str, Any]] | None = None,
-    ) -> None:
+    def __init__(self, settings: SearchSettings, shape: DataShape) -> None:
         self.settings = settings
         self.shape = shape
         self.space: SearchSpace = get_space(settings.space)
-        self.prescreened = prescreened or {}
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        own(trial)
         sampled = self.space.to_config(suggest(trial, self.space), self.shape)
         decision = decide(sampled, self.settings.budget)
-        for key, value in decision.constraints.items():
-            trial.set_constraint(key, value)
         proposal = {
+            "trial": trial.number,
+            "enqueued": POOL_INDEX in trial.user_attrs,
             "config": decision.config.to_dict(),
             "n_params": decision.n_params,
             "constraints": decision.constraints,
@@ -201,14 +203,12 @@ class BudgetedSpace:
         }
         if decision.sampled_config != decision.config:
             proposal["sampled_config"] = decision.sampled_config.to_dict()
-        zero_cost = self.prescreened.get(params_key(dict(trial.params)))
-        if zero_cost is not None:
-            proposal["zero_cost"] = zero_cost
         return {KEY: proposal}
 
 
 class Recorder:
-    """Writes finished trials into archbench's study, once per Ray trial id, from the driver.
+    """The driver's ledger client: claims, and writes each trial's record into the stored trial
+    its proposal was asked on, once per Ray trial id.
 
     The Ray trial id (a user attr) is what makes a resumed experiment safe: a trial that finished
     after Ray's last checkpoint runs again on restore, and its second record is skipped.
@@ -218,18 +218,36 @@ class Recorder:
         self.settings = settings
         self.study_name = study_name
         self.epochs = epochs
+        self._storage: optuna.storages.BaseStorage | None = None
         self._study: optuna.Study | None = None
         self._recorded: set[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_study": None, "_recorded": None}
+        return {**self.__dict__, "_storage": None, "_study": None, "_recorded": None}
+
+    @property
+    def storage(self) -> optuna.storages.BaseStorage:
+        """The storage, opened once per driver; ``OptunaSearch`` asks on it too."""
+        if self._storage is None:
+            self._storage = open_storage(self.settings.storage, heartbeat_seconds=None)
+        return self._storage
 
     @property
     def study(self) -> optuna.Study:
         if self._study is None:
-            storage = open_storage(self.settings.storage, heartbeat_seconds=None)
-            self._study = optuna.load_study(study_name=self.study_name, storage=storage)
+            self._study = optuna.load_study(study_name=self.study_name, storage=self.storage)
         return self._study
+
+    def claim(self, proposal: dict[str, Any]) -> None:
+        """Writes the budget decision and the claim of an accepted proposal's trial."""
+        decided = decision_attrs(
+            config=proposal["config"],
+            n_params=proposal["n_params"],
+            sampled_config=proposal.get("sampled_config"),
+        )
+        write_trial_attrs(
+            self.study, proposal["trial"], {**decided, **claim_attrs(proposal["trial"])}
+        )
 
     def recorded_ids(self) -> set[str]:
         """Ray trial ids already in the storage (read once, then kept up to date)."""
@@ -252,10 +270,9 @@ class Recorder:
         placement: Placement | None = None,
         seconds: float | None = None,
     ) -> None:
-        """Adds one trial with the user attrs of the Optuna backend (docs/CONTRACTS.md), its
-        status and constraints as ``settle`` decided them.
-
-        A proposal made for an enqueued trial (``enqueued_trial``) is written into that trial.
+        """Writes one trial's record, with the user attrs of the Optuna backend
+        (docs/CONTRACTS.md), its status and constraints as ``settle`` decided them, into the
+        trial its proposal was asked on; as a trial of its own when a sweep failed that one.
         """
         if ray_trial_id in self.recorded_ids():
             return
@@ -272,9 +289,8 @@ class Recorder:
             val_accuracy=best,
             profile=profile,
             placement=placement,
-            zero_cost=proposal.get("zero_cost"),
         )
-        attrs = {**proposal.get("carried_attrs", {}), **attrs, RAY_TRIAL_ID: ray_trial_id}
+        attrs = {**attrs, RAY_TRIAL_ID: ray_trial_id}
         state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
             status, TrialState.PRUNED
         )
@@ -291,8 +307,8 @@ class Recorder:
         )
         if seconds is not None and trial.datetime_complete is not None:
             trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
-        taken = proposal.get("enqueued_trial")
-        if taken is None or not finish_in_place(self.study, taken, trial):
+        number = proposal.get("trial")
+        if number is None or not finish_in_place(self.study, number, trial):
             self.study.add_trial(trial)
         self.recorded_ids().add(ray_trial_id)
 
@@ -300,19 +316,17 @@ class Recorder:
 class BudgetedSearcher(Searcher):
     """``OptunaSearch`` behind the parameter budget and the ``--trials`` count.
 
-    Over-budget proposals are told to the inner study as pruned (with their constraints, so TPE
-    learns the boundary) and recorded as rejected, then the searcher asks again: they never reach
-    Ray. Proposing stops once the trials of the study that trained (ASHA-stopped ones included, as
-    with Optuna's pruner) plus those in flight reach ``--trials``; Ray then ends the experiment.
-    A Ray trial that failed frees its slot for another proposal. Ray saves this wrapper's
-    counters with ``get_state`` and the inner searcher itself; the trained count is read from
-    the storage, so a restored experiment counts right even when Ray's snapshot is stale.
+    Over-budget proposals are recorded as rejected in the trial they were asked on (with their
+    constraints, so the study keeps the boundary), then the searcher asks again: they never
+    reach Ray. An accepted proposal claims its trial (``_ledger.py``), so the storage counts it
+    while it is in flight. Proposing stops once the trials of the study that trained
+    (ASHA-stopped ones included, as with Optuna's pruner) plus the claimed ones reach
+    ``--trials``; Ray then ends the experiment. A Ray trial that failed frees its slot for
+    another proposal. The count is read from the storage, so a restored experiment counts
+    right even when Ray's snapshot of this searcher is stale.
 
-    Enqueued trials of the study (``archbench fidelity``'s pool, configs a dead owner left to
-    retry) are proposed first, after any prescreened points, as Optuna's ``ask`` would: each is
-    taken from the storage (``_ledger.take_waiting``), enqueued into the inner study so the sampler
-    proposes exactly its params, and its record is written into it. With ``enqueued_only`` the
-    searcher proposes nothing else.
+    With ``enqueued_only`` (``archbench fidelity``'s pool) the searcher proposes only the
+    study's enqueued trials.
     """
 
     def __init__(self, searcher: OptunaSearch, recorder: Recorder, run: str) -> None:
@@ -320,8 +334,7 @@ class BudgetedSearcher(Searcher):
         self.searcher = searcher  # the attribute name Ray's search generator looks for
         self.recorder = recorder
         self.run = run
-        self.live: dict[str, str] = {}  # Ray trial id -> id of the inner Optuna trial
-        self.taken: set[str] = set()  # live Ray trials of taken enqueued trials (slots held)
+        self.live: set[str] = set()  # Ray trials in flight
         self.proposals = 0
         self.policy = StopPolicy.of(recorder.settings)
 
@@ -332,92 +345,60 @@ class BudgetedSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
         """A config within the budget, None to wait for trials in flight, or FINISHED."""
-        while self.policy.problem is None and not self.policy.quota_full(self._slots_taken()):
-            enqueued = self._take_enqueued()
-            if enqueued is None and self.recorder.settings.enqueued_only:
+        study = self.recorder.study
+        while self.policy.problem is None and not self.policy.quota_full(sweep_and_count(study)):
+            if self.recorder.settings.enqueued_only and not study.get_trials(
+                deepcopy=False, states=(TrialState.WAITING,)
+            ):
                 break
             inner_id = f"{trial_id}-{self.proposals}"
             self.proposals += 1
             config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
             proposal = config[KEY]
-            if enqueued is not None:
-                proposal["enqueued_trial"] = enqueued.number
-                proposal["carried_attrs"] = carried_attrs(enqueued)
+            if self.recorder.settings.enqueued_only and not proposal["enqueued"]:
+                self.recorder.add(inner_id, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
+                break  # another driver took the last enqueued trial
             if proposal["reason"] is None:
-                self.live[trial_id] = inner_id
-                if enqueued is not None:
-                    self.taken.add(trial_id)
+                self.recorder.claim(proposal)
+                self.live.add(trial_id)
                 self.policy.accepted()
                 return config
-            self.searcher.on_trial_complete(inner_id, result=None)  # PRUNED in the inner study
             settled = settle(Ending(proposal["constraints"], over_budget=proposal["reason"]))
             self.recorder.add(inner_id, proposal, settled)
             settled.tell(self.policy)
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
         if self.policy.problem is None:
-            set_run_state(self.recorder.study, self.run, "finished")
+            set_run_state(study, self.run, "finished")
         else:
-            set_run_state(self.recorder.study, self.run, "aborted", self.policy.problem)
+            set_run_state(study, self.run, "aborted", self.policy.problem)
         return Searcher.FINISHED
-
-    def _take_enqueued(self) -> optuna.trial.FrozenTrial | None:
-        """The next enqueued trial of the study, taken and queued in the inner study; None when
-        none is left or prescreened points still wait (the inner ``ask`` pops those first)."""
-        inner = inner_study(self.searcher)
-        if inner.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            return None
-        enqueued = take_waiting(self.recorder.study)
-        if enqueued is not None:
-            inner.enqueue_trial(waiting_params(enqueued))
-        return enqueued
-
-    def _slots_taken(self) -> int:
-        """Slots taken in the storage (``_ledger.py``), plus this driver's trials in flight.
-
-        After a crash Ray restores this searcher from its last snapshot, which may predate
-        trials the driver already recorded; the storage is the truth, so none trains twice.
-        The read also fails the enqueued trials a dead driver had taken, retrying their configs.
-        A taken enqueued trial holds its slot in the storage already.
-        """
-        counted = self.recorder.recorded_ids() | self.taken
-        in_flight = sum(1 for ray_id in self.live if ray_id not in counted)
-        return sweep_and_count(self.recorder.study) + in_flight
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self.live and f"{KEY}/metrics/{METRIC}" in result:
-            self.searcher.on_trial_result(self.live[trial_id], result)
 
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
-        inner_id = self.live.pop(trial_id, None)
-        self.taken.discard(trial_id)
-        if inner_id is None:
+        """Tells the stop policy; ``RecordTrials`` writes the record right after (Ray calls
+        the searcher first, then the callbacks, before it asks for another config)."""
+        if trial_id not in self.live:
             return
+        self.live.discard(trial_id)
         result = result or {}
         if not error and f"{KEY}/metrics/{METRIC}" in result:  # its last report was an epoch
-            # Stopped before its last epoch: PRUNED for the sampler, as Optuna's pruner does.
-            stopped_early = result["epoch"] < self.recorder.epochs
-            self.searcher.on_trial_complete(inner_id, result=None if stopped_early else result)
-        elif not error and f"{KEY}/rejected" in result:  # measured latency over the cap
-            self.searcher.on_trial_complete(inner_id, result=None)
+            return
+        if not error and f"{KEY}/rejected" in result:  # measured latency over the cap
             self.policy.rejected()
         else:
-            self.searcher.on_trial_complete(inner_id, result=None, error=True)
             self.policy.failed(result.get(f"{KEY}/failed", "the Ray worker died"))
 
     def get_state(self) -> dict[str, Any]:
         return {
-            "live": self.live,
-            "taken": sorted(self.taken),
+            "live": sorted(self.live),
             "proposals": self.proposals,
             "policy": asdict(self.policy),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.live, self.proposals = state["live"], state["proposals"]
-        self.taken = set(state.get("taken", ()))
+        self.live, self.proposals = set(state["live"]), state["proposals"]
         self.policy = StopPolicy(**state["policy"])
 
 
@@ -428,9 +409,9 @@ class RecordTrials(tune.Callback):
     last epoch; ``rejected`` when its measured latency was over the cap; ``failed`` with the
     trainer's reason, or when its worker died more often than ``--max-failures`` allows.
 
-    In a restored experiment, this driver first owns the enqueued trials that the unfinished
-    Ray trials had taken (``_ledger.reown``): they train again and are recorded in place,
-    where a sweep would otherwise fail them and retry their configs beside them.
+    In a restored experiment, this driver first owns the stored trials of the unfinished Ray
+    trials (``_ledger.reown``): they train again and are recorded in place, where a sweep
+    would otherwise fail them and retry their configs beside them.
     """
 
     def __init__(self, recorder: Recorder) -> None:
@@ -444,8 +425,7 @@ class RecordTrials(tune.Callback):
             return
         self._restored_owned = True
         unfinished = [t for t in trials if t.status not in (t.TERMINATED, t.ERROR)]
-        taken = [t.config.get(KEY, {}).get("enqueued_trial") for t in unfinished]
-        reown(self.recorder.study, [number for number in taken if number is not None])
+        reown(self.recorder.study, [t.config[KEY]["trial"] for t in unfinished])
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
@@ -570,15 +550,6 @@ def _trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _sampler_storage(study: optuna.Study) -> optuna.storages.BaseStorage:
-    """An in-memory copy of the study's finished trials, so a new Ray run learns from old ones."""
-    storage = optuna.storages.InMemoryStorage()
-    memory = optuna.create_study(storage=storage, study_name=study.study_name, direction="maximize")
-    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    memory.add_trials([t for t in finished if t.distributions])
-    return storage
-
-
 def _new_tuner(
     settings: SearchSettings,
     ray_settings: RaySettings,
@@ -620,21 +591,17 @@ def _new_tuner(
 
 
 def new_searcher(recorder: Recorder, study: optuna.Study, run: str) -> BudgetedSearcher:
-    """The searcher of a new Ray experiment of ``study``, warm-started with its trials; it
-    shares ``recorder`` with the ``RecordTrials`` callback, so both see the same records."""
+    """The searcher of a new Ray experiment of ``study``: ``OptunaSearch`` asking on the study
+    itself. It shares ``recorder`` with the ``RecordTrials`` callback, so both see the same
+    records."""
     settings = recorder.settings
-    # Prescreened configs no trial has tried yet train first, as with Optuna's enqueued trials.
-    first = pending_top(study, settings, stored_pool(study))
     return BudgetedSearcher(
         OptunaSearch(
-            space=BudgetedSpace(
-                settings, data_shape(settings), {params_key(p): attrs for p, attrs in first}
-            ),
+            space=BudgetedSpace(settings, data_shape(settings)),
             metric=METRIC,
             mode="max",
-            points_to_evaluate=[params for params, _ in first] or None,
             sampler=make_sampler(settings.sampler, settings.seed),
-            storage=_sampler_storage(study),
+            storage=recorder.storage,
             study_name=study.study_name,
         ),
         recorder,
@@ -734,8 +701,8 @@ def run_ray_search(
     """Runs (or resumes) a search on Ray Tune until ``settings.n_trials`` trials have trained.
 
     An interrupted Ray experiment of the study is restored first; a new experiment then trains
-    whatever is still missing (for example after raising ``--trials``), its sampler warm-started
-    with the study's trials. Trials are recorded in the study as they end.
+    whatever is still missing (for example after raising ``--trials``), its sampler asking on
+    the study itself. Trials are recorded in the study as they end.
 
     Args:
         fresh: delete the study first (its old Ray experiments are left on disk, unused).
@@ -758,6 +725,7 @@ def run_ray_search(
     device = ray_trial_device(settings.device, gpus)  # in Ray's terms: cpu, cuda or cuda:N
     settings = with_absolute_paths(replace(settings, ray=ray_settings, device=device))
     study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
+    enqueue_top(study, settings, stored_pool(study))
     if watch is not None:
         watch(study)
     study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials here

@@ -148,17 +148,14 @@ def outcome_attrs(
     val_accuracy: float | None = None,
     profile: dict[str, Any] | None = None,
     placement: Placement | None = None,
-    zero_cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A whole trial record, for a trial created whole (Ray's driver). ``zero_cost`` is a
-    prescreened trial's ``zero_cost_attrs``."""
+    """A whole trial record, as Ray's driver writes it when a Ray trial ends."""
     return {
         **decision_attrs(config=config, n_params=n_params, sampled_config=sampled_config),
         **result_attrs(
             metrics=metrics or [], val_accuracy=val_accuracy, profile=profile, placement=placement
         ),
         **status_attrs(status, reason),
-        **(zero_cost or {}),
     }
 
 

@@ -31,6 +31,7 @@ from tests.search.conftest import TINY_BUDGET, tiny_settings
 BACKENDS = ["optuna", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])]
 # The trial record (docs/CONTRACTS.md): attrs every backend stores, and those only one stores.
 TRAINED_ATTRS = {
+    "owner",
     "status",
     "config",
     "n_params",
@@ -39,8 +40,8 @@ TRAINED_ATTRS = {
     "epochs_trained",
     "host",
 }
-REJECTED_ATTRS = {"status", "reason", "config", "n_params"}
-BACKEND_ATTRS = {"optuna": {"owner"}, "ray": {"ray_trial_id", "ray_node_id"}}
+REJECTED_ATTRS = {"owner", "status", "reason", "config", "n_params"}
+BACKEND_ATTRS = {"optuna": set(), "ray": {"ray_trial_id", "ray_node_id"}}
 
 
 @pytest.fixture(params=BACKENDS)

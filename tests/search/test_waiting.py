@@ -1,4 +1,5 @@
-"""Enqueued trials taken by a Ray driver (``_waiting.py``), on a real SQLite storage."""
+"""Trials a killed Ray driver had asked, owned again by the driver that restores its experiment
+(``_ledger.reown``), on a real SQLite storage."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from archbench.search import open_storage
-from archbench.search._ledger import reown, sweep_and_count, take_waiting
+from archbench.search._ledger import reown, sweep_and_count
 from archbench.search._owner import host_name, process_start_time
 from archbench.search._record import OWNER, POOL_INDEX, Owner
 
@@ -27,11 +28,10 @@ def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Pat
     study = optuna.create_study(study_name="w", storage=storage, direction="maximize")
     for index in range(3):
         study.enqueue_trial({"x": index}, user_attrs={POOL_INDEX: index})
-    taken = [take_waiting(study), take_waiting(study)]
-    assert [t.number for t in taken if t is not None] == [0, 1]
-    for trial in taken:  # the driver that took them was killed
-        assert trial is not None
-        study._storage.set_trial_user_attr(trial._trial_id, OWNER, dead_owner(trial.number))
+    taken = [study.ask(), study.ask()]  # what OptunaSearch's ask pops first
+    assert [t.number for t in taken] == [0, 1]
+    for trial in taken:  # the driver that asked them was killed
+        trial.set_user_attr(OWNER, dead_owner(trial.number))
     study.tell(0, 0.9)  # the restored experiment had finished this one already
 
     assert reown(study, [0, 1]) == [1], "only a trial still RUNNING is owned again"
@@ -39,9 +39,9 @@ def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Pat
     states = [t.state for t in study.get_trials(deepcopy=False)]
     assert states == [TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING]
 
-    taken_again = take_waiting(study)
-    assert taken_again is not None and taken_again.number == 2
-    study._storage.set_trial_user_attr(taken_again._trial_id, OWNER, dead_owner(2))
+    taken_again = study.ask()
+    assert taken_again.number == 2
+    taken_again.set_user_attr(OWNER, dead_owner(2))
     sweep_and_count(study)  # not owned again: failed, and its config enqueued for a retry
     trials = study.get_trials(deepcopy=False)
     assert [t.state for t in trials][2:] == [TrialState.FAIL, TrialState.WAITING]

@@ -192,6 +192,11 @@ def write_trial_attrs(study: optuna.Study, number: int, attrs: Mapping[str, Any]
     write_attrs(study._storage, _trial_id(study, number), attrs)
 
 
+def report(study: optuna.Study, number: int, step: int, value: float) -> None:
+    """An intermediate value of trial ``number``, as ``Trial.report`` writes it."""
+    study._storage.set_trial_intermediate_value(_trial_id(study, number), step, value)
+
+
 def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
     """Names this process the owner, with a claim, of the trials ``numbers`` still RUNNING.
 

@@ -66,6 +66,7 @@ from archbench.search._ledger import (
     finish_in_place,
     own,
     reown,
+    report,
     sweep_and_count,
     write_trial_attrs,
 )
@@ -76,6 +77,7 @@ from archbench.search._record import (
     FAILED,
     NOTHING_ENQUEUED,
     POOL_INDEX,
+    QUOTA_REACHED,
     RAY_TRIAL_ID,
     TRAINED,
     Placement,
@@ -238,8 +240,9 @@ class Recorder:
             self._study = optuna.load_study(study_name=self.study_name, storage=self.storage)
         return self._study
 
-    def claim(self, proposal: dict[str, Any]) -> None:
-        """Writes the budget decision and the claim of an accepted proposal's trial."""
+    def claim(self, proposal: dict[str, Any]) -> int:
+        """Writes the budget decision and the claim of an accepted proposal's trial, then
+        counts the slots taken, this one included (the ledger's claim)."""
         decided = decision_attrs(
             config=proposal["config"],
             n_params=proposal["n_params"],
@@ -248,6 +251,7 @@ class Recorder:
         write_trial_attrs(
             self.study, proposal["trial"], {**decided, **claim_attrs(proposal["trial"])}
         )
+        return sweep_and_count(self.study)
 
     def recorded_ids(self) -> set[str]:
         """Ray trial ids already in the storage (read once, then kept up to date)."""
@@ -319,9 +323,11 @@ class BudgetedSearcher(Searcher):
     Over-budget proposals are recorded as rejected in the trial they were asked on (with their
     constraints, so the study keeps the boundary), then the searcher asks again: they never
     reach Ray. An accepted proposal claims its trial (``_ledger.py``), so the storage counts it
-    while it is in flight. Proposing stops once the trials of the study that trained
-    (ASHA-stopped ones included, as with Optuna's pruner) plus the claimed ones reach
-    ``--trials``; Ray then ends the experiment. A Ray trial that failed frees its slot for
+    while it is in flight, and trains only if the count after its claim is at most
+    ``--trials``, as with Optuna: drivers that share the study never train more than N.
+    Proposing stops once the trials of the study that trained (ASHA-stopped ones included, as
+    with Optuna's pruner) plus the claimed ones reach ``--trials``; Ray then ends the
+    experiment. A Ray trial that failed frees its slot for
     another proposal. The count is read from the storage, so a restored experiment counts
     right even when Ray's snapshot of this searcher is stale.
 
@@ -334,7 +340,7 @@ class BudgetedSearcher(Searcher):
         self.searcher = searcher  # the attribute name Ray's search generator looks for
         self.recorder = recorder
         self.run = run
-        self.live: set[str] = set()  # Ray trials in flight
+        self.live: dict[str, int] = {}  # Ray trials in flight -> their stored trials
         self.proposals = 0
         self.policy = StopPolicy.of(recorder.settings)
 
@@ -358,12 +364,14 @@ class BudgetedSearcher(Searcher):
             if self.recorder.settings.enqueued_only and not proposal["enqueued"]:
                 self.recorder.add(inner_id, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
                 break  # another driver took the last enqueued trial
+            ending = Ending(proposal["constraints"], over_budget=proposal["reason"])
             if proposal["reason"] is None:
-                self.recorder.claim(proposal)
-                self.live.add(trial_id)
-                self.policy.accepted()
-                return config
-            settled = settle(Ending(proposal["constraints"], over_budget=proposal["reason"]))
+                if self.policy.admits(self.recorder.claim(proposal)):
+                    self.live[trial_id] = proposal["trial"]
+                    self.policy.accepted()
+                    return config
+                ending = Ending(proposal["constraints"], refused=QUOTA_REACHED)  # another driver
+            settled = settle(ending)
             self.recorder.add(inner_id, proposal, settled)
             settled.tell(self.policy)
         if self.live:
@@ -374,14 +382,19 @@ class BudgetedSearcher(Searcher):
             set_run_state(study, self.run, "aborted", self.policy.problem)
         return Searcher.FINISHED
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Writes an epoch's accuracy into the stored trial as it comes (the live view)."""
+        if trial_id in self.live and f"{KEY}/metrics/{METRIC}" in result:
+            epoch, accuracy = result[f"{KEY}/metrics/epoch"], result[f"{KEY}/metrics/{METRIC}"]
+            report(self.recorder.study, self.live[trial_id], int(epoch), float(accuracy))
+
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
         """Tells the stop policy; ``RecordTrials`` writes the record right after (Ray calls
         the searcher first, then the callbacks, before it asks for another config)."""
-        if trial_id not in self.live:
+        if self.live.pop(trial_id, None) is None:
             return
-        self.live.discard(trial_id)
         result = result or {}
         if not error and f"{KEY}/metrics/{METRIC}" in result:  # its last report was an epoch
             return
@@ -392,13 +405,13 @@ class BudgetedSearcher(Searcher):
 
     def get_state(self) -> dict[str, Any]:
         return {
-            "live": sorted(self.live),
+            "live": self.live,
             "proposals": self.proposals,
             "policy": asdict(self.policy),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.live, self.proposals = set(state["live"]), state["proposals"]
+        self.live, self.proposals = state["live"], state["proposals"]
         self.policy = StopPolicy(**state["policy"])
 
 

@@ -264,6 +264,10 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     assert [t.user_attrs[OWNER]["trial"] for t in running] == [0, 1], "each taken with a claim"
     assert searcher.suggest("ray-c") is None, "nothing else is proposed; the two are in flight"
 
+    searcher.on_trial_result(
+        "ray-a", {"archbench/metrics/epoch": 1, "archbench/metrics/val_accuracy": 0.5}
+    )
+    assert load(storage).trials[0].intermediate_values == {1: 0.5}, "epochs show as they come"
     history = [{"epoch": 1, "val_accuracy": 0.75, "seconds": 1.0}]
     trained = settle(Ending(epochs=1))
     recorder.add("ray-a", first["archbench"], trained, history=history)
@@ -280,6 +284,41 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     searcher.on_trial_complete("ray-b", {"archbench/failed": "non-finite loss"})
     assert searcher.suggest("ray-e") == "FINISHED", "a failed pool config is not replaced"
     assert trial_status(load(storage).trials[1]) == FAILED
+
+
+def test_two_drivers_at_the_last_slot_never_train_more_than_n(
+    tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Driver B asks and claims between driver A's ask and A's claim: A's claim counts two
+    slots for ``--trials 1`` and is refused, as an Optuna worker's would be."""
+    ray_search = pytest.importorskip("archbench.search._ray_backend")
+    from archbench.search import prepare_study
+    from archbench.search._record import QUOTA_REACHED
+
+    storage = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(tiny_space, storage, 1, sampler="random")
+    study, _ = prepare_study(settings)
+    drivers = [
+        ray_search.new_searcher(ray_search.Recorder(settings, "tiny", 1), study, "run")
+        for _ in range(2)
+    ]
+    first, second = drivers
+    claim = ray_search.Recorder.claim
+    proposed_between: list[object] = []
+
+    def claim_after_the_other(recorder: Any, proposal: dict) -> int:
+        if recorder is first.recorder and not proposed_between:
+            proposed_between.append(second.suggest("b"))
+        return claim(recorder, proposal)
+
+    monkeypatch.setattr(ray_search.Recorder, "claim", claim_after_the_other)
+    assert first.suggest("a") == "FINISHED", "refused at the claim, and the quota is full"
+    assert isinstance(proposed_between[0], dict), "the other driver's proposal trains"
+    trials = load(storage).trials
+    refused = [t for t in trials if t.user_attrs.get("reason") == QUOTA_REACHED]
+    running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert len(refused) == 1 and trial_status(refused[0]) == REJECTED
+    assert [t.number for t in running] == [proposed_between[0]["archbench"]["trial"]]
 
 
 @pytest.mark.ray

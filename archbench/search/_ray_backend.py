@@ -220,19 +220,19 @@ class Recorder:
         self.settings = settings
         self.study_name = study_name
         self.epochs = epochs
-        self._storage: optuna.storages.BaseStorage | None = None
+        self._opened_storage: optuna.storages.BaseStorage | None = None
         self._study: optuna.Study | None = None
         self._recorded: set[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_storage": None, "_study": None, "_recorded": None}
+        return {**self.__dict__, "_opened_storage": None, "_study": None, "_recorded": None}
 
     @property
     def storage(self) -> optuna.storages.BaseStorage:
         """The storage, opened once per driver; ``OptunaSearch`` asks on it too."""
-        if self._storage is None:
-            self._storage = open_storage(self.settings.storage, heartbeat_seconds=None)
-        return self._storage
+        if self._opened_storage is None:
+            self._opened_storage = open_storage(self.settings.storage, heartbeat_seconds=None)
+        return self._opened_storage
 
     @property
     def study(self) -> optuna.Study:

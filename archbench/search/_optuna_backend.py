@@ -25,7 +25,7 @@ from archbench.search._gpus import WorkerDevice, environment, worker_devices
 from archbench.search._ledger import claim, own, sweep_and_count, write
 from archbench.search._owner import host_name
 from archbench.search._policy import StopPolicy
-from archbench.search._prescreen import Prescreening, enqueue_top, stored_pool
+from archbench.search._prescreen import Prescreening
 from archbench.search._record import (
     BASELINE,
     FAILED,
@@ -303,7 +303,6 @@ def run_search(
     start = time.perf_counter()
     gpus = worker_devices(settings) if settings.workers > 1 else []
     study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
-    enqueue_top(study, settings, stored_pool(study))
     if watch is not None:
         watch(study)
     if settings.workers == 1:

@@ -4,9 +4,9 @@
 (the same ``decide`` as every trial), scores them on seeded batches of the search's training
 split, and stores the pool and its scores in the study (``PRESCREEN_ATTR``), so that a resumed
 search reads them back instead of scoring again. The best ``settings.prescreen_count`` configs
-are the first trials: they are enqueued in the study, where both backends' ``ask`` pops them
-first. They train like any trial, so the sampler learns from them (TPE counts
-them as startup trials), and each carries its score as the ``zero_cost`` trial attr.
+are the first trials: ``prepare_study`` enqueues them, and both backends' ``ask`` pops them
+first. They train like any trial, so the sampler learns from them (TPE counts them as startup
+trials), and each carries its score as the ``zero_cost`` trial attr.
 """
 
 from __future__ import annotations
@@ -212,8 +212,7 @@ def searched_params(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any
 
 
 def enqueue_top(study: optuna.Study, settings: SearchSettings, pool: ScoredPool | None) -> None:
-    """Enqueues the best configs of ``pool``, each with its score attr; both backends' ``ask``
-    pops them first.
+    """Enqueues the best configs of ``pool``, each with its score attr (``prepare_study``).
 
     ``skip_if_exists`` leaves out a config the study holds already, so a resume, or a rerun
     after a crash between scoring and enqueueing, adds nothing twice.

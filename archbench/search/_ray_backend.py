@@ -71,7 +71,7 @@ from archbench.search._ledger import (
     write_trial_attrs,
 )
 from archbench.search._policy import StopPolicy
-from archbench.search._prescreen import Prescreening, enqueue_top, stored_pool
+from archbench.search._prescreen import Prescreening
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
     FAILED,
@@ -738,7 +738,6 @@ def run_ray_search(
     device = ray_trial_device(settings.device, gpus)  # in Ray's terms: cpu, cuda or cuda:N
     settings = with_absolute_paths(replace(settings, ray=ray_settings, device=device))
     study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
-    enqueue_top(study, settings, stored_pool(study))
     if watch is not None:
         watch(study)
     study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials here

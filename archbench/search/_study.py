@@ -20,7 +20,7 @@ import archbench
 from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import ensure_feasible
-from archbench.search._prescreen import Prescreening, ensure_prescreened, stored_pool
+from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened, stored_pool
 from archbench.search._record import (
     BASELINE,
     EPOCHS_TRAINED,
@@ -107,7 +107,8 @@ def prepare_study(
 ) -> tuple[optuna.Study, str]:
     """Creates the study, or loads it to resume after checking the settings match.
 
-    With ``--prescreen`` it also scores the pool, once per study (``_prescreen.py``);
+    With ``--prescreen`` it also scores the pool, once per study (``_prescreen.py``), and
+    enqueues its best configs, after the baselines: the first trials of either backend.
     ``on_prescreen`` follows the scoring.
 
     Raises:
@@ -135,7 +136,7 @@ def prepare_study(
     _enqueue_baselines(study, settings.baselines)
     if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
         study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
-    ensure_prescreened(study, settings, space, shape, on_prescreen)
+    enqueue_top(study, settings, ensure_prescreened(study, settings, space, shape, on_prescreen))
     return study, name
 
 

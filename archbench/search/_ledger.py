@@ -51,6 +51,7 @@ from optuna.trial import FrozenTrial, TrialState
 from archbench.search._owner import is_dead, this_process
 from archbench.search._record import (
     OWNER,
+    RUN_ATTRS,
     Owner,
     is_rejected,
     is_trained,
@@ -58,7 +59,7 @@ from archbench.search._record import (
 )
 from archbench.search._settle import Ending, settle
 
-MAX_RETRIES = 2  # as the heartbeat's RetryHeartbeatStaleTrialCallback in _storage.py
+MAX_RETRIES = 2  # retries of one config whose trial died
 
 
 def own(trial: optuna.Trial) -> None:
@@ -180,10 +181,14 @@ def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
 
 
 def retry(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Enqueues ``trial``'s params again, as the heartbeat does for a stale trial."""
+    """Enqueues ``trial``'s params again with the attrs it was enqueued with, not its own run's
+    record (``RUN_ATTRS``), at most ``MAX_RETRIES`` times. The heartbeat calls it too, for a
+    stale trial of another host (``_storage.py``)."""
+    retried = copy.copy(trial)
+    retried.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in RUN_ATTRS}
     with warnings.catch_warnings():  # the callback is marked experimental; it is what we mean
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, retried)
 
 
 def write_trial_attrs(study: optuna.Study, number: int, attrs: Mapping[str, Any]) -> None:

@@ -46,6 +46,12 @@ RAY_NODE_ID = "ray_node_id"  # the Ray node it trained on (Ray backend only)
 RAY_TRIAL_ID = "ray_trial_id"  # the Ray trial (Ray backend only)
 # {score, value, rank}: the zero-cost score of a --prescreen trial and its rank in the pool
 ZERO_COST = "zero_cost"
+# What running a trial writes, as against what it was enqueued with (BASELINE, POOL_INDEX,
+# ZERO_COST): a retried config keeps only the latter, not its predecessor's record.
+RUN_ATTRS = frozenset(
+    {OWNER, STATUS, REASON, CONFIG, SAMPLED_CONFIG, N_PARAMS, METRICS, VAL_ACCURACY,
+     EPOCHS_TRAINED, BENCHMARK, PROFILE, HOST, RAY_NODE_ID, RAY_TRIAL_ID}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Owner:
     host: str
     pid: int
     started: str | None
-    trial: int  # the trial it was written for: a retried trial copies its predecessor's attrs
+    trial: int  # the trial it was written for: an owner copied onto another trial is not its
     claimed: bool = False
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ SQLite by default (``results/archbench.db``, which optuna-dashboard opens as-is)
 URL (PostgreSQL for several machines, through whichever driver is installed), or a journal file
 (``*.log``/``*.journal``), which Optuna recommends for several processes on one machine. RDB
 storages get a heartbeat, so a worker killed with SIGKILL leaves no trial RUNNING forever: the
-next search fails it and retries its config (``RetryHeartbeatStaleTrialCallback``).
+next search fails it and retries its config (``_ledger.retry``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+from archbench.search._ledger import retry
 
 DEFAULT_STORAGE = "sqlite:///results/archbench.db"
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
@@ -97,9 +99,7 @@ def open_storage(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 if heartbeat_seconds:
-                    kwargs["heartbeat_stale_trial_callback"] = RetryHeartbeatStaleTrialCallback(
-                        max_retry=2
-                    )
+                    kwargs["heartbeat_stale_trial_callback"] = retry
                 return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open this URL"
             if _lost_schema_race(exc) and attempt < SCHEMA_RACE_ATTEMPTS:

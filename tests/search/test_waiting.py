@@ -42,7 +42,9 @@ def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Pat
     taken_again = study.ask()
     assert taken_again.number == 2
     taken_again.set_user_attr(OWNER, dead_owner(2))
+    taken_again.set_user_attr("metrics", [{"epoch": 1, "val_accuracy": 0.5}])  # died training
     sweep_and_count(study)  # not owned again: failed, and its config enqueued for a retry
     trials = study.get_trials(deepcopy=False)
     assert [t.state for t in trials][2:] == [TrialState.FAIL, TrialState.WAITING]
-    assert trials[3].user_attrs[POOL_INDEX] == 2
+    assert "died" in trials[2].user_attrs["reason"]
+    assert trials[3].user_attrs == {POOL_INDEX: 2}, "the retry keeps what it was enqueued with"

@@ -133,6 +133,8 @@ class DatasetInfo:
         num_classes: number of classes.
         train_size: images in the train split.
         test_size: images in the test split.
+        val_size: images in the data set's own validation split (an image folder's ``val/``);
+            0 when validation is held out of the train split.
         embedded: ships with the installed packages (nothing to download).
         present: embedded, or every file is in ``location``.
         location: the folder holding (or expected to hold) the files; None when embedded.
@@ -147,9 +149,15 @@ class DatasetInfo:
     embedded: bool
     present: bool
     location: str | None
+    val_size: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def training_images(self, val_fraction: float) -> int:
+        """The images a training run learns from (``split_train_val``): the whole train split
+        beside a validation split of its own, else the train split less ``val_fraction``."""
+        return self.train_size if self.val_size else round(self.train_size * (1 - val_fraction))
 
 
 def list_datasets() -> list[str]:
@@ -217,6 +225,7 @@ def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
             num_classes=len(images.classes),
             train_size=sum(images.counts["train"]),
             test_size=sum(images.counts["test"]),
+            val_size=sum(images.counts.get("val", ())),
             embedded=False,
             present=True,
             location=images.source,

@@ -200,7 +200,7 @@ def train_images(dataset: str | None, recipe: TrainRecipe) -> int | None:
     if dataset is None:
         return None
     try:
-        return round(dataset_info(dataset).train_size * (1 - recipe.val_fraction))
+        return dataset_info(dataset).training_images(recipe.val_fraction)
     except ValueError:
         return None
 

@@ -149,6 +149,9 @@ def test_a_val_folder_is_the_validation_set(tmp_path: Path, cache: Path) -> None
     without = make_folder(tmp_path / "plain", splits={"train": 4, "test": 2})
     train, val = split_train_val(load_dataset(str(without), "train", cache), 0.25, seed=0)
     assert (len(train), len(val)) == (9, 3)  # split from train/, as for every data set
+    # What an exported recipe is fitted to: the images training learns from, as split above.
+    assert dataset_info(str(root), cache).training_images(0.5) == 12
+    assert dataset_info(str(without), cache).training_images(0.25) == 9
 
 
 def test_a_training_loader_runs_on_a_folder(tmp_path: Path, cache: Path) -> None:

@@ -62,7 +62,7 @@ class Owner:
     host: str
     pid: int
     started: str | None
-    trial: int  # the trial it was written for: an owner copied onto another trial is not its
+    trial: int  # the trial it was written for: an owner copied onto another trial owns nothing
     claimed: bool = False
 
     def to_dict(self) -> dict[str, Any]:

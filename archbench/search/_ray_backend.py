@@ -193,7 +193,7 @@ class BudgetedSpace:
         decision = decide(sampled, self.settings.budget)
         proposal = {
             "trial": trial.number,
-            "enqueued": POOL_INDEX in trial.user_attrs,
+            "pooled": POOL_INDEX in trial.user_attrs,  # a config of ``archbench fidelity``'s pool
             "config": decision.config.to_dict(),
             "n_params": decision.n_params,
             "constraints": decision.constraints,
@@ -327,9 +327,9 @@ class BudgetedSearcher(Searcher):
     ``--trials``, as with Optuna: drivers that share the study never train more than N.
     Proposing stops once the trials of the study that trained (ASHA-stopped ones included, as
     with Optuna's pruner) plus the claimed ones reach ``--trials``; Ray then ends the
-    experiment. A Ray trial that failed frees its slot for
-    another proposal. The count is read from the storage, so a restored experiment counts
-    right even when Ray's snapshot of this searcher is stale.
+    experiment. A Ray trial that failed frees its slot for another proposal. The count is read
+    from the storage, so a restored experiment counts right even when Ray's snapshot of this
+    searcher is stale.
 
     With ``enqueued_only`` (``archbench fidelity``'s pool) the searcher proposes only the
     study's enqueued trials.
@@ -361,7 +361,7 @@ class BudgetedSearcher(Searcher):
             self.proposals += 1
             config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
             proposal = config[KEY]
-            if self.recorder.settings.enqueued_only and not proposal["enqueued"]:
+            if self.recorder.settings.enqueued_only and not proposal["pooled"]:
                 self.recorder.add(inner_id, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
                 break  # another driver took the last enqueued trial
             ending = Ending(proposal["constraints"], over_budget=proposal["reason"])

@@ -116,6 +116,11 @@ class DeviceSpec:
         memory_bandwidth: bytes/s.
         source: where the figures come from.
         calibration: fitted parameters; None for the zero-shot defaults.
+        onednn_conv_us: what a convolution that PyTorch's CPU backend runs through oneDNN
+            costs per call more than one it runs natively (``_latency._cpu_path``); measured
+            for ``cpu``, 0 (not modelled) elsewhere.
+        threads: the torch threads of a CPU's measurements (None: several), which decide the
+            path of a pointwise convolution.
     """
 
     name: str
@@ -127,6 +132,8 @@ class DeviceSpec:
     memory_bandwidth: float
     source: str
     calibration: Calibration | None = None
+    onednn_conv_us: float = 0.0
+    threads: int | None = None
 
     def peak_flops(self, precision: str, *, convolution: bool) -> float:
         """Peak FLOP/s of a convolution or matmul at ``precision``.
@@ -224,12 +231,14 @@ def _key(name: str) -> str:
 
 @functools.cache
 def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
-    """This machine's CPU: FP32 matmul FLOP/s and copy bandwidth, measured with torch's threads.
+    """This machine's CPU: FP32 matmul FLOP/s, copy bandwidth and the fixed cost of a oneDNN
+    convolution call, measured with torch's threads.
 
     Each figure is the best of a few timed repeats within about ``seconds``; measured once per
     process. BF16 and FP16 are set to the FP32 rate (CPUs without AMX run them no faster).
     """
     import torch
+    import torch.nn.functional as F
 
     def best(fn: Callable[[], object], work: float) -> float:
         fn()  # warm-up: thread pool start, first-touch of the pages
@@ -248,6 +257,11 @@ def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
     flops = best(lambda: torch.mm(a, b), 2 * n**3)
     source, target = torch.empty(2**23), torch.empty(2**23)  # 32 MiB each, beyond the caches
     bandwidth = best(lambda: target.copy_(source), 2 * source.nbytes)
+    # one-value convolutions: oneDNN runs the 5x5 one (``_latency._cpu_path``), aten the 3x3
+    image = torch.randn(1, 1, 2, 2)
+    with torch.inference_mode():
+        onednn = 1 / best(lambda: F.conv2d(image, torch.ones(1, 1, 5, 5), padding=2), 1.0)
+        native = 1 / best(lambda: F.conv2d(image, torch.ones(1, 1, 3, 3), padding=1), 1.0)
     return DeviceSpec(
         name="cpu",
         kind="cpu",
@@ -258,8 +272,10 @@ def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
         memory_bandwidth=bandwidth,
         source=(
             f"measured on this machine with {torch.get_num_threads()} threads: "
-            f"{n}x{n} FP32 matmul and a 32 MiB copy"
+            f"{n}x{n} FP32 matmul, a 32 MiB copy, a oneDNN and a native convolution"
         ),
+        onednn_conv_us=1e6 * max(onednn - native, 0.0),
+        threads=torch.get_num_threads(),
     )
 
 

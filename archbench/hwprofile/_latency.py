@@ -72,10 +72,27 @@ _POOL_OPS = {
     "aten.avg_pool2d_backward": (2, 0),
     "aten.max_pool2d_with_indices_backward": (2, 0),
 }
-# kind, FLOPs fixed and per image, bytes likewise, pooling window reads per image
-Row = tuple[int, float, float, float, float, float]
-_COLUMNS = ("kind", "flops_fixed", "flops_per_image", "bytes_fixed", "bytes_per_image", "window")
-Op = tuple[str, int, int, int, int]  # name, FLOPs, fixed bytes, other bytes, window reads
+# where a convolution's input and weight are among its arguments (stride, dilation and groups
+# follow at +3, +5 and +8)
+_CONV_ARGS = {"aten.convolution": 0, "aten._convolution": 0, "aten.convolution_backward": 1}
+# A convolution's path through PyTorch's CPU backend, as aten's ``use_mkldnn`` chooses it:
+# oneDNN at every batch (a kernel larger than 3x3, groups, or more than 20,480 input values
+# per image), else natively (im2col and GEMM) at batch 1; a pointwise convolution (1x1,
+# stride 1, no dilation) runs natively below batch 16 on one thread.
+_ONEDNN_ANY_BATCH, _POINTWISE = 1, 2
+_NATIVE_MAX_VALUES = 20480
+# kind, FLOPs fixed and per image, bytes likewise, pooling window reads per image, CPU path
+Row = tuple[int, float, float, float, float, float, float]
+_COLUMNS = (
+    "kind",
+    "flops_fixed",
+    "flops_per_image",
+    "bytes_fixed",
+    "bytes_per_image",
+    "window",
+    "cpu_path",
+)
+Op = tuple[str, int, int, int, int, int]  # name, FLOPs, fixed and other bytes, window, CPU path
 MIN_MEASUREMENTS = 5  # one per parameter but the cache's, which the prior holds when no pool varies
 PRIOR_WEIGHT = 0.05  # pull of each log-parameter toward its default, against one log residual
 
@@ -88,8 +105,9 @@ class KernelTrace:
 
     Attributes:
         rows: distinct kernels: kind (memory-bound 0, convolution 1, matmul 2), FLOPs fixed
-            and per image, bytes read and written (fp32) fixed and per image, and a pooling
-            kernel's window reads per image (values; 0 for every other kernel).
+            and per image, bytes read and written (fp32) fixed and per image, a pooling
+            kernel's window reads per image (values; 0 for every other kernel), and a
+            convolution's path flags on a CPU (``_cpu_path``; 0 for every other kernel).
         counts: how many times the net runs each.
         cast_bytes: fp32 bytes of the weights autocast casts (once per step) at lower precision.
         casts: how many such casts there are.
@@ -164,7 +182,8 @@ class _KernelRecorder:
         flops = 0
         if packet in flop_registry:
             flops = int(flop_registry[packet](*args, **kwargs, out_val=out))
-        self.ops.append((name, flops, fixed, other, _window_reads(name, args, outputs)))
+        window, path = _window_reads(name, args, outputs), _cpu_path(name, args)
+        self.ops.append((name, flops, fixed, other, window, path))
 
 
 def _window_reads(name: str, args: Any, outputs: list[Any]) -> int:
@@ -177,6 +196,35 @@ def _window_reads(name: str, args: Any, outputs: list[Any]) -> int:
     area = kernel[0] * kernel[-1]  # a kernel size of one number is square
     shaped = outputs[0] if shaped_arg is None else args[shaped_arg]
     return int(shaped.numel() * area)
+
+
+def _cpu_path(name: str, args: Any) -> int:
+    """A convolution's path flags (``_ONEDNN_ANY_BATCH``, ``_POINTWISE``); 0 for any other op.
+
+    PyTorch's CPU backend runs small convolutions at batch 1 natively and everything else
+    through oneDNN, whose every call costs a fixed amount more (``DeviceSpec.onednn_conv_us``):
+    the development machine's 2 cores pay 150 us per oneDNN call, where a small native
+    convolution takes 30 us. NAS-Bench-201's convolutions are all native at batch 1, while a
+    5x5 bottleneck or a wide stage is not, so a fit to the one cannot price the other.
+    """
+    if name not in _CONV_ARGS:
+        return 0
+    at = _CONV_ARGS[name]
+    images, weight = args[at], args[at + 1]
+    stride, dilation, groups = args[at + 3], args[at + 5], args[at + 8]
+    per_image = images.numel() // max(images.shape[0], 1)
+    kernel = tuple(weight.shape[2:])
+    any_batch = groups > 1 or min(kernel) > 3 or per_image > _NATIVE_MAX_VALUES
+    pointwise = kernel == (1, 1) and set(stride) == {1} and set(dilation) == {1}
+    return _ONEDNN_ANY_BATCH * any_batch + _POINTWISE * pointwise
+
+
+def _onednn_calls(path: np.ndarray, batch: float, threads: int | None) -> np.ndarray:
+    """Which of the convolutions with path flags ``path`` PyTorch's CPU backend runs through
+    oneDNN at ``batch`` on ``threads`` threads (None: several)."""
+    path = path.astype(int)
+    native_pointwise = (path & _POINTWISE).astype(bool) & (batch < 16) & (threads == 1)
+    return ((path & _ONEDNN_ANY_BATCH).astype(bool) | (batch > 1)) & ~native_pointwise
 
 
 def _record(module: Any, shape: tuple[int, ...], batch_size: int, train: bool) -> list[Op]:
@@ -206,14 +254,14 @@ def _optimizer_kernels(n_params: int) -> list[Row]:
     """SGD with Nesterov momentum and weight decay (the recipes' optimizer) as PyTorch's foreach
     path runs it: four passes over every fp32 parameter (weight decay into the gradient,
     momentum, the Nesterov step, the update), each reading two tensors and writing one."""
-    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0, 0.0)] * 4
+    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0, 0.0, 0.0)] * 4
 
 
 def _rows(ops: list[Op]) -> list[Row]:
     """Forward-pass kernels at batch 1 as rows: weights are fixed, everything else per image."""
     return [
-        (_kind(name, flops), 0.0, flops, fixed, other, window)
-        for name, flops, fixed, other, window in ops
+        (_kind(name, flops), 0.0, flops, fixed, other, window, path)
+        for name, flops, fixed, other, window, path in ops
     ]
 
 
@@ -228,7 +276,9 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
         raise ValueError("latency: the ops of this model change with the batch size")
     base, step = _TRACE_BATCHES[0], _TRACE_BATCHES[1] - _TRACE_BATCHES[0]
     rows: list[Row] = []
-    for (name, flops_a, *bytes_a, window_a), (_, flops_b, *bytes_b, window_b) in zip(low, high):
+    for (name, flops_a, *bytes_a, window_a, path), (_, flops_b, *bytes_b, window_b, _) in zip(
+        low, high
+    ):
         flops_slope, bytes_slope = (flops_b - flops_a) / step, (sum(bytes_b) - sum(bytes_a)) / step
         rows.append(
             (
@@ -238,6 +288,7 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
                 max(sum(bytes_a) - bytes_slope * base, 0.0),
                 bytes_slope,
                 (window_b - window_a) / step,  # no weights: all per image
+                path,
             )
         )
     return rows
@@ -252,7 +303,7 @@ def _trace(rows: Sequence[Row], weight_bytes: float | None = None, casts: int = 
         weight_bytes = sum(row[3] * n for row, n in weighted)
         casts = sum(n for _, n in weighted)
     return KernelTrace(
-        rows=tuple(counted),  # type: ignore[arg-type]  # six-tuples, as built above
+        rows=tuple(counted),  # type: ignore[arg-type]  # seven-tuples, as built above
         counts=tuple(counted.values()),
         cast_bytes=weight_bytes,
         casts=casts,
@@ -390,7 +441,9 @@ class TraceSet:
         """Per distinct kernel at ``batch``: its time if compute-bound (else 0), and if
         memory-bound (else 0). A pooling kernel's memory time is the longer of its traffic and
         its window reads (``cache_speedup`` times faster)."""
-        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window = self.distinct.T
+        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window, _ = (
+            self.distinct.T
+        )
         peak = np.where(
             kind == _KIND_CONV,
             device.peak_flops(precision, convolution=True),
@@ -411,23 +464,32 @@ class TraceSet:
         precision: str,
         params: LatencyParams,
     ) -> dict[str, np.ndarray]:
-        """Per config: ``compute_ms``, ``memory_ms``, ``launch_ms``, ``overhead_ms``,
-        ``kernels``."""
+        """Per config: ``compute_ms``, ``memory_ms``, ``launch_ms`` (with a CPU's oneDNN
+        convolution calls), ``overhead_ms``, ``kernels``."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision: {precision!r} is unknown; choose {', '.join(PRECISIONS)}")
         batch = np.broadcast_to(np.asarray(batch_size, dtype=float), self.kernels.shape)
         compute_ms, memory_ms = np.zeros(len(self)), np.zeros(len(self))
+        onednn = np.zeros(len(self))
+        convolution, path = self.distinct[:, 0] == _KIND_CONV, self.distinct[:, -1]
         for value in np.unique(batch):
             rows = np.flatnonzero(batch == value)
             compute, memory = self._roofline_ms(device, float(value), precision, params)
             compute_ms[rows] = self.counts[rows] @ compute
             memory_ms[rows] = self.counts[rows] @ memory
+            if device.onednn_conv_us:
+                calls = convolution & _onednn_calls(path, float(value), device.threads)
+                onednn[rows] = self.counts[rows] @ calls.astype(float)
         kernels = self.kernels.copy()
         if precision != "fp32":  # autocast's weight casts: read fp32, write half
             bandwidth = device.memory_bandwidth * params.memory_efficiency
             memory_ms = memory_ms + 1e3 * self.cast_bytes * 1.5 / bandwidth
             kernels = kernels + self.casts
-        launch_us = kernels * params.launch_us + self.compute_kernels * params.compute_launch_us
+        launch_us = (
+            kernels * params.launch_us
+            + self.compute_kernels * params.compute_launch_us
+            + onednn * device.onednn_conv_us
+        )
         return {
             "compute_ms": compute_ms,
             "memory_ms": memory_ms,

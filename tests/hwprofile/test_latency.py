@@ -26,7 +26,13 @@ from archbench.hwprofile import (
     save_device,
     trace_kernels,
 )
-from archbench.hwprofile._latency import _forward_rows, _record, _trace
+from archbench.hwprofile._latency import (
+    _KIND_CONV,
+    _forward_rows,
+    _onednn_calls,
+    _record,
+    _trace,
+)
 from archbench.hwprofile._latency_check import seeded_configs
 from archbench.models import (
     build_and_count_flops,
@@ -62,7 +68,7 @@ def test_views_and_allocations_are_not_kernels_and_each_kernel_counts_its_bytes(
         ops = _record(Net(), (3, 4, 4), 2, False)
     assert [name for name, *_ in ops] == ["aten.relu", "aten.add"]
     # relu reads and writes 2x48 fp32 values; the add too (its scalar is not a tensor)
-    assert [fixed + other for _, _, fixed, other, _ in ops] == [2 * 96 * 4, 2 * 96 * 4]
+    assert [fixed + other for _, _, fixed, other, *_ in ops] == [2 * 96 * 4, 2 * 96 * 4]
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -74,7 +80,7 @@ def test_a_trace_counts_the_flops_of_flop_counter_and_scales_with_the_batch(name
         ops = _record(build_model(cfg), (cfg.in_channels, cfg.input_size, cfg.input_size), 3, False)
     assert len(ops) == trace.kernels
     assert sum(flops for _, flops, *_ in ops) == 3 * trace.total("flops_per_image")
-    traced_bytes = sum(fixed + other for _, _, fixed, other, _ in ops)
+    traced_bytes = sum(fixed + other for _, _, fixed, other, *_ in ops)
     # batch norm's per-channel statistics count as per-image bytes: a few kB off
     scaled = trace.total("bytes_fixed") + 3 * trace.total("bytes_per_image")
     assert traced_bytes == pytest.approx(scaled, rel=2e-3)
@@ -94,13 +100,13 @@ def test_pooling_kernels_count_the_reads_of_their_windows() -> None:
         forward = _record(net, (4, 8, 8), 2, False)
         backward = _record(net, (4, 8, 8), 2, True)
     values = 2 * 4 * 8 * 8
-    assert [(name, window) for name, *_, window in forward] == [
+    assert [(name, window) for name, *_, window, _ in forward] == [
         ("aten.convolution", 0),
         ("aten.avg_pool2d", 9 * values),
         ("aten.max_pool2d_with_indices", values),
         ("aten.addmm", 0),
     ]
-    windows = {name: window for name, *_, window in backward if window}
+    windows = {name: window for name, *_, window, _ in backward if window}
     assert windows["aten.avg_pool2d_backward"] == 9 * values
     assert windows["aten.max_pool2d_with_indices_backward"] == values
     trace = trace_kernels(get_preset("vgg11_cifar"), train=True)
@@ -126,6 +132,62 @@ def test_overlapping_pools_are_bound_by_their_window_reads_as_measured() -> None
     assert params.cache_speedup < 4  # the window reads bind: a cache near L2's speed, not free
     predicted = TraceSet(traces[10:]).predict_ms(device, 256, "fp32", params)
     assert np.mean(np.abs(predicted / measured[10:] - 1) <= 0.1) >= 0.95
+
+
+# batch, input channels, output channels, kernel, map size, stride, groups
+CONVOLUTIONS = [
+    (1, 16, 16, 3, 32, 1, 1),  # NAS-Bench-201's first stage: native
+    (1, 4, 4, 5, 8, 1, 1),  # a bottleneck's 5x5: oneDNN
+    (1, 32, 32, 3, 32, 1, 1),  # over 20,480 input values: oneDNN
+    (1, 32, 192, 1, 32, 1, 1),  # as large, but pointwise: native on one thread
+    (1, 32, 32, 1, 32, 2, 1),  # strided 1x1
+    (1, 8, 8, 3, 8, 1, 4),  # grouped
+    (2, 4, 4, 3, 8, 1, 1),  # any convolution above batch 1 ...
+    (8, 16, 64, 1, 8, 1, 1),  # ... but a pointwise one on one thread below batch 16
+    (16, 16, 64, 1, 8, 1, 1),
+]
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch without oneDNN")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_each_convolution_takes_the_cpu_path_torch_takes(threads: int) -> None:
+    """The trace's path flags against aten's own choice, read from the profiler: the rule
+    must follow torch, or a CPU prediction prices the wrong kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for batch, c_in, c_out, k, size, stride, groups in CONVOLUTIONS:
+            conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
+            with torch.device("meta"):
+                meta = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
+                (op,) = _record(meta, (c_in, size, size), batch, False)
+            predicted = bool(_onednn_calls(np.array([op[-1]]), batch, threads)[0])
+            with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as run:
+                conv(torch.randn(batch, c_in, size, size))
+            taken = any(e.key == "aten::mkldnn_convolution" for e in run.key_averages())
+            assert predicted == taken, (batch, c_in, c_out, k, size, stride, groups)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_cpu_prices_each_onednn_convolution_call() -> None:
+    """NAS-Bench-201's convolutions are native at batch 1 and go through oneDNN above, but for
+    the two pointwise shortcuts of its reductions on one thread; a GPU spec (and a CPU of the
+    catalogue) prices no oneDNN call."""
+    xeon = CATALOGUE["xeon-gold-6226"]
+    cfg = resolve_config(ARCHS[0])
+    trace = trace_kernels(cfg)
+    convolutions = sum(n for row, n in zip(trace.rows, trace.counts) if row[0] == _KIND_CONV)
+    for threads, batch, calls in ((2, 1, 0), (2, 2, convolutions), (1, 2, convolutions - 2)):
+        measured = dataclasses.replace(xeon, onednn_conv_us=100.0, threads=threads)
+        plain, priced = (predict_latency([cfg], d, batch_size=batch)[0] for d in (xeon, measured))
+        assert priced.ms - plain.ms == pytest.approx(0.1 * calls)
+    assert CATALOGUE["titan-rtx"].onednn_conv_us == xeon.onednn_conv_us == 0
+    here = get_device("cpu")
+    assert here.threads == torch.get_num_threads()
+    assert here.onednn_conv_us > 0 or not torch.backends.mkldnn.is_available()
 
 
 def test_a_training_trace_counts_forward_and_backward_flops() -> None:

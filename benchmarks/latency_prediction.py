@@ -25,7 +25,7 @@ e. Timing noise: every 12th of part b's measurements timed 3 times in a row, med
    block each time, beside the saved figure and the load average.
 
     nice -n 10 python benchmarks/latency_prediction.py [--parts a,b,c,d,e] [--threads 1]
-        [--measurements FILE.csv] [--save-measurements FILE.csv] [--fastest]
+        [--measurements FILE.csv] [--save-measurements FILE.csv] [--fastest] [--rounds R]
 
 Part b's measurements take minutes; ``--save-measurements`` keeps them and ``--measurements``
 reuses them (the fit and the tables then take seconds).
@@ -221,10 +221,12 @@ def edge_costs(
 
 
 def measure_here(
-    n_nb201: int, n_others: int, seed: int, path: Path | None, fastest: bool
+    n_nb201: int, n_others: int, seed: int, path: Path | None, fastest: bool, rounds: int
 ) -> list[dict[str, object]]:
     """Part b's measurements: NB201 nets and seeded configs of the other families, batch 1, 32
-    (the median block, or with ``fastest`` the fastest: steadier on a loaded machine)."""
+    (the median block, or with ``fastest`` the fastest: steadier on a loaded machine). With
+    several ``rounds`` every config is timed once per round, and keeps its fastest round: a
+    slowdown of the shared machine during one timing then costs nothing."""
     archs, _ = load_file()
     rng = np.random.default_rng(seed)
     nb201 = [resolve_config(archs[i]) for i in rng.choice(len(archs), n_nb201, replace=False)]
@@ -235,23 +237,28 @@ def measure_here(
         max_params=1_000_000,
         max_flops=60_000_000,
     )
-    rows: list[dict[str, object]] = []
+    timings: dict[tuple[int, int], list[float]] = {}
+    configs = [*nb201, *others]
     start = time.perf_counter()
-    for cfg in [*nb201, *others]:
-        for batch in (1, 32):
-            ms = measure_latency_ms(
-                cfg, device="cpu", batch_size=batch, seconds=1.0, fastest=fastest
-            )
-            rows.append(
-                {
-                    "family": cfg.family,
-                    "batch_size": batch,
-                    "latency_ms": ms,
-                    "config_json": json.dumps(cfg.to_dict()),
-                }
-            )
-        elapsed = time.perf_counter() - start
-        print(f"  measured {len(rows) // 2} configs, {elapsed:.0f} s", flush=True)
+    for round_ in range(rounds):
+        for i, cfg in enumerate(configs):
+            for batch in (1, 32):
+                ms = measure_latency_ms(
+                    cfg, device="cpu", batch_size=batch, seconds=1.0, fastest=fastest
+                )
+                timings.setdefault((i, batch), []).append(ms)
+            elapsed = time.perf_counter() - start
+            print(f"  round {round_ + 1}: measured {i + 1} configs, {elapsed:.0f} s", flush=True)
+    rows: list[dict[str, object]] = [
+        {
+            "family": configs[i].family,
+            "batch_size": batch,
+            "latency_ms": min(times),
+            "rounds_ms": " ".join(f"{ms:.4f}" for ms in times),
+            "config_json": json.dumps(configs[i].to_dict()),
+        }
+        for (i, batch), times in timings.items()
+    ]
     if path is not None:
         with path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -323,6 +330,22 @@ def part_bc(rows: list[dict[str, object]], device: DeviceSpec, draws: int) -> No
         print(
             f"| {batch} | {len(train_cfgs)} NB201 nets | {len(test_cfgs)} resnet/vgg/branchnet | "
             f"{rho:.3f} | {within20:.0%} | {within10:.0%} | {error:.1%} |"
+        )
+        both = [pick(b, True) for b in (1, 32)]
+        params = fit_params(
+            TraceSet([trace_kernels(c) for cfgs, _ in both for c in cfgs]),
+            np.concatenate([ms for _, ms in both]),
+            device,
+            batch_size=np.repeat([1, 32], [len(cfgs) for cfgs, _ in both]),
+        )
+        predicted = TraceSet([trace_kernels(c) for c in test_cfgs]).predict_ms(
+            device, batch, "fp32", params
+        )
+        rho, within20, error = scores(predicted, test_ms, 0.2)
+        print(
+            f"| {batch} | {len(train_cfgs)} NB201 nets at batch 1 and 32 | "
+            f"{len(test_cfgs)} resnet/vgg/branchnet | {rho:.3f} | {within20:.0%} | "
+            f"{scores(predicted, test_ms, 0.1)[1]:.0%} | {error:.1%} |"
         )
         rho, within20, within10, error = mixed_fit(
             train_cfgs, train_ms, test_cfgs, test_ms, device, batch, draws
@@ -447,6 +470,9 @@ def main() -> None:
     parser.add_argument("--measurements", type=Path, help="reuse part b's measurements")
     parser.add_argument("--save-measurements", type=Path, help="write part b's measurements")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="part b: time every config this many times"
+    )
+    parser.add_argument(
         "--fastest",
         action="store_true",
         help="part b: time each config by its fastest block, not the median (a loaded machine)",
@@ -464,7 +490,12 @@ def main() -> None:
         else:
             print("\nmeasuring on this CPU (part b) ...", flush=True)
             rows = measure_here(
-                args.nb201, args.others, args.seed, args.save_measurements, args.fastest
+                args.nb201,
+                args.others,
+                args.seed,
+                args.save_measurements,
+                args.fastest,
+                args.rounds,
             )
         part_bc(rows, measure_cpu(), args.draws)
         if "e" in parts:

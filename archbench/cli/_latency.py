@@ -206,10 +206,26 @@ def _measurements(
     return named, latencies, batches
 
 
+def _batches(text: str) -> list[int]:
+    """``--batch`` of ``calibrate``: one batch size, or with ``--measure`` a list (``1,32``)."""
+    try:
+        batches = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"batch: {text!r} is not a batch size or a list such as 1,32") from None
+    if min(batches) < 1:
+        raise ValueError(f"batch: must be >= 1, got {min(batches)}")
+    return batches
+
+
 @latency_app.command("calibrate")
 def calibrate_command(
     device: str = DEVICE_OPTION,
-    batch: int = BATCH_OPTION,
+    batch: str = typer.Option(
+        "1",
+        "--batch",
+        help="Images per call. With --measure, a list such as 1,32 measures every config at "
+        "each: two batch sizes tell the fixed costs from the efficiencies.",
+    ),
     precision: str = PRECISION_OPTION,
     train: bool = TRAIN_OPTION,
     measurements: Path | None = typer.Option(
@@ -242,16 +258,20 @@ def calibrate_command(
     if measure == (measurements is not None):
         fail("calibrate: give either --measurements FILE.csv or --measure")
     with user_errors():
+        asked = _batches(batch)
         if measure:
             cap = parse_count(max_flops, "max_flops")
-            spec, named, latencies = _measure_here(
-                device, spec_name, count, seed, cap, batch, precision
+            spec, named, latencies, batches = _measure_here(
+                device, spec_name, count, seed, cap, asked, precision
             )
-            batches = [batch] * len(latencies)
         else:
             assert measurements is not None
+            if len(asked) > 1:
+                raise ValueError(
+                    "batch: give one with --measurements (a batch_size column gives one per row)"
+                )
             spec = get_device(device)
-            named, latencies, batches = _measurements(measurements, batch)
+            named, latencies, batches = _measurements(measurements, asked[0])
         fitted = calibrate(
             [cfg for _, cfg in named],
             latencies,
@@ -291,10 +311,11 @@ def _measure_here(
     count: int,
     seed: int,
     max_flops: int,
-    batch: int,
+    batches: list[int],
     precision: str,
-) -> tuple[Any, list[tuple[str, ModelConfig]], list[float]]:
-    """Measures ``count`` seeded configs on this machine's ``device`` (cpu or cuda[:N])."""
+) -> tuple[Any, list[tuple[str, ModelConfig]], list[float], list[int]]:
+    """Measures ``count`` seeded configs on this machine's ``device`` (cpu or cuda[:N]), each
+    at every batch size of ``batches``."""
     from archbench.hwprofile import (
         get_device,
         match_gpu,
@@ -317,13 +338,15 @@ def _measure_here(
             raise ValueError(f"--spec: {name} is not in the catalogue; name the closest entry")
         spec = matched
     configs = seeded_configs(count, seed=seed, max_flops=max_flops)
+    runs = [(cfg, batch) for cfg in configs for batch in batches]
     latencies = []
     with err_console.status(f"measuring {count} configs on {dev}") as status:
-        for i, cfg in enumerate(configs, 1):
-            status.update(f"measuring config {i}/{count} ({cfg.family}) on {dev}")
+        for i, (cfg, batch) in enumerate(runs, 1):
+            status.update(f"measuring {i}/{len(runs)} ({cfg.family}, batch {batch}) on {dev}")
             ms = measure_latency_ms(cfg, device=str(dev), batch_size=batch, precision=precision)
             latencies.append(ms)
-    return spec, [(cfg.family, cfg) for cfg in configs], latencies
+    named = [(cfg.family, cfg) for cfg, _ in runs]
+    return spec, named, latencies, [batch for _, batch in runs]
 
 
 def predicted_figures(

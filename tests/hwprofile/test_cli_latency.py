@@ -177,6 +177,12 @@ def test_unknown_devices_and_missing_inputs_get_one_line_errors(
         ["latency", "calibrate", "--device", "l4", "--out", str(tmp_path / "x.yaml")], capsys
     )
     assert code == 2 and "either --measurements FILE.csv or --measure" in err
+    code, _, err = run(
+        ["latency", "calibrate", "--device", "l4", "--measurements", str(tmp_path / "m.csv"),
+         "--batch", "1,32", "--out", str(tmp_path / "x.yaml")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "give one with --measurements" in err
     code, _, err = run(["latency", "predict", "simple_cnn", "--device", "t4", "--precision",
                         "bf16"], capsys)  # fmt: skip
     assert code == 2 and "t4 has no bf16" in err
@@ -188,14 +194,22 @@ def test_calibrate_measure_fits_this_cpu(
     out = tmp_path / "cpu.yaml"
     code, stdout, err = run(
         ["latency", "calibrate", "--measure", "--device", "cpu", "--count", "5",
-         "--max-flops", "20M", "--out", str(out)],
+         "--max-flops", "20M", "--batch", "1,2", "--out", str(out)],
         capsys,
     )  # fmt: skip
     assert code == 0, err
     assert "median error" in stdout and "pooling window reads" in stdout
     device = load_device(out)
     assert device.name == "cpu" and device.calibration is not None
-    assert device.calibration.measurements == 5
+    assert device.calibration.measurements == 10  # every config at both batch sizes
+    assert device.calibration.batch_sizes == (1, 2)
+    for batch, message in (("1,x", "'1,x' is not a batch size"), ("0", "must be >= 1, got 0")):
+        code, _, err = run(
+            ["latency", "calibrate", "--measure", "--device", "cpu", "--batch", batch,
+             "--out", str(out)],
+            capsys,
+        )  # fmt: skip
+        assert code == 2 and message in err and err.count("\n") == 1
 
 
 def test_devices_lists_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:

@@ -117,10 +117,15 @@ class DeviceSpec:
         source: where the figures come from.
         calibration: fitted parameters; None for the zero-shot defaults.
         onednn_conv_us: what a convolution that PyTorch's CPU backend runs through oneDNN
-            costs per call more than one it runs natively (``_latency._cpu_path``); measured
+            costs per call more than one it runs natively (``_latency._conv_traits``); measured
             for ``cpu``, 0 (not modelled) elsewhere.
         threads: the torch threads of a CPU's measurements (None: several), which decide the
             path of a pointwise convolution.
+        onednn_block: the channels oneDNN's blocked layouts pad a convolution to on this CPU
+            (8 with AVX2, 16 with AVX-512); 0 (not modelled) elsewhere.
+        exp_value_ns: the time per value of an activation that evaluates an exponential
+            (SiLU, sigmoid, GELU), which a CPU computes slower than it streams memory; measured
+            for ``cpu``, 0 (memory-bound, as on a GPU) elsewhere.
     """
 
     name: str
@@ -134,6 +139,8 @@ class DeviceSpec:
     calibration: Calibration | None = None
     onednn_conv_us: float = 0.0
     threads: int | None = None
+    onednn_block: int = 0
+    exp_value_ns: float = 0.0
 
     def peak_flops(self, precision: str, *, convolution: bool) -> float:
         """Peak FLOP/s of a convolution or matmul at ``precision``.
@@ -229,10 +236,14 @@ def _key(name: str) -> str:
     return re.sub(r"[-_ ]", "", name.lower())
 
 
+# the channel block of oneDNN's convolution layouts, per vector width torch dispatches to
+_ONEDNN_BLOCKS = {"AVX2": 8, "AVX512": 16}
+
+
 @functools.cache
 def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
-    """This machine's CPU: FP32 matmul FLOP/s, copy bandwidth and the fixed cost of a oneDNN
-    convolution call, measured with torch's threads.
+    """This machine's CPU: FP32 matmul FLOP/s, copy bandwidth, the fixed cost of a oneDNN
+    convolution call and SiLU's time per value, measured with torch's threads.
 
     Each figure is the best of a few timed repeats within about ``seconds``; measured once per
     process. BF16 and FP16 are set to the FP32 rate (CPUs without AMX run them no faster).
@@ -257,11 +268,13 @@ def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
     flops = best(lambda: torch.mm(a, b), 2 * n**3)
     source, target = torch.empty(2**23), torch.empty(2**23)  # 32 MiB each, beyond the caches
     bandwidth = best(lambda: target.copy_(source), 2 * source.nbytes)
-    # one-value convolutions: oneDNN runs the 5x5 one (``_latency._cpu_path``), aten the 3x3
+    # one-value convolutions: oneDNN runs the 5x5 one (``_latency._conv_traits``), aten the 3x3
     image = torch.randn(1, 1, 2, 2)
+    maps = torch.randn(64, 64, 8)  # 128 kB: in the caches, as an activation map mostly is
     with torch.inference_mode():
         onednn = 1 / best(lambda: F.conv2d(image, torch.ones(1, 1, 5, 5), padding=2), 1.0)
         native = 1 / best(lambda: F.conv2d(image, torch.ones(1, 1, 3, 3), padding=1), 1.0)
+        silu = best(lambda: F.silu(maps), maps.numel())
     return DeviceSpec(
         name="cpu",
         kind="cpu",
@@ -272,10 +285,12 @@ def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
         memory_bandwidth=bandwidth,
         source=(
             f"measured on this machine with {torch.get_num_threads()} threads: "
-            f"{n}x{n} FP32 matmul, a 32 MiB copy, a oneDNN and a native convolution"
+            f"{n}x{n} FP32 matmul, a 32 MiB copy, a oneDNN and a native convolution, a SiLU"
         ),
         onednn_conv_us=1e6 * max(onednn - native, 0.0),
         threads=torch.get_num_threads(),
+        onednn_block=_ONEDNN_BLOCKS.get(torch.backends.cpu.get_cpu_capability(), 0),
+        exp_value_ns=1e9 / silu,
     )
 
 

@@ -81,8 +81,13 @@ _CONV_ARGS = {"aten.convolution": 0, "aten._convolution": 0, "aten.convolution_b
 # stride 1, no dilation) runs natively below batch 16 on one thread.
 _ONEDNN_ANY_BATCH, _POINTWISE = 1, 2
 _NATIVE_MAX_VALUES = 20480
-# kind, FLOPs fixed and per image, bytes likewise, pooling window reads per image, CPU path
-Row = tuple[int, float, float, float, float, float, float]
+# Activations that evaluate an exponential per value: on a CPU their instructions, not memory,
+# bound them (about 2 ns per value here against 0.3 for a ReLU), at ``DeviceSpec.exp_value_ns``.
+_EXP_OPS = {"aten.silu", "aten.silu_", "aten.sigmoid", "aten.sigmoid_", "aten.gelu"}
+_EXP_OPS |= {"aten.silu_backward", "aten.gelu_backward"}
+# kind, FLOPs fixed and per image, bytes likewise, pooling window reads per image, values of
+# an exponential activation per image, a convolution's CPU path and channels in and out
+Row = tuple[int, float, float, float, float, float, float, float, float, float]
 _COLUMNS = (
     "kind",
     "flops_fixed",
@@ -90,9 +95,13 @@ _COLUMNS = (
     "bytes_fixed",
     "bytes_per_image",
     "window",
+    "exp_values",
     "cpu_path",
+    "in_channels",
+    "out_channels",
 )
-Op = tuple[str, int, int, int, int, int]  # name, FLOPs, fixed and other bytes, window, CPU path
+# name, FLOPs, fixed and other bytes, window reads, exponential values, CPU path, channels
+Op = tuple[str, int, int, int, int, int, int, int, int]
 MIN_MEASUREMENTS = 5  # one per parameter but the cache's, which the prior holds when no pool varies
 PRIOR_WEIGHT = 0.05  # pull of each log-parameter toward its default, against one log residual
 
@@ -106,8 +115,10 @@ class KernelTrace:
     Attributes:
         rows: distinct kernels: kind (memory-bound 0, convolution 1, matmul 2), FLOPs fixed
             and per image, bytes read and written (fp32) fixed and per image, a pooling
-            kernel's window reads per image (values; 0 for every other kernel), and a
-            convolution's path flags on a CPU (``_cpu_path``; 0 for every other kernel).
+            kernel's window reads per image (values; 0 for every other kernel), an exponential
+            activation's values per image (``_EXP_OPS``; else 0), and a convolution's path
+            flags on a CPU (``_conv_traits``) and its channels in and out per group (0 for every
+            other kernel).
         counts: how many times the net runs each.
         cast_bytes: fp32 bytes of the weights autocast casts (once per step) at lower precision.
         casts: how many such casts there are.
@@ -182,8 +193,9 @@ class _KernelRecorder:
         flops = 0
         if packet in flop_registry:
             flops = int(flop_registry[packet](*args, **kwargs, out_val=out))
-        window, path = _window_reads(name, args, outputs), _cpu_path(name, args)
-        self.ops.append((name, flops, fixed, other, window, path))
+        window = _window_reads(name, args, outputs)
+        exp = outputs[0].numel() if name in _EXP_OPS else 0
+        self.ops.append((name, flops, fixed, other, window, exp, *_conv_traits(name, args)))
 
 
 def _window_reads(name: str, args: Any, outputs: list[Any]) -> int:
@@ -198,17 +210,20 @@ def _window_reads(name: str, args: Any, outputs: list[Any]) -> int:
     return int(shaped.numel() * area)
 
 
-def _cpu_path(name: str, args: Any) -> int:
-    """A convolution's path flags (``_ONEDNN_ANY_BATCH``, ``_POINTWISE``); 0 for any other op.
+def _conv_traits(name: str, args: Any) -> tuple[int, int, int]:
+    """A convolution's path flags (``_ONEDNN_ANY_BATCH``, ``_POINTWISE``) and its channels in
+    and out per group; zeros for any other op.
 
     PyTorch's CPU backend runs small convolutions at batch 1 natively and everything else
     through oneDNN, whose every call costs a fixed amount more (``DeviceSpec.onednn_conv_us``):
     the development machine's 2 cores pay 150 us per oneDNN call, where a small native
     convolution takes 30 us. NAS-Bench-201's convolutions are all native at batch 1, while a
-    5x5 bottleneck or a wide stage is not, so a fit to the one cannot price the other.
+    5x5 bottleneck or a wide stage is not, so a fit to the one cannot price the other. oneDNN
+    also computes on channels padded to its blocks (``DeviceSpec.onednn_block``): a first
+    convolution of 3 channels runs at a third of the rate of a 16-channel one.
     """
     if name not in _CONV_ARGS:
-        return 0
+        return 0, 0, 0
     at = _CONV_ARGS[name]
     images, weight = args[at], args[at + 1]
     stride, dilation, groups = args[at + 3], args[at + 5], args[at + 8]
@@ -216,7 +231,8 @@ def _cpu_path(name: str, args: Any) -> int:
     kernel = tuple(weight.shape[2:])
     any_batch = groups > 1 or min(kernel) > 3 or per_image > _NATIVE_MAX_VALUES
     pointwise = kernel == (1, 1) and set(stride) == {1} and set(dilation) == {1}
-    return _ONEDNN_ANY_BATCH * any_batch + _POINTWISE * pointwise
+    path = _ONEDNN_ANY_BATCH * any_batch + _POINTWISE * pointwise
+    return path, weight.shape[1], weight.shape[0] // groups
 
 
 def _onednn_calls(path: np.ndarray, batch: float, threads: int | None) -> np.ndarray:
@@ -254,14 +270,14 @@ def _optimizer_kernels(n_params: int) -> list[Row]:
     """SGD with Nesterov momentum and weight decay (the recipes' optimizer) as PyTorch's foreach
     path runs it: four passes over every fp32 parameter (weight decay into the gradient,
     momentum, the Nesterov step, the update), each reading two tensors and writing one."""
-    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0, 0.0, 0.0)] * 4
+    return [(_KIND_MEMORY, 0.0, 0.0, 4.0 * n_params * 3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)] * 4
 
 
 def _rows(ops: list[Op]) -> list[Row]:
     """Forward-pass kernels at batch 1 as rows: weights are fixed, everything else per image."""
     return [
-        (_kind(name, flops), 0.0, flops, fixed, other, window, path)
-        for name, flops, fixed, other, window, path in ops
+        (_kind(name, flops), 0.0, flops, fixed, other, window, exp, path, c_in, c_out)
+        for name, flops, fixed, other, window, exp, path, c_in, c_out in ops
     ]
 
 
@@ -276,9 +292,9 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
         raise ValueError("latency: the ops of this model change with the batch size")
     base, step = _TRACE_BATCHES[0], _TRACE_BATCHES[1] - _TRACE_BATCHES[0]
     rows: list[Row] = []
-    for (name, flops_a, *bytes_a, window_a, path), (_, flops_b, *bytes_b, window_b, _) in zip(
-        low, high
-    ):
+    for (name, flops_a, *rest_a), (_, flops_b, *rest_b) in zip(low, high):
+        *bytes_a, window_a, exp_a, path, c_in, c_out = rest_a
+        *bytes_b, window_b, exp_b, _, _, _ = rest_b
         flops_slope, bytes_slope = (flops_b - flops_a) / step, (sum(bytes_b) - sum(bytes_a)) / step
         rows.append(
             (
@@ -288,7 +304,10 @@ def _train_rows(module: Any, shape: tuple[int, ...]) -> list[Row]:
                 max(sum(bytes_a) - bytes_slope * base, 0.0),
                 bytes_slope,
                 (window_b - window_a) / step,  # no weights: all per image
+                (exp_b - exp_a) / step,
                 path,
+                c_in,
+                c_out,
             )
         )
     return rows
@@ -303,7 +322,7 @@ def _trace(rows: Sequence[Row], weight_bytes: float | None = None, casts: int = 
         weight_bytes = sum(row[3] * n for row, n in weighted)
         casts = sum(n for _, n in weighted)
     return KernelTrace(
-        rows=tuple(counted),  # type: ignore[arg-type]  # seven-tuples, as built above
+        rows=tuple(counted),  # type: ignore[arg-type]  # ten-tuples, as built above
         counts=tuple(counted.values()),
         cast_bytes=weight_bytes,
         casts=casts,
@@ -435,13 +454,28 @@ class TraceSet:
     def __len__(self) -> int:
         return len(self.kernels)
 
+    def _onednn(self, device: DeviceSpec, batch: float) -> np.ndarray:
+        """Per distinct kernel: a convolution that ``device``, a CPU measured here, runs
+        through oneDNN at ``batch``; none on any other device."""
+        kind, path = self.distinct[:, 0], self.distinct[:, _COLUMNS.index("cpu_path")]
+        if not (device.onednn_conv_us or device.onednn_block):
+            return np.zeros(len(kind), dtype=bool)
+        return (kind == _KIND_CONV) & _onednn_calls(path, batch, device.threads)
+
     def _roofline_ms(
-        self, device: DeviceSpec, batch: float, precision: str, params: LatencyParams
+        self,
+        device: DeviceSpec,
+        batch: float,
+        precision: str,
+        params: LatencyParams,
+        onednn: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per distinct kernel at ``batch``: its time if compute-bound (else 0), and if
         memory-bound (else 0). A pooling kernel's memory time is the longer of its traffic and
-        its window reads (``cache_speedup`` times faster)."""
-        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window, _ = (
+        its window reads (``cache_speedup`` times faster); an exponential activation computes
+        at the device's measured rate per value, and a convolution through oneDNN (``onednn``)
+        on its channels padded to the device's blocks, where it has them."""
+        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window, exp, *_ = (
             self.distinct.T
         )
         peak = np.where(
@@ -450,7 +484,13 @@ class TraceSet:
             device.peak_flops(precision, convolution=False),
         )
         width = 1.0 if precision == "fp32" else 0.5
-        compute = (flops_fixed + flops_per_image * batch) / (peak * params.compute_efficiency)
+        flops = flops_fixed + flops_per_image * batch
+        if device.onednn_block:
+            block, channels = device.onednn_block, np.maximum(self.distinct[:, -2:], 1.0)
+            padded = np.prod(np.ceil(channels / block) * block / channels, axis=1)
+            flops = np.where(onednn, flops * padded, flops)
+        compute = flops / (peak * params.compute_efficiency)
+        compute = np.maximum(compute, exp * batch * device.exp_value_ns * 1e-9)
         nbytes = (bytes_fixed + bytes_per_image * batch) * width
         cached = window * batch * 4.0 * width / params.cache_speedup
         memory = np.maximum(nbytes, cached) / (device.memory_bandwidth * params.memory_efficiency)
@@ -470,16 +510,14 @@ class TraceSet:
             raise ValueError(f"precision: {precision!r} is unknown; choose {', '.join(PRECISIONS)}")
         batch = np.broadcast_to(np.asarray(batch_size, dtype=float), self.kernels.shape)
         compute_ms, memory_ms = np.zeros(len(self)), np.zeros(len(self))
-        onednn = np.zeros(len(self))
-        convolution, path = self.distinct[:, 0] == _KIND_CONV, self.distinct[:, -1]
+        onednn_calls = np.zeros(len(self))
         for value in np.unique(batch):
             rows = np.flatnonzero(batch == value)
-            compute, memory = self._roofline_ms(device, float(value), precision, params)
+            onednn = self._onednn(device, float(value))
+            compute, memory = self._roofline_ms(device, float(value), precision, params, onednn)
             compute_ms[rows] = self.counts[rows] @ compute
             memory_ms[rows] = self.counts[rows] @ memory
-            if device.onednn_conv_us:
-                calls = convolution & _onednn_calls(path, float(value), device.threads)
-                onednn[rows] = self.counts[rows] @ calls.astype(float)
+            onednn_calls[rows] = self.counts[rows] @ onednn.astype(float)
         kernels = self.kernels.copy()
         if precision != "fp32":  # autocast's weight casts: read fp32, write half
             bandwidth = device.memory_bandwidth * params.memory_efficiency
@@ -488,7 +526,7 @@ class TraceSet:
         launch_us = (
             kernels * params.launch_us
             + self.compute_kernels * params.compute_launch_us
-            + onednn * device.onednn_conv_us
+            + onednn_calls * device.onednn_conv_us
         )
         return {
             "compute_ms": compute_ms,

@@ -31,6 +31,7 @@ from archbench.hwprofile._latency import (
     _forward_rows,
     _onednn_calls,
     _record,
+    _rows,
     _trace,
 )
 from archbench.hwprofile._latency_check import seeded_configs
@@ -100,13 +101,13 @@ def test_pooling_kernels_count_the_reads_of_their_windows() -> None:
         forward = _record(net, (4, 8, 8), 2, False)
         backward = _record(net, (4, 8, 8), 2, True)
     values = 2 * 4 * 8 * 8
-    assert [(name, window) for name, *_, window, _ in forward] == [
+    assert [(name, window) for name, _, _, _, window, *_ in forward] == [
         ("aten.convolution", 0),
         ("aten.avg_pool2d", 9 * values),
         ("aten.max_pool2d_with_indices", values),
         ("aten.addmm", 0),
     ]
-    windows = {name: window for name, *_, window, _ in backward if window}
+    windows = {name: window for name, _, _, _, window, *_ in backward if window}
     assert windows["aten.avg_pool2d_backward"] == 9 * values
     assert windows["aten.max_pool2d_with_indices_backward"] == values
     trace = trace_kernels(get_preset("vgg11_cifar"), train=True)
@@ -162,8 +163,11 @@ def test_each_convolution_takes_the_cpu_path_torch_takes(threads: int) -> None:
             conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
             with torch.device("meta"):
                 meta = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
-                (op,) = _record(meta, (c_in, size, size), batch, False)
-            predicted = bool(_onednn_calls(np.array([op[-1]]), batch, threads)[0])
+                ((*_, path, traced_in, traced_out),) = _record(
+                    meta, (c_in, size, size), batch, False
+                )
+            assert (traced_in, traced_out) == (c_in // groups, c_out // groups)
+            predicted = bool(_onednn_calls(np.array([path]), batch, threads)[0])
             with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as run:
                 conv(torch.randn(batch, c_in, size, size))
             taken = any(e.key == "aten::mkldnn_convolution" for e in run.key_averages())
@@ -188,6 +192,41 @@ def test_a_cpu_prices_each_onednn_convolution_call() -> None:
     here = get_device("cpu")
     assert here.threads == torch.get_num_threads()
     assert here.onednn_conv_us > 0 or not torch.backends.mkldnn.is_available()
+    assert here.exp_value_ns > 0 and here.onednn_block in (0, 8, 16)
+
+
+def test_a_cpu_pads_onednn_channels_and_prices_exponential_activations() -> None:
+    """oneDNN computes on channels padded to its blocks (a 3-channel first convolution costs
+    what an 8-channel one does, with AVX2); SiLU, sigmoid and GELU are bound by their
+    exponentials, at the spec's time per value, where ReLU streams at the memory rate."""
+    xeon = CATALOGUE["xeon-gold-6226"]
+    first = nn.Conv2d(3, 12, 3, padding=1, bias=False)
+    with torch.device("meta"):
+        rows = _rows(_record(first, (3, 32, 32), 1, False))
+    traces = TraceSet([_trace(rows)])
+    params = dataclasses.replace(TRUE_PARAMS, launch_us=0.0, compute_launch_us=0.0)
+    flat, blocked = (
+        traces.parts(dataclasses.replace(xeon, onednn_block=block), 2, "fp32", params)
+        for block in (0, 8)
+    )
+    assert blocked["compute_ms"] == pytest.approx(flat["compute_ms"] * (8 / 3) * (16 / 12))
+    native = traces.parts(dataclasses.replace(xeon, onednn_block=8), 1, "fp32", params)
+    assert native["compute_ms"] == pytest.approx(flat["compute_ms"] / 2)  # batch 1: native
+    values = 16 * 32 * 32
+    for act, exp_values in ((nn.SiLU(), values), (nn.GELU(), values), (nn.ReLU(), 0)):
+        with torch.device("meta"):
+            ((*_, exp, _, _, _),) = _record(act, (16, 32, 32), 1, False)
+        assert exp == exp_values
+    relu = get_preset("resnet20_cifar")
+    silu = dataclasses.replace(relu, activation="silu")
+    slow = dataclasses.replace(xeon, exp_value_ns=1000.0)  # far above any memory time
+    (relu_ms,), (silu_ms,) = (
+        TraceSet([trace_kernels(cfg)]).predict_ms(slow, 1, "fp32", params) for cfg in (relu, silu)
+    )
+    assert trace_kernels(relu).total("exp_values") == 0
+    assert silu_ms - relu_ms == pytest.approx(
+        trace_kernels(silu).total("exp_values") * 1e-3, rel=0.05
+    )
 
 
 def test_a_training_trace_counts_forward_and_backward_flops() -> None:

@@ -83,8 +83,15 @@ _ONEDNN_ANY_BATCH, _POINTWISE = 1, 2
 _NATIVE_MAX_VALUES = 20480
 # Activations that evaluate an exponential per value: on a CPU their instructions, not memory,
 # bound them (about 2 ns per value here against 0.3 for a ReLU), at ``DeviceSpec.exp_value_ns``.
-_EXP_OPS = {"aten.silu", "aten.silu_", "aten.sigmoid", "aten.sigmoid_", "aten.gelu"}
-_EXP_OPS |= {"aten.silu_backward", "aten.gelu_backward"}
+_EXP_OPS = {
+    "aten.silu",
+    "aten.silu_",
+    "aten.sigmoid",
+    "aten.sigmoid_",
+    "aten.gelu",
+    "aten.silu_backward",
+    "aten.gelu_backward",
+}
 # kind, FLOPs fixed and per image, bytes likewise, pooling window reads per image, values of
 # an exponential activation per image, a convolution's CPU path and channels in and out
 Row = tuple[int, float, float, float, float, float, float, float, float, float]

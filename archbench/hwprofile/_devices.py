@@ -269,11 +269,11 @@ def measure_cpu(seconds: float = 0.3) -> DeviceSpec:
     source, target = torch.empty(2**23), torch.empty(2**23)  # 32 MiB each, beyond the caches
     bandwidth = best(lambda: target.copy_(source), 2 * source.nbytes)
     # one-value convolutions: oneDNN runs the 5x5 one (``_latency._conv_traits``), aten the 3x3
-    image = torch.randn(1, 1, 2, 2)
+    image, five, three = torch.randn(1, 1, 2, 2), torch.ones(1, 1, 5, 5), torch.ones(1, 1, 3, 3)
     maps = torch.randn(64, 64, 8)  # 128 kB: in the caches, as an activation map mostly is
     with torch.inference_mode():
-        onednn = 1 / best(lambda: F.conv2d(image, torch.ones(1, 1, 5, 5), padding=2), 1.0)
-        native = 1 / best(lambda: F.conv2d(image, torch.ones(1, 1, 3, 3), padding=1), 1.0)
+        onednn = 1 / best(lambda: F.conv2d(image, five, padding=2), 1.0)
+        native = 1 / best(lambda: F.conv2d(image, three, padding=1), 1.0)
         silu = best(lambda: F.silu(maps), maps.numel())
     return DeviceSpec(
         name="cpu",

@@ -35,6 +35,12 @@ DEVICE_OPTION = typer.Option(
     "cpu (this machine, measured), or a DEVICE.yaml file.",
 )
 BATCH_OPTION = typer.Option(1, "--batch", help="Images per call.")
+BATCHES_OPTION = typer.Option(
+    "1",
+    "--batch",
+    help="Images per call. With --measure, a list such as 1,32 measures every config at each: "
+    "two batch sizes tell the fixed costs from the efficiencies.",
+)
 PRECISION_OPTION = typer.Option("fp32", help="fp32, bf16 or fp16 (autocast).")
 TRAIN_OPTION = typer.Option(
     False, "--train", help="A training step (forward, loss, backward, SGD) instead of inference."
@@ -220,12 +226,7 @@ def _batches(text: str) -> list[int]:
 @latency_app.command("calibrate")
 def calibrate_command(
     device: str = DEVICE_OPTION,
-    batch: str = typer.Option(
-        "1",
-        "--batch",
-        help="Images per call. With --measure, a list such as 1,32 measures every config at "
-        "each: two batch sizes tell the fixed costs from the efficiencies.",
-    ),
+    batch: str = BATCHES_OPTION,
     precision: str = PRECISION_OPTION,
     train: bool = TRAIN_OPTION,
     measurements: Path | None = typer.Option(

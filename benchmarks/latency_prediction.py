@@ -10,7 +10,9 @@ a. NB201 file: HELP's measured inference latency of all 15,625 NAS-Bench-201 net
    the median relative error; beside them a FLOPs-only linear fit on the same draws.
 b. Across families, on this CPU: measures ``--nb201`` NB201 nets and ``--others`` seeded
    resnet, vgg and branchnet configs at batch 1 and 32 (``measure_latency_ms``, the profiler's
-   timing), calibrates on the NB201 nets only, and predicts the others.
+   timing; ``--rounds R`` keeps each config's fastest of R rounds, ``--seed`` draws other
+   configs), calibrates on the NB201 nets only (at the batch predicted, and at batch 1 and 32
+   together), and predicts the others.
 c. Across batch sizes: calibrates at batch 1 and predicts batch 32 (this CPU: every measured
    config; the file: 10 nets of each GPU's batch-1 column, predicting its batch 32 and 256, and
    5 nets at batch 1 with 5 at batch 256, predicting batch 32).

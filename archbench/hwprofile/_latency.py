@@ -482,7 +482,7 @@ class TraceSet:
         its window reads (``cache_speedup`` times faster); an exponential activation computes
         at the device's measured rate per value, and a convolution through oneDNN (``onednn``)
         on its channels padded to the device's blocks, where it has them."""
-        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window, exp, *_ = (
+        kind, flops_fixed, flops_per_image, bytes_fixed, bytes_per_image, window, exp, _, *io = (
             self.distinct.T
         )
         peak = np.where(
@@ -493,8 +493,8 @@ class TraceSet:
         width = 1.0 if precision == "fp32" else 0.5
         flops = flops_fixed + flops_per_image * batch
         if device.onednn_block:
-            block, channels = device.onednn_block, np.maximum(self.distinct[:, -2:], 1.0)
-            padded = np.prod(np.ceil(channels / block) * block / channels, axis=1)
+            block, channels = device.onednn_block, np.maximum(io, 1.0)  # in and out
+            padded = np.prod(np.ceil(channels / block) * block / channels, axis=0)
             flops = np.where(onednn, flops * padded, flops)
         compute = flops / (peak * params.compute_efficiency)
         compute = np.maximum(compute, exp * batch * device.exp_value_ns * 1e-9)

@@ -1,44 +1,29 @@
 """The ledger: archbench's bookkeeping in the Optuna storage, and the only module that uses
 Optuna's private API.
 
-A trial moves through it as ``docs/CONTRACTS.md`` draws it:
+A trial is owned from its first write (``own``), claims one of the ``--trials N`` slots after its
+budget decision (``claim``), and is recorded when it ends; docs/CONTRACTS.md draws the states.
+A process that died is told apart on this host by its pid and start time (``is_dead``); its
+RUNNING trials are failed by the next sweep, and the configs of those that held a claim retried.
 
-- **owned**: its first write names this process (``own``), so a kill at any later moment
-  leaves a trial that the next sweep can tell is orphaned;
-- **claimed**: after the budget decision it claims one of the ``--trials N`` slots (``claim``);
-- **recorded**: the backend writes its outcome and status (``_record.py``).
-
-**Claims.** A trial claims by marking its owner as claimed (one storage write), then reads the
-study's trials back and counts the slots taken: trials that trained (or were pruned after
-training) plus RUNNING trials holding a claim, its own included. It trains only if that count is
-at most N; otherwise it ends rejected with the reason ``quota reached`` and its claim is gone
-with it. Failed and rejected trials hold no slot, so a failure frees its slot for a retry.
-
-Why this never trains more than N (any storage whose reads see every committed write: SQLite,
-PostgreSQL, a journal file): take the last of N + 1 admitted claims to be written. Its read came
-after every other write, so it counted N + 1 slots and was refused. The price is the other way:
-two claims written within one another's write-to-read window both count each other, and at the
-last free slot both may refuse. Both are then recorded as rejected (``quota reached``), and
-their processes try again while the study holds fewer than N trained trials.
-
-**Dead owners.** A search fails at once the RUNNING trials of its study whose owner ran on this
-host and is gone (``_owner.py``), and retries the configs of those that held a claim; owners on
-other hosts are left to the storage's heartbeat (DESIGN.md, decision 8).
-
-**Ray.** Ray's ``OptunaSearch`` asks on the same study, in the driver, so a Ray trial is a
-stored trial from its first write, as with the Optuna backend: ``ask`` pops an enqueued
-(WAITING) trial first. The driver owns and claims it, and writes the Ray trial's record into
-it when Ray ends it (``finish_in_place``). A driver that restores a killed driver's Ray
-experiment owns the trials that experiment trains again (``reown``), so no sweep retries their
-configs.
+**Why a claim never lets more than N train** (any storage whose reads see every committed write:
+SQLite, PostgreSQL, a journal file): a claim is one write, then one read that counts the slots
+taken, its own included, and the trial trains only if that count is at most N. Take the last of
+N + 1 admitted claims to be written: its read came after every other write, so it counted N + 1
+and was refused. The price is the other way: two claims within one another's write-to-read
+window both count each other, and at the last free slot both may be refused (``quota
+reached``); their processes then try again while the study holds fewer than N trained trials.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
+import socket
 import warnings
 from collections.abc import Container, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 import optuna
@@ -48,7 +33,6 @@ from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._owner import is_dead, this_process
 from archbench.search._record import (
     OWNER,
     RUN_ATTRS,
@@ -60,6 +44,75 @@ from archbench.search._record import (
 from archbench.search._settle import Ending, settle
 
 MAX_RETRIES = 2  # retries of one config whose trial died
+
+
+def host_name() -> str:
+    return socket.gethostname()
+
+
+def process_start_time(pid: int) -> str | None:
+    """When ``pid`` started, in the OS's own units; None when it is gone or cannot be told.
+
+    Linux: field 22 of ``/proc/<pid>/stat`` (clock ticks since boot); a zombie counts as gone.
+    Elsewhere psutil's ``create_time`` where psutil is installed.
+    """
+    stat = f"/proc/{pid}/stat"
+    if os.path.exists("/proc/self/stat"):
+        try:
+            with open(stat) as file:
+                text = file.read()
+        except OSError:
+            return None
+        fields = text.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+        if fields[0] in ("Z", "X"):  # killed, not yet reaped
+            return None
+        return f"proc:{fields[19]}"
+    try:
+        import psutil
+    except ImportError:
+        return "unknown" if _pid_exists(pid) else None
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return f"psutil:{process.create_time():.2f}"
+    except psutil.Error:
+        return None
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@lru_cache(maxsize=1)
+def _me() -> tuple[str, int, str | None]:
+    pid = os.getpid()
+    return host_name(), pid, process_start_time(pid)
+
+
+def this_process(trial_number: int, *, claimed: bool = False) -> Owner:
+    """The owner record of this process for trial ``trial_number``."""
+    host, pid, started = _me()
+    if pid != os.getpid():  # a forked child: not the cached process
+        _me.cache_clear()
+        host, pid, started = _me()
+    return Owner(host, pid, started, trial_number, claimed)
+
+
+def is_dead(owner: Owner) -> bool:
+    """True only when ``owner`` ran on this host and is gone (or its pid now names another)."""
+    if owner.host != host_name():
+        return False
+    started = process_start_time(owner.pid)
+    if started is None:
+        return True
+    return owner.started not in (None, "unknown") and started not in ("unknown", owner.started)
 
 
 def own(trial: optuna.Trial) -> None:

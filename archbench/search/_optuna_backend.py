@@ -22,9 +22,7 @@ from archbench.models import get_preset
 from archbench.search._budget import Decision, decide
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import WorkerDevice, environment, worker_devices
-from archbench.search._ledger import claim, own, sweep_and_count, write
-from archbench.search._owner import host_name
-from archbench.search._policy import StopPolicy
+from archbench.search._ledger import claim, host_name, own, sweep_and_count, write
 from archbench.search._prescreen import Prescreening
 from archbench.search._record import (
     BASELINE,
@@ -43,7 +41,7 @@ from archbench.search._record import (
 )
 from archbench.search._samplers import learns_only_from_complete, make_pruner, make_sampler, suggest
 from archbench.search._settings import SearchSettings
-from archbench.search._settle import Ending, settle
+from archbench.search._settle import Ending, StopPolicy, settle
 from archbench.search._storage import open_storage
 from archbench.search._study import (
     SearchAborted,

@@ -70,7 +70,6 @@ from archbench.search._ledger import (
     sweep_and_count,
     write_trial_attrs,
 )
-from archbench.search._policy import StopPolicy
 from archbench.search._prescreen import Prescreening
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
@@ -86,7 +85,7 @@ from archbench.search._record import (
 )
 from archbench.search._samplers import make_sampler, suggest
 from archbench.search._settings import RaySettings, SearchSettings
-from archbench.search._settle import Ending, Settlement, settle
+from archbench.search._settle import Ending, Settlement, StopPolicy, settle
 from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._study import (
     SearchAborted,

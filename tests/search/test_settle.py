@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archbench.search._policy import StopPolicy
-from archbench.search._settle import Ending, settle
+from archbench.search._settle import Ending, StopPolicy, settle
 from archbench.search._status import FAILED, PRUNED, REJECTED, TRAINED
 
 FAST = {"latency_ms_median": 2.0}

@@ -10,8 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from archbench.search import open_storage
-from archbench.search._ledger import reown, sweep_and_count
-from archbench.search._owner import host_name, process_start_time
+from archbench.search._ledger import host_name, process_start_time, reown, sweep_and_count
 from archbench.search._record import OWNER, POOL_INDEX, Owner
 
 

@@ -2,14 +2,13 @@
 
 The trial runner (``_trial.TrialRunner``, and the Ray trainable) calls an ``Evaluator`` (the
 protocol in ``_trial.py``) and does not know which one it has. ``ProxyTraining`` profiles and
-trains the config on the search's data set (``train_config``, on data loaded once per process);
-``TableLookup`` reads the accuracy that a benchmark table holds for it (``--benchmark nb201``:
-NAS-Bench-201's 200-epoch test accuracy) and trains nothing. ``make_evaluator`` picks one.
+trains the config on the search's data set (loaded once per process); ``TableLookup`` reads the
+accuracy that a benchmark table holds for it (``--benchmark nb201``: NAS-Bench-201's 200-epoch
+test accuracy) and trains nothing. ``make_evaluator`` picks one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +50,6 @@ class TrialData:
         return cls(recipe, train, val)
 
 
-# A proxy trial's training step, replaceable in tests (``ProxyTraining.body``).
-Body = Callable[
-    ["ModelConfig", TrialContext, TrialData, Report, ShouldStop, OnProfile | None], TrialOutcome
-]
-
-
 def profile_config(
     cfg: ModelConfig, context: TrialContext, batch_size: int, recipe: TrainRecipe
 ) -> dict[str, Any] | None:
@@ -85,62 +78,16 @@ def profile_config(
     return result.to_dict()
 
 
-def train_config(
-    cfg: ModelConfig,
-    context: TrialContext,
-    data: TrialData,
-    report: Report,
-    should_stop: ShouldStop,
-    on_profile: OnProfile | None = None,
-) -> TrialOutcome:
-    """The trial body: profiles ``cfg`` (so a latency cap rejects it before training), trains it.
-
-    Raises:
-        LatencyRejection: the measured latency is over ``--max-latency-ms``.
-    """
-    from archbench.train import train_model
-
-    profile = profile_config(
-        cfg, context, batch_size=min(data.recipe.batch_size, 64), recipe=data.recipe
-    )
-    if profile is not None and on_profile is not None:
-        on_profile(profile)
-    limit = context.settings.budget.max_latency_ms
-    if limit is not None and profile is not None:
-        latency = profile.get("latency_ms_median")
-        if latency is not None and latency > limit:
-            raise LatencyRejection(latency, limit, profile)
-    result = train_model(
-        cfg,
-        data.recipe,
-        train_data=data.train,
-        val_data=data.val,
-        device=context.device,
-        report=report,
-        should_stop=should_stop,
-    )
-    return TrialOutcome(
-        metrics=list(result.history),
-        val_accuracy=float(result.best_val_accuracy),
-        epochs_trained=int(result.epochs_trained),
-        stopped_early=bool(result.stopped_early),
-        seconds=float(result.seconds),
-        profile=profile,
-    )
-
-
 @dataclass
 class ProxyTraining:
-    """Profiles ``cfg`` and trains it with the search's recipe on its data (``train_config``),
-    on the device of this process's ``context``.
+    """Profiles a config, so that a latency cap rejects it before training, then trains it with
+    the search's recipe on its data, on the device of this process's ``context``.
 
-    ``data`` is loaded on first use, in the process that trains; ``body`` replaces
-    ``train_config`` (a module-level function, so that a child process can receive it).
+    ``data`` is loaded on first use, in the process that trains.
     """
 
     context: TrialContext
     data: TrialData | None = None
-    body: Body = train_config
 
     @property
     def in_child_process(self) -> bool:
@@ -161,7 +108,36 @@ class ProxyTraining:
         should_stop: ShouldStop,
         on_profile: OnProfile | None = None,
     ) -> TrialOutcome:
-        return self.body(cfg, self.context, self.trial_data(), report, should_stop, on_profile)
+        """Raises ``LatencyRejection`` when the measured latency is over ``--max-latency-ms``."""
+        from archbench.train import train_model
+
+        data = self.trial_data()
+        batch_size = min(data.recipe.batch_size, 64)
+        profile = profile_config(cfg, self.context, batch_size, data.recipe)
+        if profile is not None and on_profile is not None:
+            on_profile(profile)
+        limit = self.context.settings.budget.max_latency_ms
+        if limit is not None and profile is not None:
+            latency = profile.get("latency_ms_median")
+            if latency is not None and latency > limit:
+                raise LatencyRejection(latency, limit, profile)
+        result = train_model(
+            cfg,
+            data.recipe,
+            train_data=data.train,
+            val_data=data.val,
+            device=self.context.device,
+            report=report,
+            should_stop=should_stop,
+        )
+        return TrialOutcome(
+            metrics=list(result.history),
+            val_accuracy=float(result.best_val_accuracy),
+            epochs_trained=int(result.epochs_trained),
+            stopped_early=bool(result.stopped_early),
+            seconds=float(result.seconds),
+            profile=profile,
+        )
 
 
 @dataclass(frozen=True)

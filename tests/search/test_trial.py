@@ -6,18 +6,17 @@ import gc
 import multiprocessing
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from archbench.models import ModelConfig, get_preset
 from archbench.search import TrialOutcome
-from archbench.search._evaluate import ProxyTraining, TrialData
 from archbench.search._trial import (
     OnProfile,
     Report,
     ShouldStop,
-    TrialContext,
     TrialError,
     TrialRunner,
 )
@@ -32,38 +31,45 @@ def _exit_zero() -> None:
     return None
 
 
-def starts_a_probe_child(
-    cfg: ModelConfig,
-    context: TrialContext,
-    data: TrialData,
-    report: Report,
-    stop: ShouldStop,
-    on_profile: OnProfile | None,
-) -> TrialOutcome:
+class _Scripted:
+    """An evaluator that does ``action`` in place of training, then reports one epoch.
+
+    At module level, so that a trial's child process receives it.
+    """
+
+    def __init__(self, action: Callable[[], None], *, in_child_process: bool = True) -> None:
+        self.action = action
+        self.in_child_process = in_child_process
+
+    def release(self) -> None:
+        gc.collect()
+
+    def __call__(
+        self,
+        cfg: ModelConfig,
+        report: Report,
+        should_stop: ShouldStop,
+        on_profile: OnProfile | None = None,
+    ) -> TrialOutcome:
+        self.action()
+        report(1, {"epoch": 1, "val_accuracy": 0.5})
+        return TrialOutcome([{"epoch": 1, "val_accuracy": 0.5}], 0.5, 1)
+
+
+def starts_a_probe_child() -> None:
     """What the measured max batch does inside a trial: start a process of its own."""
     probe = multiprocessing.get_context("spawn").Process(target=_exit_zero)
     probe.start()
     probe.join()
-    report(1, {"epoch": 1, "val_accuracy": 0.5})
-    return TrialOutcome([{"epoch": 1, "val_accuracy": 0.5}], 0.5, 1)
 
 
-def hangs(
-    cfg: ModelConfig,
-    context: TrialContext,
-    data: TrialData,
-    report: Report,
-    stop: ShouldStop,
-    on_profile: OnProfile | None,
-) -> TrialOutcome:
+def hangs() -> None:
     time.sleep(600)
-    raise AssertionError("unreachable")
 
 
 def test_a_trial_process_may_start_a_probe_process(tiny_space: Path, tmp_path: Path) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, isolation="process")
-    training = ProxyTraining(TrialContext.of(settings), body=starts_a_probe_child)
-    runner = TrialRunner(settings, training)
+    runner = TrialRunner(settings, _Scripted(starts_a_probe_child))
     outcome = runner.run(_config(), lambda epoch, metrics: None, lambda: False)
     assert outcome.epochs_trained == 1
 
@@ -77,7 +83,7 @@ def test_a_hung_trial_process_is_killed_at_the_epoch_deadline(
     )  # fmt: skip
     started = time.monotonic()
     with pytest.raises(TrialError, match=r"no epoch finished within 20 s"):
-        runner = TrialRunner(settings, ProxyTraining(TrialContext.of(settings), body=hangs))
+        runner = TrialRunner(settings, _Scripted(hangs))
         runner.run(_config(), lambda e, m: None, lambda: False)
     assert time.monotonic() - started < 120
     assert not multiprocessing.active_children()
@@ -92,13 +98,13 @@ def test_an_inline_failure_keeps_no_reference_to_the_trial(
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, isolation="inline")
     refs: list[weakref.ref] = []
 
-    def fails(cfg, settings, data, report, stop, on_profile):  # type: ignore[no-untyped-def]
+    def fails() -> None:
         model = torch.nn.Linear(4, 4)
         refs.append(weakref.ref(model))
         raise RuntimeError("CUDA out of memory (simulated)")
 
     with pytest.raises(TrialError, match="out of memory") as caught:
-        runner = TrialRunner(settings, ProxyTraining(TrialContext.of(settings), body=fails))
+        runner = TrialRunner(settings, _Scripted(fails, in_child_process=False))
         runner.run(_config(), lambda e, m: None, lambda: False)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
     gc.collect()

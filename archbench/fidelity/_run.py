@@ -29,7 +29,6 @@ from archbench.search import (
     open_storage,
     quiet_optuna,
     train_configs,
-    trial_device,
 )
 from archbench.spaces import get_space
 from archbench.zerocost import (
@@ -218,7 +217,9 @@ def _scores(
     stored: dict[str, list[float]] = dict(parent.user_attrs.get(SCORES_ATTR) or {})
     missing = [name for name in needed if name not in stored]
     if missing:
-        device = trial_device(reference)
+        from archbench.hwprofile import resolve_device
+
+        device = str(resolve_device(reference.device))
         batches = []
         if any(get_score(name).needs_data for name in missing):
             # The training split the trainings use, so the scores read the search's own data.

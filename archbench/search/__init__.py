@@ -16,7 +16,7 @@ if TYPE_CHECKING:
         ensure_feasible,
     )
     from archbench.search._evaluate import TrialData
-    from archbench.search._pool import PoolState, pool_state, train_configs
+    from archbench.search._pool import PoolState, train_configs
     from archbench.search._prescreen import (
         PRESCREEN_ATTR,
         Prescreening,
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
         feasible_pool,
     )
     from archbench.search._record import (
-        OBJECTIVES,
-        QUOTA_REACHED,
-        Owner,
-        Placement,
         TrialRecord,
         counts_by_status,
         is_trained,
@@ -45,7 +41,6 @@ if TYPE_CHECKING:
         run,
     )
     from archbench.search._samplers import (
-        make_pruner,
         make_sampler,
         suggest,
     )
@@ -58,12 +53,10 @@ if TYPE_CHECKING:
         HAS_TRAINED,
         PRUNED,
         REJECTED,
-        RUNNING,
         STATUSES,
         TRAINED,
     )
     from archbench.search._storage import (
-        DEFAULT_STORAGE,
         list_study_names,
         normalize_storage_url,
         open_storage,
@@ -74,26 +67,20 @@ if TYPE_CHECKING:
         data_shape,
         default_study_name,
         prepare_study,
-        summarize,
     )
     from archbench.search._trial import (
         Runner,
         TrialOutcome,
-        trial_device,
     )
 
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "_budget": ("Budget", "Decision", "decide", "ensure_feasible"),
-        "_samplers": ("make_pruner", "make_sampler", "suggest"),
-        "_pool": ("PoolState", "pool_state", "train_configs"),
+        "_samplers": ("make_sampler", "suggest"),
+        "_pool": ("PoolState", "train_configs"),
         "_prescreen": ("PRESCREEN_ATTR", "Prescreening", "ScoredPool", "feasible_pool"),
         "_record": (
-            "OBJECTIVES",
-            "QUOTA_REACHED",
-            "Owner",
-            "Placement",
             "TrialRecord",
             "counts_by_status",
             "is_trained",
@@ -116,7 +103,6 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "data_shape",
             "default_study_name",
             "prepare_study",
-            "summarize",
         ),
         "_settings": ("RaySettings", "SearchSettings"),
         "_status": (
@@ -124,17 +110,15 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "HAS_TRAINED",
             "PRUNED",
             "REJECTED",
-            "RUNNING",
             "STATUSES",
             "TRAINED",
         ),
         "_storage": (
-            "DEFAULT_STORAGE",
             "list_study_names",
             "normalize_storage_url",
             "open_storage",
         ),
         "_evaluate": ("TrialData",),
-        "_trial": ("Runner", "TrialOutcome", "trial_device"),
+        "_trial": ("Runner", "TrialOutcome"),
     },
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,8 @@ from archbench.search._record import (
 from archbench.search._samplers import make_sampler
 from archbench.search._settings import SearchSettings
 from archbench.search._spec import SearchSpec
-from archbench.search._storage import open_storage
+from archbench.search._status import HAS_TRAINED
+from archbench.search._storage import DEFAULT_STORAGE, open_storage
 from archbench.spaces import DataShape, get_space
 
 
@@ -181,7 +183,7 @@ def summarize(
     study: optuna.Study, name: str, settings: SearchSettings, seconds: float, top: int = 5
 ) -> SearchSummary:
     trials = study.get_trials(deepcopy=False)
-    statuses = [trial_status(t) for t in trials]
+    by_status = Counter(trial_status(t) for t in trials)
     trained = [t for t in trials if trial_status(t) == TRAINED and t.state == TrialState.COMPLETE]
     trained.sort(key=lambda t: -(t.values[0] if t.values else 0.0))
     best = [
@@ -197,11 +199,11 @@ def summarize(
     pool = stored_pool(study)
     return SearchSummary(
         study=name,
-        storage=settings.storage or "sqlite:///results/archbench.db",
-        trained=statuses.count(TRAINED) + statuses.count(PRUNED),
-        rejected=statuses.count(REJECTED),
-        pruned=statuses.count(PRUNED),
-        failed=statuses.count(FAILED),
+        storage=settings.storage or DEFAULT_STORAGE,
+        trained=sum(by_status[status] for status in HAS_TRAINED),
+        rejected=by_status[REJECTED],
+        pruned=by_status[PRUNED],
+        failed=by_status[FAILED],
         seconds=seconds,
         best=best,
         prescreen=(

@@ -64,13 +64,6 @@ class LatencyRejection(Exception):
         self.profile = profile
 
 
-def trial_device(settings: SearchSettings) -> str:
-    """The device trials train on (``auto`` resolved here, once, by the device layer)."""
-    from archbench.hwprofile import resolve_device
-
-    return str(resolve_device(settings.device))
-
-
 @dataclass(frozen=True)
 class TrialContext:
     """Where the trials of one process run, resolved once in that process.

@@ -439,7 +439,6 @@ def profile_model(
     """Profiles one config: counts, predicted memory, and measurements on ``device``.
 
     Args:
-        cfg: the architecture.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         batch_size: batch of the throughput and memory figures (on CPU, level basic measures
             at most 16; ``env["batch_size"]`` says which was used).
@@ -471,43 +470,32 @@ def profile_model(
     measured_batch, notes = _measured_batch(dev, level, batch_size)
     figures, unavailable = _static_figures(cfg, settings)
 
-    predicted, missing, predicted_notes = _predicted_memory_figures(
-        cfg, dev, measured_batch, memory, options, compile=compile
-    )
-    figures.update(predicted)
-    unavailable.update(missing)
-    notes.update(predicted_notes)
+    def add(part: tuple[dict[str, Any], dict[str, str], dict[str, str]]) -> None:
+        figures.update(part[0])
+        unavailable.update(part[1])
+        notes.update(part[2])
 
-    env = environment_stamp(
-        dev,
-        batch_size=measured_batch,
-        amp=amp,
-        channels_last=channels_last,
-        compile=compile,
-        optimizer=optimizer,
-        level=level,
-    )
+    add(_predicted_memory_figures(cfg, dev, measured_batch, memory, options, compile=compile))
+    env = environment_stamp(dev, batch_size=measured_batch, compile=compile, level=level, **options)
+    shared = shared_device and dev.type == "cuda"
     # The max batch is probed first, while this process holds no model, optimizer or cuBLAS
     # workspace on the device: they would take memory from the probing child.
-    measured, missing, max_batch_notes = _max_batch_figures(
-        cfg,
-        dev,
-        requested=max_batch and not (shared_device and dev.type == "cuda"),
-        start=figures.get("predicted_max_batch_size") or batch_size,
-        memory_limit=memory_limit,
-        workload_options=options,
+    add(
+        _max_batch_figures(
+            cfg,
+            dev,
+            requested=max_batch and not shared,
+            start=figures.get("predicted_max_batch_size") or batch_size,
+            memory_limit=memory_limit,
+            workload_options=options,
+        )
     )
-    figures.update(measured)
-    unavailable.update(missing)
-    notes.update(max_batch_notes)
-
     with _nvml(dev, env, unavailable) as nvml:
         measured, missing = _measured_figures(
             cfg, dev, measured_batch, settings, compile=compile, nvml=nvml, workload_options=options
         )
     figures.update(measured)
     unavailable.update(missing)
-    shared = shared_device and dev.type == "cuda"
     if shared:
         shared_figures(figures, unavailable, notes)
     return ProfileResult(

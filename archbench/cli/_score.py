@@ -152,7 +152,7 @@ def _score_file(
     json_output: bool,
 ) -> None:
     from archbench.models import count_params, resolve_config
-    from archbench.zerocost import best_first, ranking_score, score_configs
+    from archbench.zerocost import best_first, ranking_score
 
     specs = _read_specs(path)
     cfgs = []
@@ -163,17 +163,15 @@ def _score_file(
             raise ValueError(f"{path}: config {number} ({spec}): {exc}") from None
     batches = _batches(names, settings, data_dir, device)
     started = time.perf_counter()
-    status = f"scoring {len(cfgs)} configs of {path}"
-    spinner = contextlib.nullcontext() if json_output else err_console.status(status)
-    with spinner as view:
-
-        def show(index: int, _: dict[str, float]) -> None:
-            if view is not None:
-                view.update(f"{status}: {index + 1} done")
-
-        rows = score_configs(
-            cfgs, names, batches=batches, seed=settings["seed"], device=device, on_scored=show
-        )
+    rows = _score_with_spinner(
+        cfgs,
+        names,
+        f"scoring {len(cfgs)} configs of {path}",
+        quiet=json_output,
+        batches=batches,
+        seed=settings["seed"],
+        device=device,
+    )
     seconds = time.perf_counter() - started
     order_by = ranking_score(names)
     ranks = {index: rank for rank, index in enumerate(best_first(rows, order_by), 1)}
@@ -223,7 +221,7 @@ def _score_space(
     from archbench.models import count_params
     from archbench.search import Budget, ensure_feasible, feasible_pool
     from archbench.spaces import get_space
-    from archbench.zerocost import best_first, ranking_score, score_configs
+    from archbench.zerocost import best_first, ranking_score
 
     space = get_space(space_name)
     budget = Budget(
@@ -235,22 +233,15 @@ def _score_space(
     pool = feasible_pool(space, budget, shape, limits["samples"], settings["seed"])
     batches = _batches(names, settings, data_dir, device)
     started = time.perf_counter()
-    status = f"scoring {len(pool)} configs of {space.name}"
-    spinner = contextlib.nullcontext() if json_output else err_console.status(status)
-    with spinner as view:
-
-        def show(index: int, _: dict[str, float]) -> None:
-            if view is not None:
-                view.update(f"{status}: {index + 1} done")
-
-        rows = score_configs(
-            [candidate.config for candidate in pool],
-            names,
-            batches=batches,
-            seed=settings["seed"],
-            device=device,
-            on_scored=show,
-        )
+    rows = _score_with_spinner(
+        [candidate.config for candidate in pool],
+        names,
+        f"scoring {len(pool)} configs of {space.name}",
+        quiet=json_output,
+        batches=batches,
+        seed=settings["seed"],
+        device=device,
+    )
     seconds = time.perf_counter() - started
     order_by = ranking_score(names)
     ranked = best_first(rows, order_by)
@@ -294,6 +285,22 @@ def _score_space(
         count = [format_count(row["n_params"])] if counted else []
         table.add_row(str(row["rank"]), str(row["sample"]), *count, *values, knobs)
     console.print(table)
+
+
+def _score_with_spinner(
+    configs: list[Any], names: list[str], status: str, *, quiet: bool, **options: Any
+) -> list[dict[str, float]]:
+    """``score_configs`` under a spinner on stderr that counts the configs scored."""
+    from archbench.zerocost import score_configs
+
+    spinner = contextlib.nullcontext() if quiet else err_console.status(status)
+    with spinner as view:
+
+        def show(index: int, _: dict[str, float]) -> None:
+            if view is not None:
+                view.update(f"{status}: {index + 1} done")
+
+        return score_configs(configs, names, on_scored=show, **options)
 
 
 def _data_shape(dataset: str, data_dir: str | None) -> Any:

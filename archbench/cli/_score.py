@@ -152,7 +152,6 @@ def _score_file(
     json_output: bool,
 ) -> None:
     from archbench.models import count_params, resolve_config
-    from archbench.zerocost import best_first, ranking_score
 
     specs = _read_specs(path)
     cfgs = []
@@ -161,20 +160,11 @@ def _score_file(
             cfgs.append(_with_data(resolve_config(spec), settings["dataset"], data_dir))
         except ValueError as exc:
             raise ValueError(f"{path}: config {number} ({spec}): {exc}") from None
-    batches = _batches(names, settings, data_dir, device)
-    started = time.perf_counter()
-    rows = _score_with_spinner(
-        cfgs,
-        names,
-        f"scoring {len(cfgs)} configs of {path}",
+    rows, order_by, ranked, seconds = _score_ranked(
+        cfgs, names, f"scoring {len(cfgs)} configs of {path}", settings, data_dir, device,
         quiet=json_output,
-        batches=batches,
-        seed=settings["seed"],
-        device=device,
-    )
-    seconds = time.perf_counter() - started
-    order_by = ranking_score(names)
-    ranks = {index: rank for rank, index in enumerate(best_first(rows, order_by), 1)}
+    )  # fmt: skip
+    ranks = {index: rank for rank, index in enumerate(ranked, 1)}
     scored: list[dict[str, Any]] = [
         {
             "spec": spec,
@@ -221,7 +211,6 @@ def _score_space(
     from archbench.models import count_params
     from archbench.search import Budget, ensure_feasible, feasible_pool
     from archbench.spaces import get_space
-    from archbench.zerocost import best_first, ranking_score
 
     space = get_space(space_name)
     budget = Budget(
@@ -231,20 +220,11 @@ def _score_space(
     shape = _data_shape(settings["dataset"], data_dir)
     ensure_feasible(space, budget, shape)
     pool = feasible_pool(space, budget, shape, limits["samples"], settings["seed"])
-    batches = _batches(names, settings, data_dir, device)
-    started = time.perf_counter()
-    rows = _score_with_spinner(
-        [candidate.config for candidate in pool],
-        names,
-        f"scoring {len(pool)} configs of {space.name}",
+    rows, order_by, ranked, seconds = _score_ranked(
+        [candidate.config for candidate in pool], names,
+        f"scoring {len(pool)} configs of {space.name}", settings, data_dir, device,
         quiet=json_output,
-        batches=batches,
-        seed=settings["seed"],
-        device=device,
-    )
-    seconds = time.perf_counter() - started
-    order_by = ranking_score(names)
-    ranked = best_first(rows, order_by)
+    )  # fmt: skip
     configs: list[dict[str, Any]] = [
         {
             "rank": rank,
@@ -287,12 +267,26 @@ def _score_space(
     console.print(table)
 
 
-def _score_with_spinner(
-    configs: list[Any], names: list[str], status: str, *, quiet: bool, **options: Any
-) -> list[dict[str, float]]:
-    """``score_configs`` under a spinner on stderr that counts the configs scored."""
-    from archbench.zerocost import score_configs
+def _score_ranked(
+    configs: list[ModelConfig],
+    names: list[str],
+    status: str,
+    settings: dict[str, Any],
+    data_dir: str | None,
+    device: str,
+    *,
+    quiet: bool,
+) -> tuple[list[dict[str, float]], str, list[int], float]:
+    """Scores ``configs`` under a spinner on stderr that counts them.
 
+    Returns:
+        Their scores, the score they are ranked by, their indices best first, and the seconds
+        the scoring took.
+    """
+    from archbench.zerocost import best_first, ranking_score, score_configs
+
+    batches = _batches(names, settings, data_dir, device)
+    started = time.perf_counter()
     spinner = contextlib.nullcontext() if quiet else err_console.status(status)
     with spinner as view:
 
@@ -300,7 +294,11 @@ def _score_with_spinner(
             if view is not None:
                 view.update(f"{status}: {index + 1} done")
 
-        return score_configs(configs, names, on_scored=show, **options)
+        rows = score_configs(
+            configs, names, batches=batches, seed=settings["seed"], device=device, on_scored=show
+        )
+    order_by = ranking_score(names)
+    return rows, order_by, best_first(rows, order_by), time.perf_counter() - started
 
 
 def _data_shape(dataset: str, data_dir: str | None) -> Any:

@@ -19,7 +19,15 @@ from rich.text import Text
 from archbench._dataclass_io import write_mapping
 from archbench._units import format_bytes, format_count
 from archbench.cli._app import app
-from archbench.cli._common import console, err_console, fail, print_json, user_errors
+from archbench.cli._common import (
+    DEVICE_OPTION,
+    JSON_OPTION,
+    console,
+    err_console,
+    fail,
+    print_json,
+    user_errors,
+)
 from archbench.models import PRESETS, resolve_config
 
 if TYPE_CHECKING:
@@ -146,7 +154,7 @@ OUT_OPTION = typer.Option(
 @app.command("profile")
 def profile(
     config: str = typer.Argument(..., help="A preset name or a config / exported YAML file."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    device: str = DEVICE_OPTION,
     batch_size: int = typer.Option(128, help="Batch size of the throughput and memory figures."),
     max_batch: bool = typer.Option(
         False, "--max-batch", help="Measure the largest training batch on the CUDA device."
@@ -172,9 +180,7 @@ def profile(
     ),
     level: str = typer.Option("full", help="full, or basic (the cheap profile of a search)."),
     optimizer: str = typer.Option("sgd", help="Optimizer of the training step: sgd or adamw."),
-    json_output: bool = typer.Option(
-        False, "--json", help="Print one JSON document and nothing else."
-    ),
+    json_output: bool = JSON_OPTION,
     out: Path | None = OUT_OPTION,
     predict_on: str | None = typer.Option(
         None,
@@ -199,12 +205,10 @@ def profile(
         limit_bytes = resolve_memory(memory_limit) if memory_limit is not None else None
         sizes = _batch_sizes(sweep) if sweep is not None else None
         target = get_device(predict_on) if predict_on is not None else None
-    if target is not None and sizes:
-        fail("--predict-on compares one profile; run it without --sweep")
-    if sizes and (max_batch or memory_bytes or limit_bytes):
+    if sizes and (target is not None or max_batch or memory_bytes or limit_bytes):
         fail(
-            "--sweep measures its own batch sizes; run --max-batch, --memory or --memory-limit "
-            "without it"
+            "--sweep measures its own batch sizes; run --predict-on, --max-batch, --memory or "
+            "--memory-limit without it"
         )
     model = config if config in PRESETS else Path(config).stem
     document: dict[str, Any] = {"model": model, "config": cfg.to_dict()}

@@ -100,11 +100,7 @@ class Objective:
         else:
             sampled = self.space.to_config(suggest(trial, self.space), self.shape)
         decision = decide(sampled, self.settings.budget)
-        decided = decision_attrs(
-            config=decision.config.to_dict(),
-            n_params=decision.n_params,
-            sampled_config=decision.sampled_config.to_dict(),
-        )
+        decided = decision_attrs(decision)
         if decision.rejected:
             ending = Ending(decision.constraints, over_budget=decision.reason or "rejected")
             return self._end(trial, ending, attrs=decided)

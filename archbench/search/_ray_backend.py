@@ -73,6 +73,7 @@ from archbench.search._ledger import (
 from archbench.search._prescreen import Prescreening
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
+    CONFIG,
     FAILED,
     NOTHING_ENQUEUED,
     POOL_INDEX,
@@ -81,7 +82,8 @@ from archbench.search._record import (
     TRAINED,
     Placement,
     decision_attrs,
-    outcome_attrs,
+    result_attrs,
+    status_attrs,
 )
 from archbench.search._samplers import make_sampler, suggest
 from archbench.search._settings import RaySettings, SearchSettings
@@ -193,8 +195,7 @@ class BudgetedSpace:
         proposal = {
             "trial": trial.number,
             "pooled": POOL_INDEX in trial.user_attrs,  # a config of ``archbench fidelity``'s pool
-            "config": decision.config.to_dict(),
-            "n_params": decision.n_params,
+            "decided": decision_attrs(decision),
             "constraints": decision.constraints,
             "reason": decision.reason,
             "params": dict(trial.params),
@@ -202,8 +203,6 @@ class BudgetedSpace:
                 name: distribution_to_json(dist) for name, dist in trial.distributions.items()
             },
         }
-        if decision.sampled_config != decision.config:
-            proposal["sampled_config"] = decision.sampled_config.to_dict()
         return {KEY: proposal}
 
 
@@ -242,14 +241,8 @@ class Recorder:
     def claim(self, proposal: dict[str, Any]) -> int:
         """Writes the budget decision and the claim of an accepted proposal's trial, then
         counts the slots taken, this one included (the ledger's claim)."""
-        decided = decision_attrs(
-            config=proposal["config"],
-            n_params=proposal["n_params"],
-            sampled_config=proposal.get("sampled_config"),
-        )
-        write_trial_attrs(
-            self.study, proposal["trial"], {**decided, **claim_attrs(proposal["trial"])}
-        )
+        number = proposal["trial"]
+        write_trial_attrs(self.study, number, {**proposal["decided"], **claim_attrs(number)})
         return sweep_and_count(self.study)
 
     def recorded_ids(self) -> set[str]:
@@ -282,18 +275,14 @@ class Recorder:
         history = history or []
         status = settled.status
         best = max((m[METRIC] for m in history), default=None)
-        attrs = outcome_attrs(
-            config=proposal["config"],
-            n_params=proposal["n_params"],
-            sampled_config=proposal.get("sampled_config"),
-            status=status,
-            reason=settled.reason,
-            metrics=history,
-            val_accuracy=best,
-            profile=profile,
-            placement=placement,
-        )
-        attrs = {**attrs, RAY_TRIAL_ID: ray_trial_id}
+        attrs = {
+            **proposal["decided"],
+            **result_attrs(
+                metrics=history, val_accuracy=best, profile=profile, placement=placement
+            ),
+            **status_attrs(status, settled.reason),
+            RAY_TRIAL_ID: ray_trial_id,
+        }
         state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
             status, TrialState.PRUNED
         )
@@ -531,7 +520,7 @@ def trainable(config: dict[str, Any], settings: SearchSettings, shared_device: b
 
     try:
         _evaluator(context)(
-            config_from_dict(config[KEY]["config"]),
+            config_from_dict(config[KEY]["decided"][CONFIG]),
             report,
             lambda: False,  # ASHA stops a trial by not asking for its next epoch
             on_profile,

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from archbench.search._status import FAILED, HAS_TRAINED, PRUNED, REJECTED, RUNNING, TRAINED
+
+if TYPE_CHECKING:
+    from archbench.search._budget import Decision
 
 QUOTA_REACHED = "quota reached"
 NOTHING_ENQUEUED = "no enqueued config left"  # a proposal of a run of enqueued configs only
@@ -97,13 +100,11 @@ class Placement:
     ray_node_id: str | None = None
 
 
-def decision_attrs(
-    *, config: dict[str, Any], n_params: int, sampled_config: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def decision_attrs(decision: Decision) -> dict[str, Any]:
     """The budget decision: what would be built and its exact size."""
-    attrs: dict[str, Any] = {CONFIG: config, N_PARAMS: n_params}
-    if sampled_config is not None and sampled_config != config:
-        attrs[SAMPLED_CONFIG] = sampled_config
+    attrs: dict[str, Any] = {CONFIG: decision.config.to_dict(), N_PARAMS: decision.n_params}
+    if decision.sampled_config != decision.config:
+        attrs[SAMPLED_CONFIG] = decision.sampled_config.to_dict()
     return attrs
 
 
@@ -141,28 +142,6 @@ def zero_cost_attrs(score: str, value: float, rank: int) -> dict[str, Any]:
 
 def status_attrs(status: str, reason: str | None = None) -> dict[str, Any]:
     return {STATUS: status} if reason is None else {STATUS: status, REASON: reason}
-
-
-def outcome_attrs(
-    *,
-    config: dict[str, Any],
-    n_params: int,
-    status: str,
-    reason: str | None = None,
-    sampled_config: dict[str, Any] | None = None,
-    metrics: list[dict[str, float]] | None = None,
-    val_accuracy: float | None = None,
-    profile: dict[str, Any] | None = None,
-    placement: Placement | None = None,
-) -> dict[str, Any]:
-    """A whole trial record, as Ray's driver writes it when a Ray trial ends."""
-    return {
-        **decision_attrs(config=config, n_params=n_params, sampled_config=sampled_config),
-        **result_attrs(
-            metrics=metrics or [], val_accuracy=val_accuracy, profile=profile, placement=placement
-        ),
-        **status_attrs(status, reason),
-    }
 
 
 def trial_status(trial: FrozenTrial) -> str:

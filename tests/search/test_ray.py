@@ -191,8 +191,7 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     callback = ray_search.RecordTrials(ray_search.Recorder(settings, "tiny", 3))
     config = get_preset("simple_cnn").with_data(num_classes=10, in_channels=1, input_size=28)
     proposal = {
-        "config": config.to_dict(),
-        "n_params": 1000,
+        "decided": {"config": config.to_dict(), "n_params": 1000},
         "constraints": {"max_params": -29_000.0},
         "reason": None,
         "params": {},

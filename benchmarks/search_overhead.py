@@ -100,7 +100,7 @@ def timed_interleaved(
         epochs=epochs,
         max_rejections=10**6,
     )
-    prepare_study(settings)
+    study, _ = prepare_study(settings)
     times: list[float] = []
     statuses: list[str] = []
     last = [time.perf_counter()]
@@ -113,7 +113,7 @@ def timed_interleaved(
             study.stop()
         last[0] = time.perf_counter()
 
-    run_worker(settings, "ours", runner=NoTraining(epochs), on_trial=tick)
+    run_worker(settings, study, runner=NoTraining(epochs), on_trial=tick)
     return times, bare.times, statuses
 
 

@@ -39,14 +39,14 @@ from archbench.search._record import (
     status_attrs,
     trial_status,
 )
-from archbench.search._samplers import learns_only_from_complete, make_pruner, make_sampler, suggest
+from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._settle import Ending, StopPolicy, settle
-from archbench.search._storage import open_storage
 from archbench.search._study import (
     SearchAborted,
     SearchSummary,
     data_shape,
+    load_study,
     prepare_study,
     summarize,
 )
@@ -206,13 +206,14 @@ class Objective:
 
 def run_worker(
     settings: SearchSettings,
-    study_name: str,
+    study: optuna.Study,
     *,
     runner: Runner | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     gpu: WorkerDevice = WorkerDevice(),
 ) -> None:
-    """Runs trials in this process until the study holds ``settings.n_trials`` trained trials.
+    """Runs trials of the prepared ``study`` in this process until it holds
+    ``settings.n_trials`` trained trials.
 
     ``gpu`` is this worker's card, when the search spreads its workers over several.
 
@@ -226,13 +227,6 @@ def run_worker(
     Raises:
         SearchAborted: after too many rejections in a row, or too many failures.
     """
-    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
-    study = optuna.load_study(
-        study_name=study_name,
-        storage=storage,
-        sampler=make_sampler(settings.sampler, settings.seed),
-        pruner=make_pruner(settings.pruner, len(settings.objectives)),
-    )
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
@@ -274,7 +268,7 @@ def _worker_main(
 ) -> None:
     optuna.logging.set_verbosity(verbosity)  # a spawned process starts at Optuna's default
     try:
-        run_worker(settings, study_name, gpu=gpu)
+        run_worker(settings, load_study(settings, study_name), gpu=gpu)
     except SearchAborted as exc:
         errors.put(str(exc))
 
@@ -300,7 +294,7 @@ def run_search(
     if watch is not None:
         watch(study)
     if settings.workers == 1:
-        run_worker(settings, name, runner=runner)
+        run_worker(settings, study, runner=runner)
     else:
         context = multiprocessing.get_context("spawn")
         errors = context.Queue()
@@ -327,5 +321,5 @@ def run_search(
         if not errors.empty():
             raise SearchAborted(errors.get())
         # A worker killed after its siblings stopped leaves its slot to this process.
-        run_worker(settings, name, runner=runner)
+        run_worker(settings, study, runner=runner)
     return summarize(study, name, settings, time.perf_counter() - start)

@@ -32,7 +32,7 @@ from archbench.search._record import (
     TRAINED,
     trial_status,
 )
-from archbench.search._samplers import make_sampler
+from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
 from archbench.search._spec import SearchSpec
 from archbench.search._status import HAS_TRAINED
@@ -125,14 +125,13 @@ def prepare_study(
     if fresh:
         with contextlib.suppress(KeyError):  # nothing to delete
             optuna.delete_study(study_name=name, storage=storage)
-    sampler = make_sampler(settings.sampler, settings.seed)
     try:
         study = optuna.create_study(
-            study_name=name, storage=storage, directions=settings.directions, sampler=sampler
+            study_name=name, storage=storage, directions=settings.directions, **_optimizer(settings)
         )
         created = True
     except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        study = optuna.load_study(study_name=name, storage=storage, **_optimizer(settings))
         created = False
     _settle_spec(study, SearchSpec.of(settings, space), wait=not created)
     _enqueue_baselines(study, settings.baselines)
@@ -140,6 +139,20 @@ def prepare_study(
         study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
     enqueue_top(study, settings, ensure_prescreened(study, settings, space, shape, on_prescreen))
     return study, name
+
+
+def load_study(settings: SearchSettings, name: str) -> optuna.Study:
+    """The prepared study ``name``, as a worker process opens it to run its trials."""
+    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
+    return optuna.load_study(study_name=name, storage=storage, **_optimizer(settings))
+
+
+def _optimizer(settings: SearchSettings) -> dict[str, Any]:
+    """The sampler and the pruner the trials of this process ask (seeded per worker)."""
+    return {
+        "sampler": make_sampler(settings.sampler, settings.seed),
+        "pruner": make_pruner(settings.pruner, len(settings.objectives)),
+    }
 
 
 # Written last, after the settings and the baselines: the study is set up.

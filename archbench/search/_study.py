@@ -1,8 +1,9 @@
 """A search's study, whichever backend runs it: its name, set-up, compatibility check, summary.
 
 ``prepare_study`` creates the study or loads it to resume, after checking that the stored
-settings match; both backends and ``train_configs`` start there. ``summarize`` reads back what
-a search left in it.
+settings match; both backends and ``train_configs`` start there, and the process that prepared
+it runs its trials on it. A spawned worker opens it with ``load_study``. ``summarize`` reads back
+what a search left in it.
 """
 
 from __future__ import annotations
@@ -127,11 +128,14 @@ def prepare_study(
             optuna.delete_study(study_name=name, storage=storage)
     try:
         study = optuna.create_study(
-            study_name=name, storage=storage, directions=settings.directions, **_optimizer(settings)
+            study_name=name,
+            storage=storage,
+            directions=settings.directions,
+            **_sampler_and_pruner(settings),
         )
         created = True
     except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=name, storage=storage, **_optimizer(settings))
+        study = optuna.load_study(study_name=name, storage=storage, **_sampler_and_pruner(settings))
         created = False
     _settle_spec(study, SearchSpec.of(settings, space), wait=not created)
     _enqueue_baselines(study, settings.baselines)
@@ -144,10 +148,10 @@ def prepare_study(
 def load_study(settings: SearchSettings, name: str) -> optuna.Study:
     """The prepared study ``name``, as a worker process opens it to run its trials."""
     storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
-    return optuna.load_study(study_name=name, storage=storage, **_optimizer(settings))
+    return optuna.load_study(study_name=name, storage=storage, **_sampler_and_pruner(settings))
 
 
-def _optimizer(settings: SearchSettings) -> dict[str, Any]:
+def _sampler_and_pruner(settings: SearchSettings) -> dict[str, Any]:
     """The sampler and the pruner the trials of this process ask (seeded per worker)."""
     return {
         "sampler": make_sampler(settings.sampler, settings.seed),

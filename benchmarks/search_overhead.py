@@ -100,7 +100,7 @@ def timed_interleaved(
         epochs=epochs,
         max_rejections=10**6,
     )
-    study, _ = prepare_study(settings)
+    study = prepare_study(settings)
     times: list[float] = []
     statuses: list[str] = []
     last = [time.perf_counter()]

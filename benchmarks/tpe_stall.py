@@ -26,7 +26,7 @@ import optuna
 
 import archbench.search._samplers as samplers
 from archbench._units import parse_count
-from archbench.search import Budget, SearchAborted, SearchSettings, default_study_name, run
+from archbench.search import Budget, SearchAborted, SearchSettings, run, study_name
 
 SETTINGS = {"fallback off": 10**9, "fallback (default)": samplers.TPE_RANDOM_AFTER_REJECTIONS}
 
@@ -43,7 +43,7 @@ def one_search(cap: int, seed: int, trials: int, max_rejections: int) -> dict[st
         completed = 1.0
     except SearchAborted:
         completed = 0.0
-    study = optuna.load_study(study_name=default_study_name(settings), storage=settings.storage)
+    study = optuna.load_study(study_name=study_name(settings), storage=settings.storage)
     trained = [t.value for t in study.trials if t.user_attrs.get("status") == "trained"]
     rejected = sum(t.user_attrs.get("status") == "rejected" for t in study.trials)
     return {

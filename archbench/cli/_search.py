@@ -320,14 +320,14 @@ def run_with_view(
     settings: SearchSettings, *, fresh: bool, verbose: bool, quiet: bool, json_output: bool
 ) -> None:
     """Runs a search (any backend) under the live view, then prints its summary."""
-    from archbench.search import SearchAborted, default_study_name, run
+    from archbench.search import SearchAborted, run, study_name
 
     try:
         with user_errors():
             if quiet:
                 summary = run(settings, fresh=fresh, verbose=verbose)
             else:
-                name = settings.study or default_study_name(settings)
+                name = study_name(settings)
                 with SearchProgress(settings, name) as view:
                     summary = run(settings, fresh=fresh, verbose=verbose, progress=view)
     except SearchAborted as exc:

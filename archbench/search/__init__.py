@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ProgressEvent,
         SearchFinished,
         SearchStarted,
+        SearchSummary,
         TrialCounts,
         quiet_optuna,
         run,
@@ -63,10 +64,9 @@ if TYPE_CHECKING:
     )
     from archbench.search._study import (
         SearchAborted,
-        SearchSummary,
         data_shape,
-        default_study_name,
         prepare_study,
+        study_name,
     )
     from archbench.search._trial import (
         Runner,
@@ -94,14 +94,14 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "ProgressEvent",
             "SearchFinished",
             "SearchStarted",
+            "SearchSummary",
             "TrialCounts",
             "run",
         ),
         "_study": (
             "SearchAborted",
-            "SearchSummary",
             "data_shape",
-            "default_study_name",
+            "study_name",
             "prepare_study",
         ),
         "_settings": ("RaySettings", "SearchSettings"),

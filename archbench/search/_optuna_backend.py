@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -23,7 +22,6 @@ from archbench.search._budget import Decision, decide
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import WorkerDevice, environment, worker_devices
 from archbench.search._ledger import claim, host_name, own, sweep_and_count, write
-from archbench.search._prescreen import Prescreening
 from archbench.search._record import (
     BASELINE,
     FAILED,
@@ -42,14 +40,7 @@ from archbench.search._record import (
 from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._settle import Ending, StopPolicy, settle
-from archbench.search._study import (
-    SearchAborted,
-    SearchSummary,
-    data_shape,
-    load_study,
-    prepare_study,
-    summarize,
-)
+from archbench.search._study import SearchAborted, data_shape, load_study
 from archbench.search._trial import LatencyRejection, Runner, TrialRunner, describe_failure
 from archbench.spaces import get_space
 
@@ -273,53 +264,46 @@ def _worker_main(
         errors.put(str(exc))
 
 
-def run_search(
-    settings: SearchSettings,
-    *,
-    fresh: bool = False,
-    watch: Callable[[optuna.Study], None] | None = None,
-    runner: Runner | None = None,
-    on_prescreen: Callable[[Prescreening], None] | None = None,
-) -> SearchSummary:
-    """Runs (or resumes) a search with Optuna until the study holds ``settings.n_trials``.
+class OptunaBackend:
+    """Runs the trials of a prepared study in this process, or in ``--workers`` spawned
+    processes (a card each where there are enough), until it holds ``settings.n_trials``.
 
-    Args:
-        watch: called once with the prepared study (the progress poller reads it).
-        runner: trains the accepted configs (default: a ``TrialRunner``); one worker only.
-        on_prescreen: follows the ``--prescreen`` scoring, before the first trial.
+    ``runner`` trains the accepted configs instead of a ``TrialRunner`` (one worker only; for
+    tests and benchmarks).
     """
-    start = time.perf_counter()
-    gpus = worker_devices(settings) if settings.workers > 1 else []
-    study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
-    if watch is not None:
-        watch(study)
-    if settings.workers == 1:
-        run_worker(settings, study, runner=runner)
-    else:
-        context = multiprocessing.get_context("spawn")
-        errors = context.Queue()
-        processes = []
-        for index, gpu in enumerate(gpus):
-            seed = None if settings.seed is None else settings.seed + index
-            process = context.Process(
-                target=_worker_main,
-                args=(
-                    replace(settings, seed=seed), name, gpu, errors,
-                    optuna.logging.get_verbosity(),
-                ),
-            )  # fmt: skip
-            # The child starts with its own card visible, before anything in it can touch CUDA,
-            # and its share of the cores, before torch sizes its thread pool.
-            with environment(
-                CUDA_VISIBLE_DEVICES=gpu.visible_devices,
-                OMP_NUM_THREADS=_threads_per_worker(settings.workers),
-            ):
-                process.start()
-            processes.append(process)
-        for process in processes:
-            process.join()
-        if not errors.empty():
-            raise SearchAborted(errors.get())
+
+    def __init__(self, settings: SearchSettings, runner: Runner | None = None) -> None:
+        self.settings = settings
+        self.runner = runner
+        # Read before the study exists, so that a bad --device fails first.
+        self.gpus = worker_devices(settings) if settings.workers > 1 else []
+
+    def optimize(self, study: optuna.Study) -> None:
+        settings = self.settings
+        if settings.workers > 1:
+            context = multiprocessing.get_context("spawn")
+            errors = context.Queue()
+            processes = []
+            for index, gpu in enumerate(self.gpus):
+                seed = None if settings.seed is None else settings.seed + index
+                process = context.Process(
+                    target=_worker_main,
+                    args=(
+                        replace(settings, seed=seed), study.study_name, gpu, errors,
+                        optuna.logging.get_verbosity(),
+                    ),
+                )  # fmt: skip
+                # The child starts with its own card visible, before anything in it can touch
+                # CUDA, and its share of the cores, before torch sizes its thread pool.
+                with environment(
+                    CUDA_VISIBLE_DEVICES=gpu.visible_devices,
+                    OMP_NUM_THREADS=_threads_per_worker(settings.workers),
+                ):
+                    process.start()
+                processes.append(process)
+            for process in processes:
+                process.join()
+            if not errors.empty():
+                raise SearchAborted(errors.get())
         # A worker killed after its siblings stopped leaves its slot to this process.
-        run_worker(settings, study, runner=runner)
-    return summarize(study, name, settings, time.perf_counter() - start)
+        run_worker(settings, study, runner=self.runner)

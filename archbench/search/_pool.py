@@ -53,7 +53,7 @@ def train_configs(
 
     ``settings.n_trials`` is ignored: the pool sets the count, and the sampler proposes nothing.
     """
-    study, _ = prepare_study(settings)
+    study = prepare_study(settings)
     state = pool_state(study)
     if progress is not None:  # where a resumed run stands, before anything trains
         progress(counts(study, len(params)))

@@ -35,7 +35,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -70,7 +70,6 @@ from archbench.search._ledger import (
     sweep_and_count,
     write_trial_attrs,
 )
-from archbench.search._prescreen import Prescreening
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
     CONFIG,
@@ -89,13 +88,7 @@ from archbench.search._samplers import make_sampler, suggest
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._settle import Ending, Settlement, StopPolicy, settle
 from archbench.search._storage import normalize_storage_url, open_storage
-from archbench.search._study import (
-    SearchAborted,
-    SearchSummary,
-    data_shape,
-    prepare_study,
-    summarize,
-)
+from archbench.search._study import SearchAborted, data_shape
 from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
 from archbench.spaces import DataShape, SearchSpace, get_space
 from archbench.train import RECIPES
@@ -692,65 +685,54 @@ def ray_runtime(address: str | None) -> Iterator[None]:
         ray.shutdown()
 
 
-def run_ray_search(
-    settings: SearchSettings,
-    *,
-    fresh: bool = False,
-    watch: Callable[[optuna.Study], None] | None = None,
-    on_prescreen: Callable[[Prescreening], None] | None = None,
-) -> SearchSummary:
-    """Runs (or resumes) a search on Ray Tune until ``settings.n_trials`` trials have trained.
+class RayBackend:
+    """Runs the trials of a prepared study on Ray Tune until it holds ``settings.n_trials``.
 
     An interrupted Ray experiment of the study is restored first; a new experiment then trains
     whatever is still missing (for example after raising ``--trials``), its sampler asking on
     the study itself. Trials are recorded in the study as they end.
 
-    Args:
-        fresh: delete the study first (its old Ray experiments are left on disk, unused).
-        watch: called once with the prepared study (the progress poller reads it).
-        on_prescreen: follows the ``--prescreen`` scoring, in the driver, before the first
-            trial.
-
     Raises:
-        ValueError: for settings the Ray backend cannot run, or an unreachable cluster.
+        ValueError: for settings the Ray backend cannot run (when made), or an unreachable
+            cluster.
         SearchAborted: after too many rejections in a row, or too many failures.
         KeyboardInterrupt: when the run was interrupted; rerun the command to resume it.
     """
-    start = time.perf_counter()
-    ray_settings = check_settings(settings)
-    gpus = ray_settings.gpus_per_trial
-    if ray_settings.address is None and gpus > 0:
-        import torch
 
-        local_gpus_needed(gpus, torch.cuda.device_count())
-    device = ray_trial_device(settings.device, gpus)  # in Ray's terms: cpu, cuda or cuda:N
-    settings = with_absolute_paths(replace(settings, ray=ray_settings, device=device))
-    study, name = prepare_study(settings, fresh=fresh, on_prescreen=on_prescreen)
-    if watch is not None:
-        watch(study)
-    study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials here
-    study.set_user_attr("ray", asdict(ray_settings))
-    root = experiment_root(settings, name)
-    resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
-    with ray_runtime(ray_settings.address):
-        wrapped = tune.with_resources(
-            tune.with_parameters(
-                trainable, settings=settings, shared_device=shares_ray_gpu(device, gpus)
-            ),
-            resources,
-        )
-        runs = ray_runs(study)
-        if runs and runs[-1]["state"] == "running":
-            last = runs[-1]
-            restored = _restore(last["path"], wrapped)
-            if restored is not None:
-                _fit(restored, study, last["name"])
-            else:
-                set_run_state(study, last["name"], "lost")
-        remaining = settings.n_trials - sweep_and_count(study)
-        if remaining > 0:
-            run = time.strftime("run-%Y%m%d-%H%M%S")
-            _add_run(study, run, f"{root}/{run}", remaining)
-            tuner = _new_tuner(settings, ray_settings, study, wrapped, root, run)
-            _fit(tuner, study, run)
-    return summarize(study, name, settings, time.perf_counter() - start)
+    def __init__(self, settings: SearchSettings) -> None:
+        ray_settings = check_settings(settings)
+        gpus = ray_settings.gpus_per_trial
+        if ray_settings.address is None and gpus > 0:
+            import torch
+
+            local_gpus_needed(gpus, torch.cuda.device_count())
+        device = ray_trial_device(settings.device, gpus)  # in Ray's terms: cpu, cuda or cuda:N
+        self.settings = with_absolute_paths(replace(settings, ray=ray_settings, device=device))
+        self.ray_settings = ray_settings
+
+    def optimize(self, study: optuna.Study) -> None:
+        settings, ray_settings = self.settings, self.ray_settings
+        study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials
+        study.set_user_attr("ray", asdict(ray_settings))
+        root = experiment_root(settings, study.study_name)
+        resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
+        shared = shares_ray_gpu(settings.device, ray_settings.gpus_per_trial)
+        with ray_runtime(ray_settings.address):
+            wrapped = tune.with_resources(
+                tune.with_parameters(trainable, settings=settings, shared_device=shared),
+                resources,
+            )
+            runs = ray_runs(study)
+            if runs and runs[-1]["state"] == "running":
+                last = runs[-1]
+                restored = _restore(last["path"], wrapped)
+                if restored is not None:
+                    _fit(restored, study, last["name"])
+                else:
+                    set_run_state(study, last["name"], "lost")
+            remaining = settings.n_trials - sweep_and_count(study)
+            if remaining > 0:
+                run = time.strftime("run-%Y%m%d-%H%M%S")
+                _add_run(study, run, f"{root}/{run}", remaining)
+                tuner = _new_tuner(settings, ray_settings, study, wrapped, root, run)
+                _fit(tuner, study, run)

@@ -1,8 +1,9 @@
 """``archbench.search.run``: the one entry point of a search, whichever backend runs it.
 
-It picks the backend, and reports typed progress events to the caller (the CLI renders them;
-it imports neither Optuna nor the backends). A poller reads the study about once a second
-while trials run, in this process or in worker processes or on Ray.
+It makes the backend, prepares the study, and reports typed progress events to the caller (the
+CLI renders them; it imports neither Optuna nor the backends). A poller reads the study about
+once a second while the backend runs trials, in this process, in worker processes or on Ray;
+``summarize`` reads back what the search left in it.
 """
 
 from __future__ import annotations
@@ -10,27 +11,32 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._optuna_backend import run_search
-from archbench.search._prescreen import Prescreening
+from archbench.search._optuna_backend import OptunaBackend
+from archbench.search._prescreen import Prescreening, stored_pool
 from archbench.search._record import (
+    BASELINE,
+    EPOCHS_TRAINED,
     FAILED,
     N_PARAMS,
     PRUNED,
     REJECTED,
     RUNNING,
-    STATUS,
     TRAINED,
-    counts_by_status,
+    trial_status,
 )
 from archbench.search._settings import SearchSettings
 from archbench.search._status import HAS_TRAINED
-from archbench.search._study import SearchSummary, default_study_name
+from archbench.search._storage import DEFAULT_STORAGE
+from archbench.search._study import prepare_study, study_name
 from archbench.search._trial import Runner
 
 RAY_MISSING = 'backend: the ray backend needs Ray Tune: pip install "archbench[ray]"'
@@ -70,8 +76,41 @@ class TrialCounts:
 
 
 @dataclass(frozen=True)
+class SearchSummary:
+    study: str
+    storage: str
+    trained: int
+    rejected: int
+    pruned: int
+    failed: int
+    seconds: float
+    best: list[dict[str, Any]]
+    prescreen: dict[str, Any] | None = None  # score, samples, seconds of a --prescreen pool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "storage": self.storage,
+            "trained": self.trained,
+            "rejected": self.rejected,
+            "pruned": self.pruned,
+            "failed": self.failed,
+            "seconds": round(self.seconds, 2),
+            "best": self.best,
+            "prescreen": self.prescreen,
+        }
+
+
+@dataclass(frozen=True)
 class SearchFinished:
     summary: SearchSummary
+
+
+class Backend(Protocol):
+    """A search backend: it runs the trials of a prepared study until the study holds
+    ``settings.n_trials`` (``_optuna_backend.py``, ``_ray_backend.py``)."""
+
+    def optimize(self, study: optuna.Study) -> None: ...
 
 
 ProgressEvent = SearchStarted | Prescreening | TrialCounts | SearchFinished
@@ -88,6 +127,9 @@ def run(
 ) -> SearchSummary:
     """Runs (or resumes) a search until its study holds ``settings.n_trials`` trained trials.
 
+    The backend checks the settings before the study exists, then runs the trials of the
+    prepared study; this function prepares it, watches it and sums it up.
+
     Args:
         progress: receives a ``SearchStarted``, then with ``--prescreen`` ``Prescreening`` as
             configs are scored, then ``TrialCounts`` about once a second, then
@@ -100,21 +142,20 @@ def run(
     Raises:
         ValueError: bad settings, an unreadable storage, or Ray missing for ``backend="ray"``.
         SearchAborted: too many rejections in a row, or too many failures.
+        KeyboardInterrupt: a Ray run ended by Ctrl+C; rerun the command to resume it.
     """
-    if settings.backend not in ("optuna", "ray"):
-        raise ValueError(f"backend: {settings.backend!r} is unknown; choose optuna or ray")
     if not verbose:
         quiet_optuna()
-    name = settings.study or default_study_name(settings)
+    start = time.perf_counter()
+    backend = (
+        _ray_backend(settings) if settings.backend == "ray" else OptunaBackend(settings, runner)
+    )
     emit = progress or (lambda event: None)
-    emit(SearchStarted(name, settings.backend, settings.n_trials))
-    with _poller(name, settings.n_trials, emit) as watch:
-        if settings.backend == "ray":
-            summary = _ray_backend()(settings, fresh=fresh, watch=watch, on_prescreen=emit)
-        else:
-            summary = run_search(
-                settings, fresh=fresh, watch=watch, runner=runner, on_prescreen=emit
-            )
+    emit(SearchStarted(study_name(settings), settings.backend, settings.n_trials))
+    study = prepare_study(settings, fresh=fresh, on_prescreen=emit)
+    with _poller(study, settings.n_trials, emit):
+        backend.optimize(study)
+    summary = summarize(study, settings, time.perf_counter() - start)
     emit(SearchFinished(summary))
     return summary
 
@@ -129,7 +170,7 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def _ray_backend() -> Callable[..., SearchSummary]:
+def _ray_backend(settings: SearchSettings) -> Backend:
     os.environ.setdefault(LOCAL_ONLY_ENV, "0")
     try:
         from archbench.search import _ray_backend
@@ -137,18 +178,18 @@ def _ray_backend() -> Callable[..., SearchSummary]:
         if (exc.name or "").split(".")[0] != "ray":
             raise
         raise ValueError(RAY_MISSING) from None
-    return _ray_backend.run_ray_search
+    return _ray_backend.RayBackend(settings)
 
 
-def counts(study: optuna.Study, n_trials: int) -> TrialCounts:
-    trials = study.get_trials(deepcopy=False)
-    by_status = counts_by_status(study)
-    best: BestTrial | None = None
-    for trial in trials:
-        if trial.state != TrialState.COMPLETE or trial.user_attrs.get(STATUS) != TRAINED:
-            continue
-        if trial.values and (best is None or trial.values[0] > best.val_accuracy):
-            best = BestTrial(trial.number, trial.values[0], trial.user_attrs.get(N_PARAMS))
+def counts(
+    study: optuna.Study, n_trials: int, trials: list[FrozenTrial] | None = None
+) -> TrialCounts:
+    """The study's counts by status and its best trial, from one read (``trials``, if given)."""
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
+    by_status = Counter(trial_status(t) for t in trials)
+    ranked = _best_first(trials)
+    best = ranked[0] if ranked else None
     return TrialCounts(
         study=study.study_name,
         n_trials=n_trials,
@@ -157,7 +198,9 @@ def counts(study: optuna.Study, n_trials: int) -> TrialCounts:
         pruned=by_status[PRUNED],
         failed=by_status[FAILED],
         running=by_status[RUNNING],
-        best=best,
+        best=None
+        if best is None
+        else BestTrial(best.number, best.values[0], best.user_attrs.get(N_PARAMS)),
         epochs=study.user_attrs.get("epochs"),
         running_epochs=tuple(
             (trial.number, len(trial.intermediate_values))
@@ -167,17 +210,54 @@ def counts(study: optuna.Study, n_trials: int) -> TrialCounts:
     )
 
 
+def summarize(
+    study: optuna.Study, settings: SearchSettings, seconds: float, top: int = 5
+) -> SearchSummary:
+    trials = study.get_trials(deepcopy=False)
+    now = counts(study, settings.n_trials, trials)
+    best = [
+        {
+            "trial": t.number,
+            "val_accuracy": t.values[0],
+            "n_params": t.user_attrs.get(N_PARAMS),
+            "epochs": t.user_attrs.get(EPOCHS_TRAINED),
+            "baseline": t.user_attrs.get(BASELINE),
+        }
+        for t in _best_first(trials)[:top]
+    ]
+    pool = stored_pool(study)
+    return SearchSummary(
+        study=study.study_name,
+        storage=settings.storage or DEFAULT_STORAGE,
+        trained=now.trained,
+        rejected=now.rejected,
+        pruned=now.pruned,
+        failed=now.failed,
+        seconds=seconds,
+        best=best,
+        prescreen=(
+            {"score": pool.score, "samples": len(pool.params), "seconds": pool.seconds}
+            if pool is not None
+            else None
+        ),
+    )
+
+
+def _best_first(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials that trained to their last epoch, best accuracy first."""
+    trained = [t for t in trials if t.state == TrialState.COMPLETE and trial_status(t) == TRAINED]
+    return sorted(trained, key=lambda t: -t.values[0])
+
+
 @contextlib.contextmanager
-def _poller(name: str, n_trials: int, emit: Progress) -> Iterator[Callable[[optuna.Study], None]]:
-    """Yields ``watch(study)``; once called, the study's counts are emitted about once a second
-    until the block ends, and once more at the end."""
+def _poller(study: optuna.Study, n_trials: int, emit: Progress) -> Iterator[None]:
+    """Emits the study's counts about once a second until the block ends, and once more at the
+    end."""
     done = threading.Event()
-    watched: list[optuna.Study] = []
 
     def poll() -> None:
-        if watched:
-            with contextlib.suppress(Exception):  # a busy database: next second
-                emit(counts(watched[0], n_trials))
+        with contextlib.suppress(Exception):  # a busy database: next second
+            emit(counts(study, n_trials))
 
     def loop() -> None:
         while not done.wait(1.0):
@@ -186,7 +266,7 @@ def _poller(name: str, n_trials: int, emit: Progress) -> Iterator[Callable[[optu
     thread = threading.Thread(target=loop, name="archbench-progress", daemon=True)
     thread.start()
     try:
-        yield watched.append
+        yield
     finally:
         done.set()
         thread.join()

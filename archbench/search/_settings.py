@@ -20,6 +20,7 @@ PRUNERS = ("median", "hyperband", "none")
 PROFILE_LEVELS = ("none", "basic", "full")
 ISOLATION = ("auto", "inline", "process")
 SCHEDULERS = ("asha", "fifo")
+BACKENDS = ("optuna", "ray")
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class SearchSettings:
             raise ValueError(f"train_seed: must be in [0, 2**63), got {self.train_seed}")
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: {self.backend!r} is unknown; choose optuna or ray")
         if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:
             raise ValueError(
                 "profile: latency and throughput objectives need --profile basic or full"

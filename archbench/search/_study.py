@@ -1,43 +1,31 @@
-"""A search's study, whichever backend runs it: its name, set-up, compatibility check, summary.
+"""A search's study, whichever backend runs it: its name, set-up and compatibility check.
 
 ``prepare_study`` creates the study or loads it to resume, after checking that the stored
-settings match; both backends and ``train_configs`` start there, and the process that prepared
-it runs its trials on it. A spawned worker opens it with ``load_study``. ``summarize`` reads back
-what a search left in it.
+settings match; ``run`` and ``train_configs`` start there, and the process that prepared it
+runs its trials on it. A spawned worker opens it with ``load_study``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 
 import archbench
 from archbench._units import format_count
 from archbench.models import get_preset
 from archbench.search._budget import ensure_feasible
-from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened, stored_pool
+from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened
 from archbench.search._record import (
     BASELINE,
-    EPOCHS_TRAINED,
-    FAILED,
-    N_PARAMS,
-    PRUNED,
-    REJECTED,
-    TRAINED,
-    trial_status,
 )
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
 from archbench.search._spec import SearchSpec
-from archbench.search._status import HAS_TRAINED
-from archbench.search._storage import DEFAULT_STORAGE, open_storage
+from archbench.search._storage import open_storage
 from archbench.spaces import DataShape, get_space
 
 
@@ -45,33 +33,10 @@ class SearchAborted(RuntimeError):
     """The search stopped before reaching its trials: too many rejections or failures."""
 
 
-@dataclass(frozen=True)
-class SearchSummary:
-    study: str
-    storage: str
-    trained: int
-    rejected: int
-    pruned: int
-    failed: int
-    seconds: float
-    best: list[dict[str, Any]]
-    prescreen: dict[str, Any] | None = None  # score, samples, seconds of a --prescreen pool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "study": self.study,
-            "storage": self.storage,
-            "trained": self.trained,
-            "rejected": self.rejected,
-            "pruned": self.pruned,
-            "failed": self.failed,
-            "seconds": round(self.seconds, 2),
-            "best": self.best,
-            "prescreen": self.prescreen,
-        }
-
-
-def default_study_name(settings: SearchSettings) -> str:
+def study_name(settings: SearchSettings) -> str:
+    """``--study``, else space-budget-dataset[-objectives]."""
+    if settings.study:
+        return settings.study
     space = settings.space.rsplit("/", 1)[-1].split(".")[0]
     objectives = "" if settings.objectives == ("accuracy",) else "-" + "-".join(settings.objectives)
     from archbench.data import dataset_label  # an image folder's stem, not its path
@@ -107,7 +72,7 @@ def prepare_study(
     *,
     fresh: bool = False,
     on_prescreen: Callable[[Prescreening], None] | None = None,
-) -> tuple[optuna.Study, str]:
+) -> optuna.Study:
     """Creates the study, or loads it to resume after checking the settings match.
 
     With ``--prescreen`` it also scores the pool, once per study (``_prescreen.py``), and
@@ -121,7 +86,7 @@ def prepare_study(
     space = get_space(settings.space)
     shape = data_shape(settings)
     ensure_feasible(space, settings.budget, shape)
-    name = settings.study or default_study_name(settings)
+    name = study_name(settings)
     storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
     if fresh:
         with contextlib.suppress(KeyError):  # nothing to delete
@@ -142,7 +107,7 @@ def prepare_study(
     if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
         study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
     enqueue_top(study, settings, ensure_prescreened(study, settings, space, shape, on_prescreen))
-    return study, name
+    return study
 
 
 def load_study(settings: SearchSettings, name: str) -> optuna.Study:
@@ -194,38 +159,3 @@ def _enqueue_baselines(study: optuna.Study, baselines: tuple[str, ...]) -> None:
         get_preset(preset)  # fails early on a typo
         if preset not in present:
             study.enqueue_trial({}, user_attrs={BASELINE: preset})
-
-
-def summarize(
-    study: optuna.Study, name: str, settings: SearchSettings, seconds: float, top: int = 5
-) -> SearchSummary:
-    trials = study.get_trials(deepcopy=False)
-    by_status = Counter(trial_status(t) for t in trials)
-    trained = [t for t in trials if trial_status(t) == TRAINED and t.state == TrialState.COMPLETE]
-    trained.sort(key=lambda t: -(t.values[0] if t.values else 0.0))
-    best = [
-        {
-            "trial": t.number,
-            "val_accuracy": t.values[0],
-            "n_params": t.user_attrs.get(N_PARAMS),
-            "epochs": t.user_attrs.get(EPOCHS_TRAINED),
-            "baseline": t.user_attrs.get(BASELINE),
-        }
-        for t in trained[:top]
-    ]
-    pool = stored_pool(study)
-    return SearchSummary(
-        study=name,
-        storage=settings.storage or DEFAULT_STORAGE,
-        trained=sum(by_status[status] for status in HAS_TRAINED),
-        rejected=by_status[REJECTED],
-        pruned=by_status[PRUNED],
-        failed=by_status[FAILED],
-        seconds=seconds,
-        best=best,
-        prescreen=(
-            {"score": pool.score, "samples": len(pool.params), "seconds": pool.seconds}
-            if pool is not None
-            else None
-        ),
-    )

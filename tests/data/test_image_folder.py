@@ -301,13 +301,13 @@ def test_profile_takes_the_shape_of_a_folder(
 def test_search_and_fidelity_studies_are_named_by_the_archive_stem(tmp_path: Path) -> None:
     from archbench.fidelity import FidelitySettings
     from archbench.search import Budget, SearchSettings
-    from archbench.search._study import default_study_name
+    from archbench.search._study import study_name
 
     archive = str(tmp_path / "photos" / "pets.tar.gz")
     search = SearchSettings(
         space="resnet", budget=Budget(max_params=1_000_000), n_trials=1, dataset=archive
     )
-    assert default_study_name(search) == "resnet-1M-pets"
+    assert study_name(search) == "resnet-1M-pets"
     fidelity = FidelitySettings(
         space="resnet", budget=Budget(max_params=1_000_000), dataset=archive, samples=4,
         proxy_epochs=(1,), reference_epochs=2,

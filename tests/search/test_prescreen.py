@@ -165,14 +165,13 @@ def test_prescreen_settings_validation_in_the_library(tiny_space: Path) -> None:
 def test_ray_trains_the_best_scored_configs_first(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
-    from archbench.search import RaySettings
-    from archbench.search._ray_backend import run_ray_search
+    from archbench.search import RaySettings, run
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = prescreen_settings(
         tiny_space, storage, 2, prescreen_top=2, backend="ray", ray=RaySettings(), zero_cost="snip"
     )
-    run_ray_search(settings)
+    run(settings)
     study = load(storage)
     pool = ScoredPool.from_attr(study.user_attrs[PRESCREEN_ATTR])
     scored = {

@@ -82,10 +82,11 @@ def test_settings_ray_cannot_run_are_refused(
 def test_four_trials_train_and_over_budget_configs_never_reach_ray(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
-    from archbench.search._ray_backend import ray_runs, run_ray_search
+    from archbench.search import run
+    from archbench.search._ray_backend import ray_runs
 
     storage = f"sqlite:///{tmp_path}/s.db"
-    summary = run_ray_search(settings_for(tiny_space, storage, 4))
+    summary = run(settings_for(tiny_space, storage, 4))
     study = load(storage)
     counts = counts_by_status(study)
     assert counts[TRAINED] + counts[PRUNED] == 4 == summary.trained
@@ -120,12 +121,12 @@ def test_four_trials_train_and_over_budget_configs_never_reach_ray(
 def test_too_many_rejections_in_a_row_abort_before_any_trial(
     ray_address: str, tiny_space: Path, tmp_path: Path
 ) -> None:
-    from archbench.search import SearchAborted
-    from archbench.search._ray_backend import ray_runs, run_ray_search
+    from archbench.search import SearchAborted, run
+    from archbench.search._ray_backend import ray_runs
 
     storage = f"sqlite:///{tmp_path}/s.db"
     with pytest.raises(SearchAborted, match="1 proposals in a row were rejected by the budget"):
-        run_ray_search(settings_for(tiny_space, storage, 2, max_rejections=1))
+        run(settings_for(tiny_space, storage, 2, max_rejections=1))
     study = load(storage)
     assert counts_by_status(study) == {REJECTED: 1}
     (run,) = ray_runs(study)
@@ -248,7 +249,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
         tiny_space, storage, 2, sampler="random", enqueued_only=True,
         ray=RaySettings(scheduler="fifo"),
     )  # fmt: skip
-    study, _ = prepare_study(settings)
+    study = prepare_study(settings)
     pool = [
         {"stem_channels": 8, "num_stages": 1, "stage1.depth": 1, "stage1.channels": 8},
         {"stem_channels": 16, "num_stages": 1, "stage1.depth": 2, "stage1.channels": 16},
@@ -296,7 +297,7 @@ def test_two_drivers_at_the_last_slot_never_train_more_than_n(
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, sampler="random")
-    study, _ = prepare_study(settings)
+    study = prepare_study(settings)
     drivers = [
         ray_search.new_searcher(ray_search.Recorder(settings, "tiny", 1), study, "run")
         for _ in range(2)

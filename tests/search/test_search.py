@@ -269,11 +269,17 @@ def test_infeasible_space_fails_before_the_first_trial(tiny_space: Path, tmp_pat
     assert f"{minimum:,}" in result.stderr
 
 
-@pytest.mark.parametrize("budget", ["abc", "-5M", "0", "5MM", "1.5"])
-def test_bad_max_params_exit_2_with_one_line(budget: str, tmp_path: Path) -> None:
-    result = run_cli("search", "--max-params", budget, "--storage", f"sqlite:///{tmp_path}/s.db")
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--max-params", budget) for budget in ["abc", "-5M", "0", "5MM", "1.5"]]
+    + [("--backend", "optuan")],
+)
+def test_bad_options_exit_2_with_one_line(option: str, value: str, tmp_path: Path) -> None:
+    storage = tmp_path / "s.db"
+    result = run_cli("search", option, value, "--storage", f"sqlite:///{storage}")
     assert result.returncode == 2
-    assert result.stderr.startswith("archbench: error: max_params")
+    assert result.stderr.startswith(f"archbench: error: {option[2:].replace('-', '_')}")
+    assert not storage.exists(), "a refused search creates no database"
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
 
@@ -308,7 +314,7 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
 
     writer = threading.Thread(target=finish)
     writer.start()
-    study, _ = prepare_study(settings)
+    study = prepare_study(settings)
     writer.join()
     assert study.user_attrs == attrs
 
@@ -357,7 +363,7 @@ def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
         with pytest.raises(ValueError, match="exists with max_params=20000"):
             prepare_study(settings)
     else:
-        study, _ = prepare_study(settings)
+        study = prepare_study(settings)
         spec = SearchSpec.of(settings, get_space(str(tiny_space)))
         assert study.user_attrs == {**spec.to_attrs(), "archbench_version": archbench.__version__}
 

@@ -211,8 +211,7 @@ def predict(
     from archbench.data import load_dataset
     from archbench.hwprofile import resolve_device
     from archbench.models import build_model, resolve_config
-    from archbench.train import load_checkpoint
-    from archbench.train import predict as predict_probabilities
+    from archbench.train import load_checkpoint, predict as predict_probabilities
 
     with user_errors():
         cfg = resolve_config(config)

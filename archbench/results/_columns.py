@@ -1,6 +1,6 @@
 """The columns of results and how their values read: sort fields, table headers, the exported
 recipe's name. Apart from the modules that import optuna, so that the CLI's help can name them
-(``archbench/_lazy.py``)."""
+(the lazy facade of ``results/__init__.py``)."""
 
 from typing import Any
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from archbench.models import PRESETS, config_from_dict, load_config
 from archbench.spaces import SearchSpace, get_space, list_spaces

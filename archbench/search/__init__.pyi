@@ -1,0 +1,54 @@
+from ._budget import (
+    Budget as Budget,
+    Decision as Decision,
+    decide as decide,
+    ensure_feasible as ensure_feasible,
+)
+from ._evaluate import TrialData as TrialData
+from ._pool import PoolState as PoolState, train_configs as train_configs
+from ._prescreen import (
+    PRESCREEN_ATTR as PRESCREEN_ATTR,
+    Prescreening as Prescreening,
+    ScoredPool as ScoredPool,
+    feasible_pool as feasible_pool,
+)
+from ._record import (
+    TrialRecord as TrialRecord,
+    counts_by_status as counts_by_status,
+    is_trained as is_trained,
+    trained_count as trained_count,
+    trial_status as trial_status,
+)
+from ._run import (
+    BestTrial as BestTrial,
+    Progress as Progress,
+    ProgressEvent as ProgressEvent,
+    SearchFinished as SearchFinished,
+    SearchStarted as SearchStarted,
+    SearchSummary as SearchSummary,
+    TrialCounts as TrialCounts,
+    quiet_optuna as quiet_optuna,
+    run as run,
+)
+from ._samplers import make_sampler as make_sampler, suggest as suggest
+from ._settings import RaySettings as RaySettings, SearchSettings as SearchSettings
+from ._status import (
+    FAILED as FAILED,
+    HAS_TRAINED as HAS_TRAINED,
+    PRUNED as PRUNED,
+    REJECTED as REJECTED,
+    STATUSES as STATUSES,
+    TRAINED as TRAINED,
+)
+from ._storage import (
+    list_study_names as list_study_names,
+    normalize_storage_url as normalize_storage_url,
+    open_storage as open_storage,
+)
+from ._study import (
+    SearchAborted as SearchAborted,
+    data_shape as data_shape,
+    prepare_study as prepare_study,
+    study_name as study_name,
+)
+from ._trial import Runner as Runner, TrialOutcome as TrialOutcome

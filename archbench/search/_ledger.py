@@ -244,12 +244,6 @@ def retry(study: optuna.Study, trial: FrozenTrial) -> None:
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, retried)
 
 
-def write_trial_attrs(study: optuna.Study, number: int, attrs: Mapping[str, Any]) -> None:
-    """User attrs of trial ``number``, in one transaction (``write_attrs``): how Ray's driver
-    writes to a trial that ``OptunaSearch`` holds."""
-    write_attrs(study._storage, _trial_id(study, number), attrs)
-
-
 def report(study: optuna.Study, number: int, step: int, value: float) -> None:
     """An intermediate value of trial ``number``, as ``Trial.report`` writes it."""
     study._storage.set_trial_intermediate_value(_trial_id(study, number), step, value)

@@ -1,22 +1,21 @@
 """Running a search on Ray Tune: the same space, budget check and trial records as with Optuna.
 
-For searches that outgrow one machine. Ray's ``OptunaSearch`` proposes configs with the same
-define-by-run ``suggest`` the Optuna backend uses, ASHA (Li et al., "A System for Massively
-Parallel Hyperparameter Tuning", MLSys 2020) stops weak trials at epoch rungs, and Ray places
-trials on the CPUs and (fractional) GPUs of a cluster.
+For searches that outgrow one machine. ASHA (Li et al., "A System for Massively Parallel
+Hyperparameter Tuning", MLSys 2020) stops weak trials at epoch rungs, and Ray places trials on
+the CPUs and (fractional) GPUs of a cluster. Three driver-side pieces keep the archbench
+contract:
 
-Three driver-side pieces keep the archbench contract:
-
-- ``BudgetedSpace`` decides the budget inside the define-by-run function, from the analytic count.
-  ``OptunaSearch`` asks on archbench's own study, as the Optuna backend does: its sampler
-  learns from the stored trials, and enqueued trials (prescreened configs, a fidelity pool,
-  configs a dead owner left to retry) are popped by that ``ask``.
-- ``BudgetedSearcher`` wraps ``OptunaSearch``: an over-budget proposal never becomes a Ray trial
-  (never scheduled, never built); it is recorded as rejected and the searcher proposes again, up
-  to ``--max-rejections`` in a row. It stops proposing once ``--trials`` trials have trained, so
-  ``--trials N`` means what it means with Optuna: N trials that trained, rejections not counted.
-- ``RecordTrials``, a Tune callback, writes every finished Ray trial's record into the stored
-  trial its proposal was asked on, with the Optuna backend's user attrs, once per Ray trial id.
+- ``BudgetedSearcher`` asks on archbench's own study with the search's sampler, as the Optuna
+  backend's workers do, so the sampler learns from the stored trials and enqueued trials
+  (prescreened configs, a fidelity pool, configs a dead owner left to retry) come first. It
+  decides the budget before Ray sees a config: an over-budget proposal never becomes a Ray
+  trial (never scheduled, never built); it is recorded as rejected and the searcher asks again,
+  up to ``--max-rejections`` in a row. It stops proposing once ``--trials`` trials have
+  trained, so ``--trials N`` means what it means with Optuna: N trials that trained.
+- ``Recorder`` writes each finished Ray trial's record into the stored trial its proposal was
+  asked on, with the Optuna backend's user attrs, once per Ray trial id.
+- ``RecordTrials``, a Tune callback, collects each Ray trial's reports and records it when it
+  ends.
 
 Rerunning the same command after the driver was killed restores the Ray experiment
 (``Tuner.restore``) instead of starting over. Only the Ray modules of ``search/`` import ray
@@ -38,7 +37,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import optuna
 import ray
@@ -47,7 +46,6 @@ from optuna.trial import TrialState
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
-from ray.tune.search.optuna import OptunaSearch
 
 from archbench.models import config_from_dict
 from archbench.search._budget import decide
@@ -62,13 +60,12 @@ from archbench.search._gpus import (
     shares_ray_gpu,
 )
 from archbench.search._ledger import (
-    claim_attrs,
+    claim,
     finish_in_place,
     own,
     reown,
     report,
     sweep_and_count,
-    write_trial_attrs,
 )
 from archbench.search._ray_connect import join_cluster, start_local
 from archbench.search._record import (
@@ -90,7 +87,7 @@ from archbench.search._settle import Ending, Settlement, StopPolicy, settle
 from archbench.search._storage import normalize_storage_url, open_storage
 from archbench.search._study import SearchAborted, data_shape
 from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
-from archbench.spaces import DataShape, SearchSpace, get_space
+from archbench.spaces import SearchSpace, get_space
 from archbench.train import RECIPES
 
 METRIC = "val_accuracy"
@@ -165,43 +162,9 @@ def experiment_root(settings: SearchSettings, study_name: str) -> str:
     return f"{root.rstrip('/')}/{study_name}"
 
 
-class BudgetedSpace:
-    """The define-by-run space of ``OptunaSearch``: own the trial, suggest, decode, check the
-    budget.
-
-    Returns the decision as constants, which Ray merges into the trial's config, so the trainable
-    gets the effective config without the space file and the driver can record the trial without
-    decoding again. ``trial`` is the stored trial ``ask`` made (or popped from the enqueued
-    ones); its number travels with the proposal. It is picklable (Ray saves it with the
-    searcher state).
-    """
-
-    def __init__(self, settings: SearchSettings, shape: DataShape) -> None:
-        self.settings = settings
-        self.shape = shape
-        self.space: SearchSpace = get_space(settings.space)
-
-    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
-        own(trial)
-        sampled = self.space.to_config(suggest(trial, self.space), self.shape)
-        decision = decide(sampled, self.settings.budget)
-        proposal = {
-            "trial": trial.number,
-            "pooled": POOL_INDEX in trial.user_attrs,  # a config of ``archbench fidelity``'s pool
-            "decided": decision_attrs(decision),
-            "constraints": decision.constraints,
-            "reason": decision.reason,
-            "params": dict(trial.params),
-            "distributions": {
-                name: distribution_to_json(dist) for name, dist in trial.distributions.items()
-            },
-        }
-        return {KEY: proposal}
-
-
 class Recorder:
-    """The driver's ledger client: claims, and writes each trial's record into the stored trial
-    its proposal was asked on, once per Ray trial id.
+    """The driver's ledger client: writes each trial's record into the stored trial its proposal
+    was asked on, once per Ray trial id.
 
     The Ray trial id (a user attr) is what makes a resumed experiment safe: a trial that finished
     after Ray's last checkpoint runs again on restore, and its second record is skipped.
@@ -220,23 +183,22 @@ class Recorder:
 
     @property
     def storage(self) -> optuna.storages.BaseStorage:
-        """The storage, opened once per driver; ``OptunaSearch`` asks on it too."""
+        """The storage, opened once per driver."""
         if self._opened_storage is None:
             self._opened_storage = open_storage(self.settings.storage, heartbeat_seconds=None)
         return self._opened_storage
 
     @property
     def study(self) -> optuna.Study:
+        """The study, loaded once per driver with the search's sampler: the searcher asks on
+        it, as the Optuna backend's workers do."""
         if self._study is None:
-            self._study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+            self._study = optuna.load_study(
+                study_name=self.study_name,
+                storage=self.storage,
+                sampler=make_sampler(self.settings.sampler, self.settings.seed),
+            )
         return self._study
-
-    def claim(self, proposal: dict[str, Any]) -> int:
-        """Writes the budget decision and the claim of an accepted proposal's trial, then
-        counts the slots taken, this one included (the ledger's claim)."""
-        number = proposal["trial"]
-        write_trial_attrs(self.study, number, {**proposal["decided"], **claim_attrs(number)})
-        return sweep_and_count(self.study)
 
     def recorded_ids(self) -> set[str]:
         """Ray trial ids already in the storage (read once, then kept up to date)."""
@@ -299,61 +261,63 @@ class Recorder:
 
 
 class BudgetedSearcher(Searcher):
-    """``OptunaSearch`` behind the parameter budget and the ``--trials`` count.
+    """Proposes configs within the parameter budget, asked on archbench's study, until
+    ``--trials`` have trained.
 
-    Over-budget proposals are recorded as rejected in the trial they were asked on (with their
-    constraints, so the study keeps the boundary), then the searcher asks again: they never
-    reach Ray. An accepted proposal claims its trial (``_ledger.py``), so the storage counts it
-    while it is in flight, and trains only if the count after its claim is at most
-    ``--trials``, as with Optuna: drivers that share the study never train more than N.
-    Proposing stops once the trials of the study that trained (ASHA-stopped ones included, as
-    with Optuna's pruner) plus the claimed ones reach ``--trials``; Ray then ends the
-    experiment. A Ray trial that failed frees its slot for another proposal. The count is read
-    from the storage, so a restored experiment counts right even when Ray's snapshot of this
-    searcher is stale.
+    Each proposal is a trial ``ask`` made on the stored study (or popped from its enqueued
+    ones), so the sampler learns from the stored trials, as with Optuna. The trial is owned at
+    once, its params suggested and decoded, and the budget decided before Ray sees it.
+
+    Over-budget proposals are recorded as rejected in that trial (with their constraints, so
+    the study keeps the boundary), then the searcher asks again: they never reach Ray. An
+    accepted proposal claims its trial (``_ledger.py``), so the storage counts it while it is in
+    flight, and trains only if the count after its claim is at most ``--trials``, as with
+    Optuna: drivers that share the study never train more than N. Proposing stops once the
+    trials of the study that trained (ASHA-stopped ones included, as with Optuna's pruner) plus
+    the claimed ones reach ``--trials``; Ray then ends the experiment. A Ray trial that failed
+    frees its slot for another proposal. The count is read from the storage, so a restored
+    experiment counts right even when Ray's snapshot of this searcher is stale.
 
     With ``enqueued_only`` (``archbench fidelity``'s pool) the searcher proposes only the
     study's enqueued trials.
     """
 
-    def __init__(self, searcher: OptunaSearch, recorder: Recorder, run: str) -> None:
-        super().__init__(metric=searcher.metric, mode=searcher.mode)
-        self.searcher = searcher  # the attribute name Ray's search generator looks for
+    def __init__(self, recorder: Recorder, run: str) -> None:
+        super().__init__(metric=METRIC, mode="max")
         self.recorder = recorder
         self.run = run
+        self.space: SearchSpace = get_space(recorder.settings.space)
+        self.shape = data_shape(recorder.settings)
         self.live: dict[str, int] = {}  # Ray trials in flight -> their stored trials
-        self.proposals = 0
         self.policy = StopPolicy.of(recorder.settings)
 
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict, **spec: Any
     ) -> bool:
-        return self.searcher.set_search_properties(metric, mode, config, **spec)
+        return True  # the metric is set above, and the space is archbench's own
 
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
         """A config within the budget, None to wait for trials in flight, or FINISHED."""
         study = self.recorder.study
+        enqueued_only = self.recorder.settings.enqueued_only
         while self.policy.problem is None and not self.policy.quota_full(sweep_and_count(study)):
-            if self.recorder.settings.enqueued_only and not study.get_trials(
-                deepcopy=False, states=(TrialState.WAITING,)
-            ):
+            if enqueued_only and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 break
-            inner_id = f"{trial_id}-{self.proposals}"
-            self.proposals += 1
-            config = cast(dict, self.searcher.suggest(inner_id))  # define-by-run: always a dict
-            proposal = config[KEY]
-            if self.recorder.settings.enqueued_only and not proposal["pooled"]:
-                self.recorder.add(inner_id, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
+            trial = study.ask()
+            proposal = self._propose(trial)
+            proposal_id = f"{trial_id}-{proposal['trial']}"  # recorded, never a Ray trial
+            if enqueued_only and not proposal["pooled"]:
+                self.recorder.add(proposal_id, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
                 break  # another driver took the last enqueued trial
             ending = Ending(proposal["constraints"], over_budget=proposal["reason"])
             if proposal["reason"] is None:
-                if self.policy.admits(self.recorder.claim(proposal)):
+                if self.policy.admits(claim(study, trial, proposal["decided"])):
                     self.live[trial_id] = proposal["trial"]
                     self.policy.accepted()
-                    return config
+                    return {KEY: proposal}
                 ending = Ending(proposal["constraints"], refused=QUOTA_REACHED)  # another driver
             settled = settle(ending)
-            self.recorder.add(inner_id, proposal, settled)
+            self.recorder.add(proposal_id, proposal, settled)
             settled.tell(self.policy)
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
@@ -362,6 +326,25 @@ class BudgetedSearcher(Searcher):
         else:
             set_run_state(study, self.run, "aborted", self.policy.problem)
         return Searcher.FINISHED
+
+    def _propose(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Owns ``trial``, suggests and decodes its config, and decides the budget: the proposal
+        the trainable gets in its config (the effective config, without the space file) and
+        the driver records the trial from."""
+        own(trial)
+        sampled = self.space.to_config(suggest(trial, self.space), self.shape)
+        decision = decide(sampled, self.recorder.settings.budget)
+        return {
+            "trial": trial.number,
+            "pooled": POOL_INDEX in trial.user_attrs,  # a config of ``archbench fidelity``'s pool
+            "decided": decision_attrs(decision),
+            "constraints": decision.constraints,
+            "reason": decision.reason,
+            "params": dict(trial.params),
+            "distributions": {
+                name: distribution_to_json(dist) for name, dist in trial.distributions.items()
+            },
+        }
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Writes an epoch's accuracy into the stored trial as it comes (the live view)."""
@@ -385,15 +368,18 @@ class BudgetedSearcher(Searcher):
             self.policy.failed(result.get(f"{KEY}/failed", "the Ray worker died"))
 
     def get_state(self) -> dict[str, Any]:
-        return {
-            "live": self.live,
-            "proposals": self.proposals,
-            "policy": asdict(self.policy),
-        }
+        return {"live": self.live, "policy": asdict(self.policy)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        self.live, self.proposals = state["live"], state["proposals"]
+        self.live = state["live"]
         self.policy = StopPolicy(**state["policy"])
+
+    def save(self, checkpoint_path: str) -> None:
+        """What Ray keeps with the experiment for ``Tuner.restore``."""
+        Path(checkpoint_path).write_text(json.dumps(self.get_state()))
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.set_state(json.loads(Path(checkpoint_path).read_text()))
 
 
 class RecordTrials(tune.Callback):
@@ -568,7 +554,7 @@ def _new_tuner(
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="max",
-            search_alg=new_searcher(recorder, study, run),
+            search_alg=BudgetedSearcher(recorder, run),  # it shares the recorder with the callback
             scheduler=scheduler,
             num_samples=-1,  # the searcher decides when the experiment is done
             reuse_actors=reuse_actors(ray_settings.gpus_per_trial),
@@ -581,25 +567,6 @@ def _new_tuner(
             callbacks=[RecordTrials(recorder)],
             verbose=0,
         ),
-    )
-
-
-def new_searcher(recorder: Recorder, study: optuna.Study, run: str) -> BudgetedSearcher:
-    """The searcher of a new Ray experiment of ``study``: ``OptunaSearch`` asking on the study
-    itself. It shares ``recorder`` with the ``RecordTrials`` callback, so both see the same
-    records."""
-    settings = recorder.settings
-    return BudgetedSearcher(
-        OptunaSearch(
-            space=BudgetedSpace(settings, data_shape(settings)),
-            metric=METRIC,
-            mode="max",
-            sampler=make_sampler(settings.sampler, settings.seed),
-            storage=recorder.storage,
-            study_name=study.study_name,
-        ),
-        recorder,
-        run,
     )
 
 

@@ -1,7 +1,7 @@
 """The Optuna side of a search: suggestions from a space, samplers and pruners.
 
 ``suggest`` walks the declarative space in order and calls ``trial.suggest_*`` for the active
-params only: define-by-run generated from data. Ray Tune reuses it through ``OptunaSearch``.
+params only: define-by-run generated from data. Ray's searcher (``_ray_backend.py``) calls it too.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Bounds are inclusive everywhere (Optuna's convention). A parameter may be conditional on a parent
 (``active_if``), the Keras Tuner ``conditional_scope`` idea expressed as data, so the same space
-drives Optuna's define-by-run suggestions and Ray Tune through ``OptunaSearch``.
+drives Optuna's define-by-run suggestions under both search backends, Optuna's and Ray Tune's.
 No torch, optuna or ray import here.
 """
 

@@ -257,7 +257,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     for index, params in enumerate(pool):
         study.enqueue_trial(params, user_attrs={POOL_INDEX: index})
     recorder = ray_search.Recorder(settings, "tiny", 1)
-    searcher = ray_search.new_searcher(recorder, study, "run")
+    searcher = ray_search.BudgetedSearcher(recorder, "run")
     first, second = searcher.suggest("ray-a"), searcher.suggest("ray-b")
     assert [first["archbench"]["params"], second["archbench"]["params"]] == pool
     running = load(storage).get_trials(states=(optuna.trial.TrialState.RUNNING,))
@@ -297,21 +297,23 @@ def test_two_drivers_at_the_last_slot_never_train_more_than_n(
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, sampler="random")
-    study = prepare_study(settings)
+    prepare_study(settings)
     drivers = [
-        ray_search.new_searcher(ray_search.Recorder(settings, "tiny", 1), study, "run")
+        ray_search.BudgetedSearcher(ray_search.Recorder(settings, "tiny", 1), "run")
         for _ in range(2)
     ]
     first, second = drivers
-    claim = ray_search.Recorder.claim
+    claim = ray_search.claim
     proposed_between: list[object] = []
+    claims: list[int] = []
 
-    def claim_after_the_other(recorder: Any, proposal: dict) -> int:
-        if recorder is first.recorder and not proposed_between:
+    def claim_after_the_other(study: optuna.Study, trial: optuna.Trial, attrs: dict) -> int:
+        claims.append(trial.number)
+        if len(claims) == 1:  # driver A's claim: driver B proposes and claims first
             proposed_between.append(second.suggest("b"))
-        return claim(recorder, proposal)
+        return claim(study, trial, attrs)
 
-    monkeypatch.setattr(ray_search.Recorder, "claim", claim_after_the_other)
+    monkeypatch.setattr(ray_search, "claim", claim_after_the_other)
     assert first.suggest("a") == "FINISHED", "refused at the claim, and the quota is full"
     assert isinstance(proposed_between[0], dict), "the other driver's proposal trains"
     trials = load(storage).trials

@@ -27,7 +27,7 @@ def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Pat
     study = optuna.create_study(study_name="w", storage=storage, direction="maximize")
     for index in range(3):
         study.enqueue_trial({"x": index}, user_attrs={POOL_INDEX: index})
-    taken = [study.ask(), study.ask()]  # what OptunaSearch's ask pops first
+    taken = [study.ask(), study.ask()]  # what the Ray searcher's ask pops first
     assert [t.number for t in taken] == [0, 1]
     for trial in taken:  # the driver that asked them was killed
         trial.set_user_attr(OWNER, dead_owner(trial.number))

@@ -24,17 +24,14 @@ Rerunning the same command after the driver was killed restores the Ray experime
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
 import json
-import logging
 import math
 import os
 import socket
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -66,8 +63,9 @@ from archbench.search._ledger import (
     reown,
     report,
     sweep_and_count,
+    write,
 )
-from archbench.search._ray_connect import join_cluster, start_local
+from archbench.search._ray_connect import ray_runtime
 from archbench.search._record import (
     CONFIG,
     FAILED,
@@ -305,9 +303,8 @@ class BudgetedSearcher(Searcher):
                 break
             trial = study.ask()
             proposal = self._propose(trial)
-            proposal_id = f"{trial_id}-{proposal['trial']}"  # recorded, never a Ray trial
             if enqueued_only and not proposal["pooled"]:
-                self.recorder.add(proposal_id, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
+                _end_unscheduled(trial, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
                 break  # another driver took the last enqueued trial
             ending = Ending(proposal["constraints"], over_budget=proposal["reason"])
             if proposal["reason"] is None:
@@ -317,7 +314,7 @@ class BudgetedSearcher(Searcher):
                     return {KEY: proposal}
                 ending = Ending(proposal["constraints"], refused=QUOTA_REACHED)  # another driver
             settled = settle(ending)
-            self.recorder.add(proposal_id, proposal, settled)
+            _end_unscheduled(trial, proposal, settled)
             settled.tell(self.policy)
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
@@ -380,6 +377,17 @@ class BudgetedSearcher(Searcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(json.loads(Path(checkpoint_path).read_text()))
+
+
+def _end_unscheduled(trial: optuna.Trial, proposal: dict[str, Any], settled: Settlement) -> None:
+    """Records a proposal that never became a Ray trial (over the budget, or turned away) in its
+    stored trial, as the Optuna objective records it: its attrs in one write, then PRUNED."""
+    write(
+        trial,
+        {**proposal["decided"], **status_attrs(settled.status, settled.reason)},
+        settled.constraints,
+    )
+    trial.study.tell(trial, state=TrialState.PRUNED)
 
 
 class RecordTrials(tune.Callback):
@@ -624,32 +632,6 @@ def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
         raise SearchAborted(entry.get("reason", "the Ray searcher gave up"))
     if entry["state"] == "running":
         raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def ray_runtime(address: str | None) -> Iterator[None]:
-    """Connects to Ray (``address``), or starts a local runtime, unless one is already up.
-
-    The one place where ``ray.init`` is called.
-
-    Without an address the runtime is this process's own, never a cluster another ``ray start``
-    left behind. Only a runtime this function started or joined is shut down afterwards.
-
-    Raises:
-        ValueError: in one line, when no cluster answers at ``address`` or it wants a token.
-    """
-    if ray.is_initialized():
-        yield
-        return
-    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-    if address is None:
-        start_local(options)
-    else:
-        join_cluster(address, options)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 class RayBackend:

@@ -22,10 +22,13 @@ from typing import Any
 
 import ray
 
+from archbench.search._gpus import environment
+
 PROBE_SECONDS = 5.0
 # Attempts (about a second each) ray.init makes to reach the head once the port answered; Ray's
 # default of 20 spends 20 s repeating an authentication failure.
 CONNECT_ATTEMPTS = "5"
+CONNECT_ATTEMPTS_ENV = "RAY_gcs_server_port_wait_time_s"
 AUTH_MODE = "RAY_AUTH_MODE"
 TOKEN_HINT = (
     "the cluster wants its token: on the head run `ray get-auth-token`, then here "
@@ -33,12 +36,33 @@ TOKEN_HINT = (
 )
 
 
-def start_local(options: dict[str, Any]) -> None:
-    """Starts a runtime of this process's own, whatever cluster file or RAY_ADDRESS exists."""
-    ray.init(address="local", include_dashboard=False, **options)
+@contextlib.contextmanager
+def ray_runtime(address: str | None) -> Iterator[None]:
+    """Connects to Ray (``address``), or starts a local runtime, unless one is already up.
+
+    The one place where a search starts or joins Ray (``ray.init``).
+
+    Without an address the runtime is this process's own, never a cluster another ``ray start``
+    left behind. Only a runtime this function started or joined is shut down afterwards.
+
+    Raises:
+        ValueError: in one line, when no cluster answers at ``address`` or it wants a token.
+    """
+    if ray.is_initialized():
+        yield
+        return
+    options: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address is None:
+        ray.init(address="local", include_dashboard=False, **options)
+    else:
+        _join_cluster(address, options)
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
-def join_cluster(address: str, options: dict[str, Any]) -> None:
+def _join_cluster(address: str, options: dict[str, Any]) -> None:
     """Connects to the Ray cluster at ``address`` (``HOST:PORT``, ``auto`` or ``ray://...``).
 
     Raises:
@@ -47,7 +71,8 @@ def join_cluster(address: str, options: dict[str, Any]) -> None:
     host, port = head_of(address)
     probe(host, port)
     send_token_if_available()
-    with _attempts(CONNECT_ATTEMPTS), _quiet_stderr():
+    attempts = None if CONNECT_ATTEMPTS_ENV in os.environ else CONNECT_ATTEMPTS  # the user's
+    with environment(**{CONNECT_ATTEMPTS_ENV: attempts}), _quiet_stderr():
         try:
             ray.init(address=address, **options)
         except (ConnectionError, RuntimeError) as exc:
@@ -126,20 +151,6 @@ def _connect_error(address: str, exc: BaseException) -> str:
         return f"ray_address: cannot connect to Ray at {address}: {TOKEN_HINT}"
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"ray_address: cannot connect to Ray at {address}: {first}"
-
-
-@contextlib.contextmanager
-def _attempts(count: str) -> Iterator[None]:
-    """Caps ray.init's connection attempts, unless the user set them (the variable below)."""
-    name = "RAY_gcs_server_port_wait_time_s"
-    if name in os.environ:
-        yield
-        return
-    os.environ[name] = count
-    try:
-        yield
-    finally:
-        os.environ.pop(name, None)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,13 @@ from typing import Any
 import optuna
 import pytest
 
-from archbench.search import SearchSettings, counts_by_status, open_storage, trial_status
+from archbench.search import (
+    SearchSettings,
+    counts_by_status,
+    is_trained,
+    open_storage,
+    trial_status,
+)
 from archbench.search._record import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
 from archbench.search._settings import RaySettings
 from tests.conftest import child_env, run_cli
@@ -25,9 +31,6 @@ def settings_for(space: Path, storage: str, trials: int, **overrides: Any) -> Se
     return tiny_settings(
         space, storage, trials, **{"backend": "ray", "ray": RaySettings(), **overrides}
     )
-
-
-FAIL_STATE = optuna.trial.TrialState.FAIL
 
 
 def load(storage: str) -> optuna.Study:
@@ -104,6 +107,7 @@ def test_four_trials_train_and_over_budget_configs_never_reach_ray(
             assert trial.user_attrs["n_params"] > TINY_BUDGET
             assert "over the budget" in trial.user_attrs["reason"]
             assert "metrics" not in trial.user_attrs
+            assert "ray_trial_id" not in trial.user_attrs, "it never became a Ray trial"
     board = run_cli("results", "--study", "tiny", "--storage", storage, "--json")
     assert board.returncode == 0, board.stderr
     listed = json.loads(board.stdout)["counts"]
@@ -173,7 +177,7 @@ def test_rerun_after_the_driver_was_killed_restores_and_completes(
     counts = counts_by_status(study)
     assert counts[TRAINED] + counts[PRUNED] == 4
     assert counts[RUNNING] == 0, "the killed driver's trials were taken over or failed"
-    ray_ids = [t.user_attrs["ray_trial_id"] for t in study.trials if t.state != FAIL_STATE]
+    ray_ids = [t.user_attrs["ray_trial_id"] for t in study.trials if is_trained(t)]
     assert len(ray_ids) == len(set(ray_ids)), "no Ray trial may be recorded twice"
     assert recorded_before <= set(ray_ids)
     (run,) = study.user_attrs["ray_runs"]

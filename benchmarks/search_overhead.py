@@ -33,12 +33,17 @@ SHAPE = DataShape(10, 1, 28)  # mnist5k
 
 
 class NoTraining:
-    """A trial runner that reports ``epochs`` fake epochs and trains nothing."""
+    """An evaluator that reports ``epochs`` fake epochs and trains nothing."""
+
+    in_child_process = False
 
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
 
-    def run(self, cfg, report, should_stop):  # type: ignore[no-untyped-def]
+    def release(self) -> None:
+        """Nothing was built."""
+
+    def __call__(self, cfg, report, should_stop, on_profile=None):  # type: ignore[no-untyped-def]
         metrics = []
         for epoch in range(1, self.epochs + 1):
             row = {"epoch": epoch, "val_accuracy": 0.5 + 0.01 * epoch, "train_loss": 1.0}
@@ -113,7 +118,7 @@ def timed_interleaved(
             study.stop()
         last[0] = time.perf_counter()
 
-    run_worker(settings, study, runner=NoTraining(epochs), on_trial=tick)
+    run_worker(settings, study, evaluator=NoTraining(epochs), on_trial=tick)
     return times, bare.times, statuses
 
 

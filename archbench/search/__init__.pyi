@@ -51,4 +51,4 @@ from ._study import (
     prepare_study as prepare_study,
     study_name as study_name,
 )
-from ._trial import Runner as Runner, TrialOutcome as TrialOutcome
+from ._trial import Evaluator as Evaluator, TrialOutcome as TrialOutcome

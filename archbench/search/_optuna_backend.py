@@ -41,7 +41,7 @@ from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._settle import Ending, StopPolicy, settle
 from archbench.search._study import SearchAborted, data_shape, load_study
-from archbench.search._trial import LatencyRejection, Runner, TrialRunner, describe_failure
+from archbench.search._trial import Evaluator, LatencyRejection, TrialRunner, describe_failure
 from archbench.spaces import get_space
 
 WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
@@ -54,7 +54,7 @@ class _Settled(RuntimeError):
 class Objective:
     """The Optuna objective of one worker: budget check, claim, training, and the trial record."""
 
-    def __init__(self, settings: SearchSettings, runner: Runner, policy: StopPolicy) -> None:
+    def __init__(self, settings: SearchSettings, runner: TrialRunner, policy: StopPolicy) -> None:
         self.settings = settings
         self.runner = runner
         self.policy = policy
@@ -199,7 +199,7 @@ def run_worker(
     settings: SearchSettings,
     study: optuna.Study,
     *,
-    runner: Runner | None = None,
+    evaluator: Evaluator | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     gpu: WorkerDevice = WorkerDevice(),
 ) -> None:
@@ -221,8 +221,8 @@ def run_worker(
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
-    runner = runner or TrialRunner(settings, make_evaluator(gpu.context(settings)))
-    objective = Objective(settings, runner, policy)
+    evaluator = evaluator or make_evaluator(gpu.context(settings))
+    objective = Objective(settings, TrialRunner(settings, evaluator), policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial_status(trial) == FAILED:
@@ -268,13 +268,13 @@ class OptunaBackend:
     """Runs the trials of a prepared study in this process, or in ``--workers`` spawned
     processes (a card each where there are enough), until it holds ``settings.n_trials``.
 
-    ``runner`` trains the accepted configs instead of a ``TrialRunner`` (one worker only; for
-    tests and benchmarks).
+    ``evaluator`` evaluates the accepted configs instead of the search's own (one worker only;
+    for tests and benchmarks).
     """
 
-    def __init__(self, settings: SearchSettings, runner: Runner | None = None) -> None:
+    def __init__(self, settings: SearchSettings, evaluator: Evaluator | None = None) -> None:
         self.settings = settings
-        self.runner = runner
+        self.evaluator = evaluator
         # Read before the study exists, so that a bad --device fails first.
         self.gpus = worker_devices(settings) if settings.workers > 1 else []
 
@@ -306,4 +306,4 @@ class OptunaBackend:
             if not errors.empty():
                 raise SearchAborted(errors.get())
         # A worker killed after its siblings stopped leaves its slot to this process.
-        run_worker(settings, study, runner=self.runner)
+        run_worker(settings, study, evaluator=self.evaluator)

@@ -37,7 +37,7 @@ from archbench.search._settings import SearchSettings
 from archbench.search._status import HAS_TRAINED
 from archbench.search._storage import DEFAULT_STORAGE
 from archbench.search._study import prepare_study, study_name
-from archbench.search._trial import Runner
+from archbench.search._trial import Evaluator
 
 RAY_MISSING = 'backend: the ray backend needs Ray Tune: pip install "archbench[ray]"'
 # A runtime of our own serves this machine only: Ray then binds to loopback instead of the
@@ -123,7 +123,7 @@ def run(
     progress: Progress | None = None,
     fresh: bool = False,
     verbose: bool = False,
-    runner: Runner | None = None,
+    evaluator: Evaluator | None = None,
 ) -> SearchSummary:
     """Runs (or resumes) a search until its study holds ``settings.n_trials`` trained trials.
 
@@ -136,8 +136,8 @@ def run(
             ``SearchFinished``.
         fresh: delete the study of this name first.
         verbose: keep Optuna's INFO log lines.
-        runner: trains accepted configs instead of the default trial runner (Optuna backend,
-            one worker); for tests and benchmarks.
+        evaluator: evaluates accepted configs instead of the search's own (Optuna backend, one
+            worker); for tests and benchmarks.
 
     Raises:
         ValueError: bad settings, an unreadable storage, or Ray missing for ``backend="ray"``.
@@ -148,7 +148,7 @@ def run(
         quiet_optuna()
     start = time.perf_counter()
     backend = (
-        _ray_backend(settings) if settings.backend == "ray" else OptunaBackend(settings, runner)
+        _ray_backend(settings) if settings.backend == "ray" else OptunaBackend(settings, evaluator)
     )
     emit = progress or (lambda event: None)
     emit(SearchStarted(study_name(settings), settings.backend, settings.n_trials))

@@ -114,7 +114,11 @@ def describe_failure(exc: BaseException) -> str:
 
 
 class Evaluator(Protocol):
-    """Config -> outcome. Picklable: with process isolation it runs in the trial's child."""
+    """Config -> outcome. Picklable: with process isolation it runs in the trial's child.
+
+    ``make_evaluator`` (``_evaluate.py``) picks the search's; tests and benchmarks pass their own
+    to ``run``.
+    """
 
     @property
     def in_child_process(self) -> bool:
@@ -131,12 +135,6 @@ class Evaluator(Protocol):
         should_stop: ShouldStop,
         on_profile: OnProfile | None = None,
     ) -> TrialOutcome: ...
-
-
-class Runner(Protocol):
-    """What the Optuna objective calls to evaluate a config (injectable, e.g. in tests)."""
-
-    def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome: ...
 
 
 def free_accelerator_memory() -> None:

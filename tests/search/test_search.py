@@ -30,7 +30,7 @@ from archbench.search import (
 )
 from archbench.search._evaluate import ProxyTraining
 from archbench.search._spec import SearchSpec
-from archbench.search._trial import Report, ShouldStop, TrialContext, TrialRunner
+from archbench.search._trial import OnProfile, Report, ShouldStop, TrialContext
 from archbench.spaces import get_space
 from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
@@ -76,36 +76,45 @@ def test_rerunning_resumes_to_n_in_total(tiny_space: Path, tmp_path: Path) -> No
     assert counts_by_status(load(storage))[TRAINED] == 3
 
 
-class FlakyRunner:
-    """A real trial runner whose first trial diverges for real and whose second one raises."""
+class FlakyTraining:
+    """The search's own evaluator, except that its first trial diverges for real and its second
+    one raises."""
+
+    in_child_process = False
 
     def __init__(self, settings: SearchSettings) -> None:
         context = TrialContext.of(settings)
-        training = ProxyTraining(context)
-        self.real = TrialRunner(settings, training)
-        data = training.trial_data()
+        self.real = ProxyTraining(context)
+        data = self.real.trial_data()
         diverging = dataclasses.replace(
             data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
         )
-        self.diverging = TrialRunner(
-            settings, ProxyTraining(context, dataclasses.replace(data, recipe=diverging))
-        )
+        self.diverging = ProxyTraining(context, dataclasses.replace(data, recipe=diverging))
         self.calls = 0
 
-    def run(self, cfg: ModelConfig, report: Report, should_stop: ShouldStop) -> TrialOutcome:
+    def release(self) -> None:
+        self.real.release()
+
+    def __call__(
+        self,
+        cfg: ModelConfig,
+        report: Report,
+        should_stop: ShouldStop,
+        on_profile: OnProfile | None = None,
+    ) -> TrialOutcome:
         self.calls += 1
         if self.calls == 1:
-            return self.diverging.run(cfg, report, should_stop)
+            return self.diverging(cfg, report, should_stop)
         if self.calls == 2:
             raise RuntimeError("injected failure")
-        return self.real.run(cfg, report, should_stop)
+        return self.real(cfg, report, should_stop)
 
 
 def test_failures_are_recorded_and_the_study_goes_on(tiny_space: Path, tmp_path: Path) -> None:
     """Trial 1 diverges for real (a huge learning rate), trial 2 raises; both are recorded."""
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 2)
-    run(settings, runner=FlakyRunner(settings))
+    run(settings, evaluator=FlakyTraining(settings))
     study = load(storage)
     failed = [t for t in study.trials if trial_status(t) == FAILED]
     reasons = sorted(t.user_attrs["reason"] for t in failed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
@@ -69,13 +69,7 @@ class Owner:
     claimed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "pid": self.pid,
-            "started": self.started,
-            "trial": self.trial,
-            "claimed": self.claimed,
-        }
+        return asdict(self)
 
     @classmethod
     def of(cls, trial: FrozenTrial) -> Owner | None:

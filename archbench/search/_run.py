@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import optuna
@@ -88,17 +88,7 @@ class SearchSummary:
     prescreen: dict[str, Any] | None = None  # score, samples, seconds of a --prescreen pool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "study": self.study,
-            "storage": self.storage,
-            "trained": self.trained,
-            "rejected": self.rejected,
-            "pruned": self.pruned,
-            "failed": self.failed,
-            "seconds": round(self.seconds, 2),
-            "best": self.best,
-            "prescreen": self.prescreen,
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 2)}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,14 @@ from pathlib import Path
 import optuna
 
 from archbench.models import count_params
-from archbench.search import Budget, SearchSettings, TrialOutcome, prepare_study, suggest
+from archbench.search import (
+    Budget,
+    SearchSettings,
+    TrialContext,
+    TrialOutcome,
+    prepare_study,
+    suggest,
+)
 from archbench.search._optuna_backend import run_worker
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.spaces import DataShape, get_space
@@ -105,7 +112,8 @@ def timed_interleaved(
         epochs=epochs,
         max_rejections=10**6,
     )
-    study = prepare_study(settings)
+    context = TrialContext.of(settings)
+    study = prepare_study(context)
     times: list[float] = []
     statuses: list[str] = []
     last = [time.perf_counter()]
@@ -118,7 +126,7 @@ def timed_interleaved(
             study.stop()
         last[0] = time.perf_counter()
 
-    run_worker(settings, study, evaluator=NoTraining(epochs), on_trial=tick)
+    run_worker(context, study, evaluator=NoTraining(epochs), on_trial=tick)
     return times, bare.times, statuses
 
 

@@ -20,17 +20,15 @@ from archbench.fidelity._plan import FidelitySettings, Training
 from archbench.models import ModelConfig
 from archbench.search import (
     ProgressEvent,
-    SearchSettings,
+    TrialContext,
     TrialCounts,
     TrialData,
-    data_shape,
     decide,
     ensure_feasible,
     open_storage,
     quiet_optuna,
     train_configs,
 )
-from archbench.spaces import get_space
 from archbench.zerocost import (
     ENSEMBLE,
     ensemble_members,
@@ -120,9 +118,8 @@ def run_fidelity(
         quiet_optuna()
     emit = progress or (lambda event: None)
     trainings = settings.trainings()
-    reference = trainings[-1].settings
-    space = get_space(settings.space)
-    shape = data_shape(reference)
+    reference = TrialContext.of(trainings[-1].settings)
+    space, shape = reference.space, reference.shape
     ensure_feasible(space, settings.budget, shape)
     parent = _parent_study(settings)
     params = _pool(parent, settings, space, shape)
@@ -207,7 +204,7 @@ def _scores(
     parent: optuna.Study,
     settings: FidelitySettings,
     configs: list[ModelConfig],
-    reference: SearchSettings,
+    reference: TrialContext,
     emit: FidelityProgress,
 ) -> dict[str, list[float]]:
     """Every chosen score of every config; only the scores not stored yet are computed."""

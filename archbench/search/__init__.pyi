@@ -47,8 +47,11 @@ from ._storage import (
 )
 from ._study import (
     SearchAborted as SearchAborted,
-    data_shape as data_shape,
     prepare_study as prepare_study,
     study_name as study_name,
 )
-from ._trial import Evaluator as Evaluator, TrialOutcome as TrialOutcome
+from ._trial import (
+    Evaluator as Evaluator,
+    TrialContext as TrialContext,
+    TrialOutcome as TrialOutcome,
+)

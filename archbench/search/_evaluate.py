@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from archbench.search._settings import SearchSettings
 from archbench.search._trial import (
     Evaluator,
     LatencyRejection,
@@ -39,13 +38,13 @@ class TrialData:
     val: Dataset
 
     @classmethod
-    def load(cls, settings: SearchSettings) -> TrialData:
+    def load(cls, context: TrialContext) -> TrialData:
         from archbench.data import load_dataset, split_train_val
 
-        recipe, split_seed = settings.trial_recipe()
+        settings, recipe = context.settings, context.recipe
         full = load_dataset(settings.dataset, "train", settings.data_dir)
         train, val = split_train_val(
-            full, val_fraction=recipe.val_fraction, seed=split_seed, subset=settings.subset
+            full, val_fraction=recipe.val_fraction, seed=context.split_seed, subset=settings.subset
         )
         return cls(recipe, train, val)
 
@@ -83,11 +82,17 @@ class ProxyTraining:
     """Profiles a config, so that a latency cap rejects it before training, then trains it with
     the search's recipe on its data, on the device of this process's ``context``.
 
-    ``data`` is loaded on first use, in the process that trains.
+    ``data`` is loaded on first use, in the process that trains, where ``auto`` is resolved.
     """
 
     context: TrialContext
     data: TrialData | None = None
+
+    def __post_init__(self) -> None:
+        from archbench.hwprofile import resolve_device
+
+        resolved = str(resolve_device(self.context.device))
+        self.context = self.context.on_device(resolved, self.context.shared_device)
 
     @property
     def in_child_process(self) -> bool:
@@ -98,7 +103,7 @@ class ProxyTraining:
 
     def trial_data(self) -> TrialData:
         if self.data is None:
-            self.data = TrialData.load(self.context.settings)
+            self.data = TrialData.load(self.context)
         return self.data
 
     def __call__(

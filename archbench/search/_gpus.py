@@ -41,16 +41,11 @@ class WorkerDevice:
     visible_devices: str | None = None
     shared: bool = False
 
-    def context(self, settings: SearchSettings) -> TrialContext:
-        """The worker's trial context: its one visible GPU is ``cuda:0`` in its own numbering.
-
-        Called in the worker, so that a CPU or ``auto`` device is resolved there.
-        """
-        from archbench.search._trial import TrialContext
-
+    def on(self, context: TrialContext) -> TrialContext:
+        """The worker's trial context: its one visible GPU is ``cuda:0`` in its own numbering."""
         if self.visible_devices is None:
-            return TrialContext.of(settings)
-        return TrialContext(settings, "cuda:0", self.shared)
+            return context
+        return context.on_device("cuda:0", self.shared)
 
 
 def visible_gpus(env_value: str | None, count: int) -> list[str]:

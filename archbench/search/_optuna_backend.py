@@ -40,9 +40,14 @@ from archbench.search._record import (
 from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._settle import Ending, StopPolicy, settle
-from archbench.search._study import SearchAborted, data_shape, load_study
-from archbench.search._trial import Evaluator, LatencyRejection, TrialRunner, describe_failure
-from archbench.spaces import get_space
+from archbench.search._study import SearchAborted, load_study
+from archbench.search._trial import (
+    Evaluator,
+    LatencyRejection,
+    TrialContext,
+    TrialRunner,
+    describe_failure,
+)
 
 WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
 
@@ -54,12 +59,12 @@ class _Settled(RuntimeError):
 class Objective:
     """The Optuna objective of one worker: budget check, claim, training, and the trial record."""
 
-    def __init__(self, settings: SearchSettings, runner: TrialRunner, policy: StopPolicy) -> None:
-        self.settings = settings
+    def __init__(self, context: TrialContext, runner: TrialRunner, policy: StopPolicy) -> None:
+        self.settings = context.settings
         self.runner = runner
         self.policy = policy
-        self.space = get_space(settings.space)
-        self.shape = data_shape(settings)
+        self.space = context.space
+        self.shape = context.shape
         # Set by a trial's claim when it found every slot taken, its own included: this
         # process then starts no other trial.
         self.last_slot_taken = False
@@ -196,7 +201,7 @@ class Objective:
 
 
 def run_worker(
-    settings: SearchSettings,
+    context: TrialContext,
     study: optuna.Study,
     *,
     evaluator: Evaluator | None = None,
@@ -204,7 +209,7 @@ def run_worker(
     gpu: WorkerDevice = WorkerDevice(),
 ) -> None:
     """Runs trials of the prepared ``study`` in this process until it holds
-    ``settings.n_trials`` trained trials.
+    ``--trials`` trained trials.
 
     ``gpu`` is this worker's card, when the search spreads its workers over several.
 
@@ -218,11 +223,12 @@ def run_worker(
     Raises:
         SearchAborted: after too many rejections in a row, or too many failures.
     """
+    settings = context.settings
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
-    evaluator = evaluator or make_evaluator(gpu.context(settings))
-    objective = Objective(settings, TrialRunner(settings, evaluator), policy)
+    evaluator = evaluator or make_evaluator(gpu.on(context))
+    objective = Objective(context, TrialRunner(settings, evaluator), policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial_status(trial) == FAILED:
@@ -255,41 +261,41 @@ def _threads_per_worker(workers: int) -> str | None:
 
 
 def _worker_main(
-    settings: SearchSettings, study_name: str, gpu: WorkerDevice, errors: Any, verbosity: int
+    context: TrialContext, study_name: str, gpu: WorkerDevice, errors: Any, verbosity: int
 ) -> None:
     optuna.logging.set_verbosity(verbosity)  # a spawned process starts at Optuna's default
     try:
-        run_worker(settings, load_study(settings, study_name), gpu=gpu)
+        run_worker(context, load_study(context.settings, study_name), gpu=gpu)
     except SearchAborted as exc:
         errors.put(str(exc))
 
 
 class OptunaBackend:
     """Runs the trials of a prepared study in this process, or in ``--workers`` spawned
-    processes (a card each where there are enough), until it holds ``settings.n_trials``.
+    processes (a card each where there are enough), until it holds ``--trials`` trained trials.
 
     ``evaluator`` evaluates the accepted configs instead of the search's own (one worker only;
     for tests and benchmarks).
     """
 
     def __init__(self, settings: SearchSettings, evaluator: Evaluator | None = None) -> None:
-        self.settings = settings
         self.evaluator = evaluator
         # Read before the study exists, so that a bad --device fails first.
         self.gpus = worker_devices(settings) if settings.workers > 1 else []
 
-    def optimize(self, study: optuna.Study) -> None:
-        settings = self.settings
+    def optimize(self, study: optuna.Study, context: TrialContext) -> None:
+        settings = context.settings
         if settings.workers > 1:
-            context = multiprocessing.get_context("spawn")
-            errors = context.Queue()
+            spawn = multiprocessing.get_context("spawn")
+            errors = spawn.Queue()
             processes = []
             for index, gpu in enumerate(self.gpus):
                 seed = None if settings.seed is None else settings.seed + index
-                process = context.Process(
+                process = spawn.Process(
                     target=_worker_main,
                     args=(
-                        replace(settings, seed=seed), study.study_name, gpu, errors,
+                        replace(context, settings=replace(settings, seed=seed)),
+                        study.study_name, gpu, errors,
                         optuna.logging.get_verbosity(),
                     ),
                 )  # fmt: skip
@@ -306,4 +312,4 @@ class OptunaBackend:
             if not errors.empty():
                 raise SearchAborted(errors.get())
         # A worker killed after its siblings stopped leaves its slot to this process.
-        run_worker(settings, study, evaluator=self.evaluator)
+        run_worker(context, study, evaluator=self.evaluator)

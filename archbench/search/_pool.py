@@ -26,9 +26,10 @@ from archbench.search._record import (
     counts_by_status,
     trial_status,
 )
-from archbench.search._run import Progress, counts, run
+from archbench.search._run import Progress, counts, make_backend, optimize
 from archbench.search._settings import SearchSettings
 from archbench.search._study import prepare_study
+from archbench.search._trial import TrialContext
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,11 @@ def train_configs(
     ``retry_failed``, not trained yet), with the settings' workers or Ray; returns the state.
 
     ``settings.n_trials`` is ignored: the pool sets the count, and the sampler proposes nothing.
+    The settings are resolved and the study prepared once, then run as a search would be.
     """
-    study = prepare_study(settings)
+    backend = make_backend(settings)
+    context = TrialContext.of(settings)
+    study = prepare_study(context)
     state = pool_state(study)
     if progress is not None:  # where a resumed run stands, before anything trains
         progress(counts(study, len(params)))
@@ -65,7 +69,8 @@ def train_configs(
     if missing or state.pending:
         # --trials counts trained trials, and a config a restored Ray run trained twice has two.
         target = counts_by_status(study)[TRAINED] + len(missing) + len(state.pending)
-        run(replace(settings, n_trials=target, enqueued_only=True), progress=progress)
+        pool_only = replace(settings, n_trials=target, enqueued_only=True)
+        optimize(backend, study, replace(context, settings=pool_only), progress)
         state = pool_state(study)
     return state
 

@@ -23,6 +23,7 @@ import torch
 from archbench.search._budget import Budget, decide
 from archbench.search._record import zero_cost_attrs
 from archbench.search._settings import SearchSettings
+from archbench.search._trial import TrialContext
 from archbench.spaces import DataShape, FixedParam, SearchSpace
 from archbench.zerocost import Candidate, sample_feasible
 
@@ -112,9 +113,7 @@ def stored_pool(study: optuna.Study) -> ScoredPool | None:
 
 def ensure_prescreened(
     study: optuna.Study,
-    settings: SearchSettings,
-    space: SearchSpace,
-    shape: DataShape,
+    context: TrialContext,
     on_progress: Callable[[Prescreening], None] | None = None,
 ) -> ScoredPool | None:
     """The study's scored pool: read back when stored, else drawn, scored and stored.
@@ -123,6 +122,7 @@ def ensure_prescreened(
         ValueError: the study was prescreened with another score or pool size, or too few
             feasible configs exist.
     """
+    settings = context.settings
     if settings.prescreen is None or settings.zero_cost is None:
         return stored_pool(study)
     emit = on_progress or (lambda event: None)
@@ -136,17 +136,12 @@ def ensure_prescreened(
             )
         emit(Prescreening(pool.score, len(pool.params), len(pool.params), 0.0, reused=True))
         return pool
-    pool = score_pool(settings, space, shape, emit)
+    pool = score_pool(context, emit)
     study.set_user_attr(PRESCREEN_ATTR, pool.to_attr())
     return pool
 
 
-def score_pool(
-    settings: SearchSettings,
-    space: SearchSpace,
-    shape: DataShape,
-    emit: Callable[[Prescreening], None],
-) -> ScoredPool:
+def score_pool(context: TrialContext, emit: Callable[[Prescreening], None]) -> ScoredPool:
     """Draws ``settings.prescreen`` feasible configs and scores them with ``settings.zero_cost``.
 
     The seed (``--seed``, else 0) fixes the draws, the scoring batches and the initial weights.
@@ -154,14 +149,15 @@ def score_pool(
     from archbench.search._evaluate import TrialData
     from archbench.zerocost import needs_data, score_configs, scoring_batches
 
+    settings, space = context.settings, context.space
     assert settings.prescreen is not None and settings.zero_cost is not None
     score, seed = settings.zero_cost, settings.seed or 0
     started = time.perf_counter()
     emit(Prescreening(score, settings.prescreen, 0, 0.0))
-    candidates = feasible_pool(space, settings.budget, shape, settings.prescreen, seed)
+    candidates = feasible_pool(space, settings.budget, context.shape, settings.prescreen, seed)
     device = prescreen_device(settings)
     batches = (
-        scoring_batches(TrialData.load(settings).train, seed=seed, device=device)
+        scoring_batches(TrialData.load(context).train, seed=seed, device=device)
         if needs_data([score])
         else []
     )

@@ -83,10 +83,8 @@ from archbench.search._samplers import make_sampler, suggest
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._settle import Ending, Settlement, StopPolicy, settle
 from archbench.search._storage import normalize_storage_url, open_storage
-from archbench.search._study import SearchAborted, data_shape
+from archbench.search._study import SearchAborted
 from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
-from archbench.spaces import SearchSpace, get_space
-from archbench.train import RECIPES
 
 METRIC = "val_accuracy"
 # Under this key, a Ray trial's config holds the driver's budget decision, and each of its
@@ -131,16 +129,15 @@ def check_settings(settings: SearchSettings) -> RaySettings:
 
 
 def with_absolute_paths(settings: SearchSettings) -> SearchSettings:
-    """Settings whose data folder and recipe file still resolve inside a Ray worker.
+    """Settings whose data folder still resolves inside a Ray worker.
 
     Ray runs each trial in its own working directory (and, on a cluster, on another machine), so
-    a relative path typed by the user must become absolute before it travels.
+    a relative path typed by the user must become absolute before it travels. The recipe is
+    resolved already (``TrialContext.recipe``).
     """
-    data_dir = str(Path(settings.data_dir).resolve()) if settings.data_dir else None
-    recipe = settings.recipe
-    if recipe not in RECIPES and Path(recipe).exists():
-        recipe = str(Path(recipe).resolve())
-    return replace(settings, data_dir=data_dir, recipe=recipe)
+    if not settings.data_dir:
+        return settings
+    return replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
 
 
 def experiment_root(settings: SearchSettings, study_name: str) -> str:
@@ -168,10 +165,11 @@ class Recorder:
     after Ray's last checkpoint runs again on restore, and its second record is skipped.
     """
 
-    def __init__(self, settings: SearchSettings, study_name: str, epochs: int) -> None:
-        self.settings = settings
+    def __init__(self, context: TrialContext, study_name: str) -> None:
+        self.context = context
+        self.settings = context.settings
         self.study_name = study_name
-        self.epochs = epochs
+        self.epochs = context.recipe.epochs
         self._opened_storage: optuna.storages.BaseStorage | None = None
         self._study: optuna.Study | None = None
         self._recorded: set[str] | None = None
@@ -284,8 +282,8 @@ class BudgetedSearcher(Searcher):
         super().__init__(metric=METRIC, mode="max")
         self.recorder = recorder
         self.run = run
-        self.space: SearchSpace = get_space(recorder.settings.space)
-        self.shape = data_shape(recorder.settings)
+        self.space = recorder.context.space
+        self.shape = recorder.context.shape
         self.live: dict[str, int] = {}  # Ray trials in flight -> their stored trials
         self.policy = StopPolicy.of(recorder.settings)
 
@@ -484,7 +482,7 @@ def _evaluator(context: TrialContext) -> Evaluator:
     return make_evaluator(context)
 
 
-def trainable(config: dict[str, Any], settings: SearchSettings, shared_device: bool) -> None:
+def trainable(config: dict[str, Any], context: TrialContext) -> None:
     """The Ray trainable: the search's evaluator (``_evaluate.py``), one report per epoch.
 
     Everything the driver records travels in the reports, because ASHA may stop the trial at any
@@ -494,7 +492,7 @@ def trainable(config: dict[str, Any], settings: SearchSettings, shared_device: b
     workers that die. Failure and rejection reports carry a NaN metric, which ASHA's rung
     quantiles ignore.
     """
-    context = _on_this_actor(settings, shared_device)
+    context = _on_this_actor(context)
     node = ray.get_runtime_context().get_node_id()
     extra: dict[str, Any] = {"placement": asdict(Placement(socket.gethostname(), node))}
 
@@ -518,19 +516,19 @@ def trainable(config: dict[str, Any], settings: SearchSettings, shared_device: b
         tune.report({METRIC: math.nan, KEY: {"failed": describe_failure(exc), **extra}})
 
 
-def _on_this_actor(settings: SearchSettings, shared_device: bool) -> TrialContext:
+def _on_this_actor(context: TrialContext) -> TrialContext:
     """The trial context of this actor: its device in the actor's numbering (``actor_device``).
 
     A CPU trial hides the GPUs: Ray 2.60 no longer blanks ``CUDA_VISIBLE_DEVICES`` for an
     actor that reserved none, and nothing may then touch a card no trial reserved.
     """
-    if settings.device == "cpu":
+    if context.device == "cpu":
         os.environ[VISIBLE_DEVICES] = ""
-        return TrialContext(settings, "cpu")
+        return context
     device = actor_device(
-        settings.device, [str(i) for i in ray.get_gpu_ids()], os.environ.get(VISIBLE_DEVICES)
+        context.device, [str(i) for i in ray.get_gpu_ids()], os.environ.get(VISIBLE_DEVICES)
     )
-    return TrialContext(settings, device, shared_device)
+    return context.on_device(device, context.shared_device)
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -539,18 +537,13 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def _new_tuner(
-    settings: SearchSettings,
-    ray_settings: RaySettings,
-    study: optuna.Study,
-    trainable: Any,
-    root: str,
-    run: str,
+    context: TrialContext, study: optuna.Study, trainable: Any, root: str, run: str
 ) -> tune.Tuner:
-    epochs = settings.trial_recipe()[0].epochs
-    recorder = Recorder(settings, study.study_name, epochs)
+    ray_settings = context.settings.ray or RaySettings()
+    recorder = Recorder(context, study.study_name)
     scheduler = (
         ASHAScheduler(
-            max_t=epochs,
+            max_t=recorder.epochs,
             grace_period=ray_settings.grace_period,
             reduction_factor=ray_settings.reduction_factor,
         )
@@ -635,7 +628,8 @@ def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
 
 
 class RayBackend:
-    """Runs the trials of a prepared study on Ray Tune until it holds ``settings.n_trials``.
+    """Runs the trials of a prepared study on Ray Tune until it holds ``--trials`` trained
+    trials.
 
     An interrupted Ray experiment of the study is restored first; a new experiment then trains
     whatever is still missing (for example after raising ``--trials``), its sampler asking on
@@ -649,27 +643,28 @@ class RayBackend:
     """
 
     def __init__(self, settings: SearchSettings) -> None:
-        ray_settings = check_settings(settings)
-        gpus = ray_settings.gpus_per_trial
-        if ray_settings.address is None and gpus > 0:
+        self.ray_settings = check_settings(settings)
+        gpus = self.ray_settings.gpus_per_trial
+        if self.ray_settings.address is None and gpus > 0:
             import torch
 
             local_gpus_needed(gpus, torch.cuda.device_count())
-        device = ray_trial_device(settings.device, gpus)  # in Ray's terms: cpu, cuda or cuda:N
-        self.settings = with_absolute_paths(replace(settings, ray=ray_settings, device=device))
-        self.ray_settings = ray_settings
+        self.device = ray_trial_device(settings.device, gpus)  # cpu, cuda or cuda:N, in Ray's terms
 
-    def optimize(self, study: optuna.Study) -> None:
-        settings, ray_settings = self.settings, self.ray_settings
+    def optimize(self, study: optuna.Study, context: TrialContext) -> None:
+        ray_settings = self.ray_settings
+        settings = with_absolute_paths(
+            replace(context.settings, ray=ray_settings, device=self.device)
+        )
+        shared = shares_ray_gpu(self.device, ray_settings.gpus_per_trial)
+        context = replace(context, settings=settings).on_device(self.device, shared)
         study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials
         study.set_user_attr("ray", asdict(ray_settings))
         root = experiment_root(settings, study.study_name)
         resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
-        shared = shares_ray_gpu(settings.device, ray_settings.gpus_per_trial)
         with ray_runtime(ray_settings.address):
             wrapped = tune.with_resources(
-                tune.with_parameters(trainable, settings=settings, shared_device=shared),
-                resources,
+                tune.with_parameters(trainable, context=context), resources
             )
             runs = ray_runs(study)
             if runs and runs[-1]["state"] == "running":
@@ -683,5 +678,4 @@ class RayBackend:
             if remaining > 0:
                 run = time.strftime("run-%Y%m%d-%H%M%S")
                 _add_run(study, run, f"{root}/{run}", remaining)
-                tuner = _new_tuner(settings, ray_settings, study, wrapped, root, run)
-                _fit(tuner, study, run)
+                _fit(_new_tuner(context, study, wrapped, root, run), study, run)

@@ -37,7 +37,7 @@ from archbench.search._settings import SearchSettings
 from archbench.search._status import HAS_TRAINED
 from archbench.search._storage import DEFAULT_STORAGE
 from archbench.search._study import prepare_study, study_name
-from archbench.search._trial import Evaluator
+from archbench.search._trial import Evaluator, TrialContext
 
 RAY_MISSING = 'backend: the ray backend needs Ray Tune: pip install "archbench[ray]"'
 # A runtime of our own serves this machine only: Ray then binds to loopback instead of the
@@ -98,9 +98,9 @@ class SearchFinished:
 
 class Backend(Protocol):
     """A search backend: it runs the trials of a prepared study until the study holds
-    ``settings.n_trials`` (``_optuna_backend.py``, ``_ray_backend.py``)."""
+    ``context.settings.n_trials`` (``_optuna_backend.py``, ``_ray_backend.py``)."""
 
-    def optimize(self, study: optuna.Study) -> None: ...
+    def optimize(self, study: optuna.Study, context: TrialContext) -> None: ...
 
 
 ProgressEvent = SearchStarted | Prescreening | TrialCounts | SearchFinished
@@ -117,8 +117,9 @@ def run(
 ) -> SearchSummary:
     """Runs (or resumes) a search until its study holds ``settings.n_trials`` trained trials.
 
-    The backend checks the settings before the study exists, then runs the trials of the
-    prepared study; this function prepares it, watches it and sums it up.
+    The backend checks the settings before anything is built; the settings are then resolved
+    once (``TrialContext``), the study prepared, and the backend runs its trials while this
+    function watches them; it sums the study up at the end.
 
     Args:
         progress: receives a ``SearchStarted``, then with ``--prescreen`` ``Prescreening`` as
@@ -137,14 +138,12 @@ def run(
     if not verbose:
         quiet_optuna()
     start = time.perf_counter()
-    backend = (
-        _ray_backend(settings) if settings.backend == "ray" else OptunaBackend(settings, evaluator)
-    )
-    emit = progress or (lambda event: None)
+    backend = make_backend(settings, evaluator)
+    emit = progress or _ignore
     emit(SearchStarted(study_name(settings), settings.backend, settings.n_trials))
-    study = prepare_study(settings, fresh=fresh, on_prescreen=emit)
-    with _poller(study, settings.n_trials, emit):
-        backend.optimize(study)
+    context = TrialContext.of(settings)
+    study = prepare_study(context, fresh=fresh, on_prescreen=emit)
+    optimize(backend, study, context, emit)
     summary = summarize(study, settings, time.perf_counter() - start)
     emit(SearchFinished(summary))
     return summary
@@ -160,7 +159,14 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def _ray_backend(settings: SearchSettings) -> Backend:
+def make_backend(settings: SearchSettings, evaluator: Evaluator | None = None) -> Backend:
+    """The backend of ``settings``, once it has checked them.
+
+    Raises:
+        ValueError: settings the backend cannot run, or Ray missing for ``backend="ray"``.
+    """
+    if settings.backend != "ray":
+        return OptunaBackend(settings, evaluator)
     os.environ.setdefault(LOCAL_ONLY_ENV, "0")
     try:
         from archbench.search import _ray_backend
@@ -169,6 +175,19 @@ def _ray_backend(settings: SearchSettings) -> Backend:
             raise
         raise ValueError(RAY_MISSING) from None
     return _ray_backend.RayBackend(settings)
+
+
+def optimize(
+    backend: Backend, study: optuna.Study, context: TrialContext, progress: Progress | None
+) -> None:
+    """Runs the backend on the prepared ``study``; ``progress`` gets its counts about once a
+    second."""
+    with _poller(study, context.settings.n_trials, progress or _ignore):
+        backend.optimize(study, context)
+
+
+def _ignore(event: ProgressEvent) -> None:
+    """No progress wanted."""
 
 
 def counts(

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from archbench.search._settings import SearchSettings
-from archbench.spaces import SearchSpace
+from archbench.search._trial import TrialContext
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,10 @@ class SearchSpec:
     backend: str
 
     @classmethod
-    def of(cls, settings: SearchSettings, space: SearchSpace) -> SearchSpec:
+    def of(cls, context: TrialContext) -> SearchSpec:
         from archbench.tables import NB201_EPOCHS
 
-        recipe, _ = settings.trial_recipe()
+        settings, space, recipe = context.settings, context.space, context.recipe
         looked_up = settings.benchmark is not None
         budget = settings.budget
         return cls(

@@ -26,7 +26,7 @@ from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
 from archbench.search._spec import SearchSpec
 from archbench.search._storage import open_storage
-from archbench.spaces import DataShape, get_space
+from archbench.search._trial import TrialContext
 
 
 class SearchAborted(RuntimeError):
@@ -46,29 +46,8 @@ def study_name(settings: SearchSettings) -> str:
     return f"{space}-{format_count(settings.budget.max_params)}-{dataset}{objectives}"
 
 
-def data_shape(settings: SearchSettings) -> DataShape:
-    """The data set's shape from its metadata, or from the ``--benchmark`` table's; the images
-    are loaded once, by the trainer.
-
-    Raises:
-        ValueError: for an unknown data set, or (the loader's clear error) missing files.
-    """
-    from archbench.data import dataset_info, load_dataset
-
-    if settings.benchmark is not None:
-        from archbench.tables import NB201_DATASETS
-
-        return DataShape(*NB201_DATASETS[settings.dataset])
-
-    info = dataset_info(settings.dataset, settings.data_dir)
-    if not info.present:
-        load_dataset(settings.dataset, "train", settings.data_dir)  # raises, naming the files
-    channels, size, _ = info.shape
-    return DataShape(info.num_classes, channels, size)
-
-
 def prepare_study(
-    settings: SearchSettings,
+    context: TrialContext,
     *,
     fresh: bool = False,
     on_prescreen: Callable[[Prescreening], None] | None = None,
@@ -83,9 +62,8 @@ def prepare_study(
         ValueError: when the space cannot fit the budget, or a study of the same name was made
             with other settings.
     """
-    space = get_space(settings.space)
-    shape = data_shape(settings)
-    ensure_feasible(space, settings.budget, shape)
+    settings, space = context.settings, context.space
+    ensure_feasible(space, settings.budget, context.shape)
     name = study_name(settings)
     storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
     if fresh:
@@ -102,11 +80,11 @@ def prepare_study(
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, **_sampler_and_pruner(settings))
         created = False
-    _settle_spec(study, SearchSpec.of(settings, space), wait=not created)
+    _settle_spec(study, SearchSpec.of(context), wait=not created)
     _enqueue_baselines(study, settings.baselines)
     if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
         study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
-    enqueue_top(study, settings, ensure_prescreened(study, settings, space, shape, on_prescreen))
+    enqueue_top(study, settings, ensure_prescreened(study, context, on_prescreen))
     return study
 
 

@@ -17,10 +17,15 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archbench.models import ModelConfig, config_from_dict
 from archbench.search._settings import SearchSettings
+from archbench.spaces import DataShape
+
+if TYPE_CHECKING:
+    from archbench.spaces import SearchSpace
+    from archbench.train import TrainRecipe
 
 Report = Callable[[int, dict[str, float]], None]
 ShouldStop = Callable[[], bool]
@@ -66,28 +71,44 @@ class LatencyRejection(Exception):
 
 @dataclass(frozen=True)
 class TrialContext:
-    """Where the trials of one process run, resolved once in that process.
+    """What the trials of a search share: its settings, and what they resolve to, once.
 
-    ``settings`` are what the user asked for and are the same in every process. The device is
-    this process's own: a worker's card is ``cuda:0`` in its own numbering (``_gpus.py``), a Ray
-    actor's is mapped onto the GPUs it reserved, and ``auto`` is resolved.
+    The process that prepares the study makes it (``of``) and hands it to its workers and Ray
+    actors, which only set their own device (``on_device``): the space, data shape and recipe
+    are not built again. Two contexts are equal when their settings and device are.
 
     Attributes:
-        device: the torch device string the trials train and profile on.
+        device: where this process's trials run: the settings' device until a worker or an
+            actor is given its card; ``ProxyTraining`` resolves ``auto``.
         shared_device: other processes train on the same CUDA card now, so the profile's
             timings and memory figures are not the model's own (docs/CONTRACTS.md).
     """
 
     settings: SearchSettings
     device: str
+    space: SearchSpace = field(compare=False)
+    shape: DataShape = field(compare=False)
+    recipe: TrainRecipe = field(compare=False)
+    split_seed: int = field(compare=False)  # the recipe's own: a training seed shares the split
     shared_device: bool = False
 
     @classmethod
     def of(cls, settings: SearchSettings) -> TrialContext:
-        """The context of a process that owns no card of its own: ``settings.device``, resolved."""
-        from archbench.hwprofile import resolve_device
+        """Resolves ``settings``: the space, the data shape and the recipe of every trial.
 
-        return cls(settings, str(resolve_device(settings.device)))
+        Raises:
+            ValueError: for an unknown space, data set or recipe, or missing data files.
+        """
+        from archbench.spaces import get_space
+
+        recipe, split_seed = settings.trial_recipe()
+        return cls(
+            settings, settings.device, get_space(settings.space), data_shape(settings), recipe,
+            split_seed,
+        )  # fmt: skip
+
+    def on_device(self, device: str, shared: bool = False) -> TrialContext:
+        return dataclasses.replace(self, device=device, shared_device=shared)
 
     @property
     def in_child_process(self) -> bool:
@@ -95,6 +116,27 @@ class TrialContext:
         if self.settings.isolation == "auto":
             return self.device.startswith("cuda")
         return self.settings.isolation == "process"
+
+
+def data_shape(settings: SearchSettings) -> DataShape:
+    """The data set's shape from its metadata, or from the ``--benchmark`` table's; the images
+    are loaded once, by the trainer.
+
+    Raises:
+        ValueError: for an unknown data set, or (the loader's clear error) missing files.
+    """
+    from archbench.data import dataset_info, load_dataset
+
+    if settings.benchmark is not None:
+        from archbench.tables import NB201_DATASETS
+
+        return DataShape(*NB201_DATASETS[settings.dataset])
+
+    info = dataset_info(settings.dataset, settings.data_dir)
+    if not info.present:
+        load_dataset(settings.dataset, "train", settings.data_dir)  # raises, naming the files
+    channels, size, _ = info.shape
+    return DataShape(info.num_classes, channels, size)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from archbench.hwprofile import parse_device
+from archbench.search._evaluate import ProxyTraining
 from archbench.search._gpus import (
     WorkerDevice,
     actor_device,
@@ -23,6 +24,7 @@ from archbench.search._gpus import (
     visible_gpus,
     worker_devices,
 )
+from archbench.search._trial import TrialContext
 from tests.conftest import invoke
 from tests.search.conftest import tiny_search_args, tiny_settings
 
@@ -53,9 +55,10 @@ def test_a_worker_sees_its_card_as_cuda_0_and_a_cpu_worker_resolves_its_device(
     tiny_space: Path, tmp_path: Path
 ) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cuda:3")
-    on_gpu = WorkerDevice("GPU-abc", shared=True).context(settings)
+    on_gpu = WorkerDevice("GPU-abc", shared=True).on(TrialContext.of(settings))
     assert (on_gpu.device, on_gpu.shared_device, on_gpu.settings) == ("cuda:0", True, settings)
-    on_cpu = WorkerDevice().context(dataclasses.replace(settings, device="auto"))
+    auto = TrialContext.of(dataclasses.replace(settings, device="auto"))
+    on_cpu = ProxyTraining(WorkerDevice().on(auto)).context  # it resolves auto where it trains
     assert (on_cpu.device, on_cpu.shared_device) == ("cpu", False)  # this machine has no GPU
 
 
@@ -234,6 +237,6 @@ def test_a_cpu_ray_trial_hides_the_gpus_ray_left_visible(tiny_space: Path, tmp_p
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cpu")
     with environment(CUDA_VISIBLE_DEVICES="0,1"):  # what a zero-GPU Ray 2.60 actor inherits
-        context = ray_search._on_this_actor(settings, shared_device=False)
+        context = ray_search._on_this_actor(TrialContext.of(settings))
         assert (context.settings, context.device) == (settings, "cpu")
         assert os.environ["CUDA_VISIBLE_DEVICES"] == ""

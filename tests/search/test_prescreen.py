@@ -26,8 +26,7 @@ from archbench.search import (
     trial_status,
 )
 from archbench.search._ledger import without_rejections
-from archbench.search._study import data_shape
-from archbench.spaces import get_space
+from archbench.search._trial import TrialContext
 from tests.conftest import invoke, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
@@ -62,8 +61,8 @@ def test_best_scored_configs_train_first_and_resume_reuses_the_scores(
     assert summary.prescreen is not None and summary.prescreen["samples"] == POOL
 
     # The pool: distinct configs within the budget, as the search's own check decides.
-    space = get_space(str(tiny_space))
-    shape = data_shape(settings)
+    context = TrialContext.of(settings)
+    space, shape = context.space, context.shape
     assert len({json.dumps(p, sort_keys=True) for p in pool.params}) == POOL
     drawn = feasible_pool(space, settings.budget, shape, POOL, 0)
     assert [c.params for c in drawn] == pool.params, "the stored pool is the seeded draw"

@@ -16,6 +16,7 @@ import pytest
 
 from archbench.search import (
     SearchSettings,
+    TrialContext,
     counts_by_status,
     is_trained,
     open_storage,
@@ -192,8 +193,9 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, epochs=3)
-    prepare_study(settings)
-    callback = ray_search.RecordTrials(ray_search.Recorder(settings, "tiny", 3))
+    context = TrialContext.of(settings)
+    prepare_study(context)
+    callback = ray_search.RecordTrials(ray_search.Recorder(context, "tiny"))
     config = get_preset("simple_cnn").with_data(num_classes=10, in_channels=1, input_size=28)
     proposal = {
         "decided": {"config": config.to_dict(), "n_params": 1000},
@@ -253,14 +255,15 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
         tiny_space, storage, 2, sampler="random", enqueued_only=True,
         ray=RaySettings(scheduler="fifo"),
     )  # fmt: skip
-    study = prepare_study(settings)
+    context = TrialContext.of(settings)
+    study = prepare_study(context)
     pool = [
         {"stem_channels": 8, "num_stages": 1, "stage1.depth": 1, "stage1.channels": 8},
         {"stem_channels": 16, "num_stages": 1, "stage1.depth": 2, "stage1.channels": 16},
     ]
     for index, params in enumerate(pool):
         study.enqueue_trial(params, user_attrs={POOL_INDEX: index})
-    recorder = ray_search.Recorder(settings, "tiny", 1)
+    recorder = ray_search.Recorder(context, "tiny")
     searcher = ray_search.BudgetedSearcher(recorder, "run")
     first, second = searcher.suggest("ray-a"), searcher.suggest("ray-b")
     assert [first["archbench"]["params"], second["archbench"]["params"]] == pool
@@ -301,10 +304,10 @@ def test_two_drivers_at_the_last_slot_never_train_more_than_n(
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, sampler="random")
-    prepare_study(settings)
+    context = TrialContext.of(settings)
+    prepare_study(context)
     drivers = [
-        ray_search.BudgetedSearcher(ray_search.Recorder(settings, "tiny", 1), "run")
-        for _ in range(2)
+        ray_search.BudgetedSearcher(ray_search.Recorder(context, "tiny"), "run") for _ in range(2)
     ]
     first, second = drivers
     claim = ray_search.claim

@@ -312,7 +312,7 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
     settings = settings_for(tiny_space, storage_url, 1)
     storage = open_storage(storage_url, heartbeat_seconds=None)
     creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
-    spec = SearchSpec.of(settings, get_space(str(tiny_space)))
+    spec = SearchSpec.of(TrialContext.of(settings))
     attrs = {**spec.to_attrs(), "archbench_version": archbench.__version__}  # the mark last
     creator.set_user_attr("space", attrs["space"])  # begun, not finished
 
@@ -323,7 +323,7 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
 
     writer = threading.Thread(target=finish)
     writer.start()
-    study = prepare_study(settings)
+    study = prepare_study(TrialContext.of(settings))
     writer.join()
     assert study.user_attrs == attrs
 
@@ -348,10 +348,10 @@ def test_a_baseline_named_by_searches_started_together_is_enqueued_once(
     settings = settings_for(
         tiny_space, storage, 1, baselines=("simple_cnn",), budget=Budget(max_params=200_000)
     )
-    creator = threading.Thread(target=prepare_study, args=(settings,))
+    creator = threading.Thread(target=prepare_study, args=(TrialContext.of(settings),))
     creator.start()
     time.sleep(0.3)
-    prepare_study(settings)
+    prepare_study(TrialContext.of(settings))
     creator.join()
     assert [t.user_attrs.get("baseline") for t in load(storage).trials] == ["simple_cnn"]
 
@@ -370,10 +370,10 @@ def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
     creator.set_user_attr("max_params", written)  # and then it died
     if written != TINY_BUDGET:
         with pytest.raises(ValueError, match="exists with max_params=20000"):
-            prepare_study(settings)
+            prepare_study(TrialContext.of(settings))
     else:
-        study = prepare_study(settings)
-        spec = SearchSpec.of(settings, get_space(str(tiny_space)))
+        study = prepare_study(TrialContext.of(settings))
+        spec = SearchSpec.of(TrialContext.of(settings))
         assert study.user_attrs == {**spec.to_attrs(), "archbench_version": archbench.__version__}
 
 

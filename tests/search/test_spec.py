@@ -8,13 +8,13 @@ from pathlib import Path
 
 from archbench.search._budget import Budget
 from archbench.search._spec import SearchSpec
-from archbench.spaces import get_space
+from archbench.search._trial import TrialContext
 from tests.search.conftest import TINY_BUDGET, tiny_settings
 
 
 def spec_of(tiny_space: Path, **overrides: object) -> SearchSpec:
     settings = tiny_settings(tiny_space, "sqlite:///unused.db", 3, **overrides)
-    return SearchSpec.of(settings, get_space(settings.space))
+    return SearchSpec.of(TrialContext.of(settings))
 
 
 def test_the_spec_is_stored_as_json_attrs_with_the_trials_recipe(tiny_space: Path) -> None:

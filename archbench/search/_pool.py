@@ -26,7 +26,7 @@ from archbench.search._record import (
     counts_by_status,
     trial_status,
 )
-from archbench.search._run import Progress, counts, make_backend, optimize
+from archbench.search._run import Progress, counts, make_backend, watching
 from archbench.search._settings import SearchSettings
 from archbench.search._study import prepare_study
 from archbench.search._trial import TrialContext
@@ -70,7 +70,8 @@ def train_configs(
         # --trials counts trained trials, and a config a restored Ray run trained twice has two.
         target = counts_by_status(study)[TRAINED] + len(missing) + len(state.pending)
         pool_only = replace(settings, n_trials=target, enqueued_only=True)
-        optimize(backend, study, replace(context, settings=pool_only), progress)
+        with watching(study, target, progress):
+            backend.optimize(study, replace(context, settings=pool_only))
         state = pool_state(study)
     return state
 

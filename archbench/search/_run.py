@@ -139,11 +139,12 @@ def run(
         quiet_optuna()
     start = time.perf_counter()
     backend = make_backend(settings, evaluator)
-    emit = progress or _ignore
+    emit = progress or (lambda event: None)
     emit(SearchStarted(study_name(settings), settings.backend, settings.n_trials))
     context = TrialContext.of(settings)
     study = prepare_study(context, fresh=fresh, on_prescreen=emit)
-    optimize(backend, study, context, emit)
+    with watching(study, settings.n_trials, progress):  # no reads when nobody watches
+        backend.optimize(study, context)
     summary = summarize(study, settings, time.perf_counter() - start)
     emit(SearchFinished(summary))
     return summary
@@ -175,19 +176,6 @@ def make_backend(settings: SearchSettings, evaluator: Evaluator | None = None) -
             raise
         raise ValueError(RAY_MISSING) from None
     return _ray_backend.RayBackend(settings)
-
-
-def optimize(
-    backend: Backend, study: optuna.Study, context: TrialContext, progress: Progress | None
-) -> None:
-    """Runs the backend on the prepared ``study``; ``progress`` gets its counts about once a
-    second."""
-    with _poller(study, context.settings.n_trials, progress or _ignore):
-        backend.optimize(study, context)
-
-
-def _ignore(event: ProgressEvent) -> None:
-    """No progress wanted."""
 
 
 def counts(
@@ -259,9 +247,13 @@ def _best_first(trials: list[FrozenTrial]) -> list[FrozenTrial]:
 
 
 @contextlib.contextmanager
-def _poller(study: optuna.Study, n_trials: int, emit: Progress) -> Iterator[None]:
-    """Emits the study's counts about once a second until the block ends, and once more at the
-    end."""
+def watching(study: optuna.Study, n_trials: int, progress: Progress | None) -> Iterator[None]:
+    """Emits the study's counts to ``progress`` about once a second until the block ends, and
+    once more at the end."""
+    if progress is None:
+        yield
+        return
+    emit = progress
     done = threading.Event()
 
     def poll() -> None:

@@ -39,6 +39,7 @@ class Training:
     label: str
     settings: SearchSettings
     reference: bool
+    train_seed: int | None = None  # seeds the training instead of the recipe (reference seeds)
 
     @property
     def epochs(self) -> int:
@@ -141,16 +142,15 @@ class FidelitySettings:
         references = [
             Training(
                 reference_label(s),
-                self._search(reference_label(s), self.reference_epochs, 1.0, train_seed=s),
+                self._search(reference_label(s), self.reference_epochs, 1.0),
                 True,
+                s,
             )
             for s in range(self.reference_seeds)
         ]
         return proxies + references
 
-    def _search(
-        self, label: str, epochs: int, subset: float, train_seed: int | None = None
-    ) -> SearchSettings:
+    def _search(self, label: str, epochs: int, subset: float) -> SearchSettings:
         return SearchSettings(
             space=self.space,
             budget=self.budget,
@@ -171,7 +171,6 @@ class FidelitySettings:
             profile="none",
             isolation=self.isolation,
             epoch_timeout_seconds=self.epoch_timeout_seconds,
-            train_seed=train_seed,
             benchmark=self.benchmark,
             ray=replace(self.ray or RaySettings(), scheduler="fifo")
             if self.backend == "ray"

@@ -118,7 +118,7 @@ def run_fidelity(
         quiet_optuna()
     emit = progress or (lambda event: None)
     trainings = settings.trainings()
-    reference = TrialContext.of(trainings[-1].settings)
+    reference = TrialContext.of(trainings[-1].settings, trainings[-1].train_seed)
     space, shape = reference.space, reference.shape
     ensure_feasible(space, settings.budget, shape)
     parent = _parent_study(settings)
@@ -134,7 +134,11 @@ def run_fidelity(
     for training in trainings:
         report = _Reporter(emit, training, done, epochs_done, total, epochs_total)
         state = train_configs(
-            training.settings, params, retry_failed=settings.retry_failed, progress=report
+            training.settings,
+            params,
+            train_seed=training.train_seed,
+            retry_failed=settings.retry_failed,
+            progress=report,
         )
         accuracies[training.label] = [state.trained.get(i) for i in range(len(configs))]
         failures[training.label] = dict(state.failed)

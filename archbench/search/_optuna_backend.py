@@ -65,6 +65,7 @@ class Objective:
         self.policy = policy
         self.space = context.space
         self.shape = context.shape
+        self.pool_only = context.pool_only
         # Set by a trial's claim when it found every slot taken, its own included: this
         # process then starts no other trial.
         self.last_slot_taken = False
@@ -83,7 +84,7 @@ class Objective:
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
         own(trial)
-        if self.settings.enqueued_only and POOL_INDEX not in trial.user_attrs:
+        if self.pool_only and POOL_INDEX not in trial.user_attrs:
             trial.study.stop()  # every enqueued config was taken: propose none
             return self._end(trial, Ending(refused=NOTHING_ENQUEUED))
         baseline = trial.user_attrs.get(BASELINE)

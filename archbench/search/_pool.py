@@ -46,6 +46,7 @@ def train_configs(
     settings: SearchSettings,
     params: list[dict[str, Any]],
     *,
+    train_seed: int | None = None,
     retry_failed: bool = False,
     progress: Progress | None = None,
 ) -> PoolState:
@@ -53,10 +54,11 @@ def train_configs(
     ``retry_failed``, not trained yet), with the settings' workers or Ray; returns the state.
 
     ``settings.n_trials`` is ignored: the pool sets the count, and the sampler proposes nothing.
+    ``train_seed`` seeds the trainings instead of the recipe (``TrialContext.of``).
     The settings are resolved and the study prepared once, then run as a search would be.
     """
     backend = make_backend(settings)
-    context = TrialContext.of(settings)
+    context = TrialContext.of(settings, train_seed)
     study = prepare_study(context)
     state = pool_state(study)
     if progress is not None:  # where a resumed run stands, before anything trains
@@ -69,9 +71,9 @@ def train_configs(
     if missing or state.pending:
         # --trials counts trained trials, and a config a restored Ray run trained twice has two.
         target = counts_by_status(study)[TRAINED] + len(missing) + len(state.pending)
-        pool_only = replace(settings, n_trials=target, enqueued_only=True)
+        pool_only = replace(context, settings=replace(settings, n_trials=target), pool_only=True)
         with watching(study, target, progress):
-            backend.optimize(study, replace(context, settings=pool_only))
+            backend.optimize(study, pool_only)
         state = pool_state(study)
     return state
 

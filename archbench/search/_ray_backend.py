@@ -120,7 +120,7 @@ def check_settings(settings: SearchSettings) -> RaySettings:
             "benchmark: a table lookup takes milliseconds and needs no Ray; use --backend optuna"
         )
     ray_trial_device(settings.device, ray_settings.gpus_per_trial)  # refuses CUDA without GPUs
-    epochs = settings.trial_recipe()[0].epochs
+    epochs = settings.trial_recipe().epochs
     if ray_settings.scheduler == "asha" and ray_settings.grace_period > epochs:
         raise ValueError(
             f"grace_period: {ray_settings.grace_period} is more than the {epochs} epochs of a trial"
@@ -274,7 +274,7 @@ class BudgetedSearcher(Searcher):
     frees its slot for another proposal. The count is read from the storage, so a restored
     experiment counts right even when Ray's snapshot of this searcher is stale.
 
-    With ``enqueued_only`` (``archbench fidelity``'s pool) the searcher proposes only the
+    With ``pool_only`` (``archbench fidelity``'s pool) the searcher proposes only the
     study's enqueued trials.
     """
 
@@ -295,13 +295,13 @@ class BudgetedSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
         """A config within the budget, None to wait for trials in flight, or FINISHED."""
         study = self.recorder.study
-        enqueued_only = self.recorder.settings.enqueued_only
+        pool_only = self.recorder.context.pool_only
         while self.policy.problem is None and not self.policy.quota_full(sweep_and_count(study)):
-            if enqueued_only and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if pool_only and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 break
             trial = study.ask()
             proposal = self._propose(trial)
-            if enqueued_only and not proposal["pooled"]:
+            if pool_only and not proposal["pooled"]:
                 _end_unscheduled(trial, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
                 break  # another driver took the last enqueued trial
             ending = Ending(proposal["constraints"], over_budget=proposal["reason"])

@@ -87,12 +87,6 @@ class SearchSettings:
     prescreen: int | None = None
     zero_cost: str | None = None
     prescreen_top: int | None = None
-    # Seeds the weights and data order instead of the recipe's seed; the validation split keeps
-    # the recipe's seed, so trainings that differ only by this seed share their validation set.
-    train_seed: int | None = None
-    # Train only the trials enqueued with a ``pool_index`` (``train_configs``): the sampler
-    # never proposes a config, and a failed config is not replaced.
-    enqueued_only: bool = False
     # Look each config's accuracy up in this table instead of training it (search/_evaluate.py);
     # ``dataset`` then names one of the table's data sets.
     benchmark: str | None = None
@@ -127,8 +121,6 @@ class SearchSettings:
             raise ValueError(
                 f"epoch_timeout: must be > 0 seconds, got {self.epoch_timeout_seconds:g}"
             )
-        if self.train_seed is not None and not 0 <= self.train_seed < 2**63:
-            raise ValueError(f"train_seed: must be in [0, 2**63), got {self.train_seed}")
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
         if self.backend not in BACKENDS:
@@ -186,22 +178,12 @@ class SearchSettings:
         if top > self.n_trials:
             raise ValueError(f"prescreen_top: {top} is more than the {self.n_trials} --trials")
 
-    def trial_recipe(self) -> tuple[TrainRecipe, int]:
-        """The recipe every trial trains with, and the seed of the validation split.
-
-        The one place a search resolves ``--recipe``: at ``--epochs``, seeded by ``train_seed``.
-        The split keeps the recipe's own seed, so that trainings that differ only by
-        ``train_seed`` share their validation set.
-        """
+    def trial_recipe(self) -> TrainRecipe:
+        """The recipe every trial trains with: ``--recipe`` at ``--epochs``."""
         from archbench.train import resolve_recipe
 
         recipe = resolve_recipe(self.recipe)
-        split_seed = recipe.seed
-        if self.epochs is not None:
-            recipe = replace(recipe, epochs=self.epochs)
-        if self.train_seed is not None:
-            recipe = replace(recipe, seed=self.train_seed)
-        return recipe, split_seed
+        return recipe if self.epochs is None else replace(recipe, epochs=self.epochs)
 
     @property
     def directions(self) -> list[Literal["minimize", "maximize"]]:

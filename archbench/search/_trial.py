@@ -89,19 +89,27 @@ class TrialContext:
     space: SearchSpace = field(compare=False)
     shape: DataShape = field(compare=False)
     recipe: TrainRecipe = field(compare=False)
-    split_seed: int = field(compare=False)  # the recipe's own: a training seed shares the split
+    split_seed: int = field(compare=False)  # the seed of the validation split
     shared_device: bool = False
+    pool_only: bool = False  # propose only the study's enqueued configs (``train_configs``)
 
     @classmethod
-    def of(cls, settings: SearchSettings) -> TrialContext:
+    def of(cls, settings: SearchSettings, train_seed: int | None = None) -> TrialContext:
         """Resolves ``settings``: the space, the data shape and the recipe of every trial.
+
+        ``train_seed`` seeds the weights and the data order instead of the recipe's seed; the
+        split keeps the recipe's, so trainings that differ only by it share their validation set
+        (``archbench fidelity``'s reference seeds).
 
         Raises:
             ValueError: for an unknown space, data set or recipe, or missing data files.
         """
         from archbench.spaces import get_space
 
-        recipe, split_seed = settings.trial_recipe()
+        recipe = settings.trial_recipe()
+        split_seed = recipe.seed
+        if train_seed is not None:
+            recipe = dataclasses.replace(recipe, seed=train_seed)
         return cls(
             settings, settings.device, get_space(settings.space), data_shape(settings), recipe,
             split_seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -252,10 +253,9 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(
-        tiny_space, storage, 2, sampler="random", enqueued_only=True,
-        ray=RaySettings(scheduler="fifo"),
-    )  # fmt: skip
-    context = TrialContext.of(settings)
+        tiny_space, storage, 2, sampler="random", ray=RaySettings(scheduler="fifo")
+    )
+    context = dataclasses.replace(TrialContext.of(settings), pool_only=True)
     study = prepare_study(context)
     pool = [
         {"stem_channels": 8, "num_stages": 1, "stage1.depth": 1, "stage1.channels": 8},

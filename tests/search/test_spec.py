@@ -12,9 +12,9 @@ from archbench.search._trial import TrialContext
 from tests.search.conftest import TINY_BUDGET, tiny_settings
 
 
-def spec_of(tiny_space: Path, **overrides: object) -> SearchSpec:
+def spec_of(tiny_space: Path, train_seed: int | None = None, **overrides: object) -> SearchSpec:
     settings = tiny_settings(tiny_space, "sqlite:///unused.db", 3, **overrides)
-    return SearchSpec.of(TrialContext.of(settings))
+    return SearchSpec.of(TrialContext.of(settings, train_seed))
 
 
 def test_the_spec_is_stored_as_json_attrs_with_the_trials_recipe(tiny_space: Path) -> None:

@@ -140,9 +140,9 @@ def with_absolute_paths(settings: SearchSettings) -> SearchSettings:
     return replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
 
 
-def experiment_root(settings: SearchSettings, study_name: str) -> str:
+def experiment_root(settings: SearchSettings, ray_settings: RaySettings, study_name: str) -> str:
     """Where Ray keeps the experiments of a study: ``--ray-storage``, else next to the database."""
-    configured = (settings.ray or RaySettings()).storage_path
+    configured = ray_settings.storage_path
     if configured:
         root = configured if "://" in configured else str(Path(configured).resolve())
     else:
@@ -537,9 +537,13 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def _new_tuner(
-    context: TrialContext, study: optuna.Study, trainable: Any, root: str, run: str
+    context: TrialContext,
+    ray_settings: RaySettings,
+    study: optuna.Study,
+    trainable: Any,
+    root: str,
+    run: str,
 ) -> tune.Tuner:
-    ray_settings = context.settings.ray or RaySettings()
     recorder = Recorder(context, study.study_name)
     scheduler = (
         ASHAScheduler(
@@ -649,18 +653,16 @@ class RayBackend:
             import torch
 
             local_gpus_needed(gpus, torch.cuda.device_count())
-        self.device = ray_trial_device(settings.device, gpus)  # cpu, cuda or cuda:N, in Ray's terms
+        self.device = ray_trial_device(settings.device, gpus)  # cpu or cuda: Ray picks the card
 
     def optimize(self, study: optuna.Study, context: TrialContext) -> None:
         ray_settings = self.ray_settings
-        settings = with_absolute_paths(
-            replace(context.settings, ray=ray_settings, device=self.device)
-        )
+        settings = with_absolute_paths(context.settings)
         shared = shares_ray_gpu(self.device, ray_settings.gpus_per_trial)
         context = replace(context, settings=settings).on_device(self.device, shared)
         study.set_user_attr("pruner", ray_settings.scheduler)  # Ray's scheduler stops trials
         study.set_user_attr("ray", asdict(ray_settings))
-        root = experiment_root(settings, study.study_name)
+        root = experiment_root(settings, ray_settings, study.study_name)
         resources = {"cpu": ray_settings.cpus_per_trial, "gpu": ray_settings.gpus_per_trial}
         with ray_runtime(ray_settings.address):
             wrapped = tune.with_resources(
@@ -678,4 +680,5 @@ class RayBackend:
             if remaining > 0:
                 run = time.strftime("run-%Y%m%d-%H%M%S")
                 _add_run(study, run, f"{root}/{run}", remaining)
-                _fit(_new_tuner(context, study, wrapped, root, run), study, run)
+                tuner = _new_tuner(context, ray_settings, study, wrapped, root, run)
+                _fit(tuner, study, run)

@@ -155,8 +155,14 @@ def _start_search(args: list[str]) -> subprocess.Popen:
     )
 
 
-def _owner_of_a_running_trial(storage: str, process: subprocess.Popen) -> int | None:
-    """Waits until a trial trained and another one trains; returns that trial's owner pid."""
+def _owner_of_a_running_trial(
+    storage: str, process: subprocess.Popen, most_trained: int
+) -> int | None:
+    """Waits until a trial trained and another one trains; returns that trial's owner pid.
+
+    With at most ``most_trained`` trained, no running trial holds the last slot, so its owner
+    still has a trial to run after it: the kill cannot land on a process that has just ended.
+    """
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         time.sleep(0.3)
@@ -164,7 +170,7 @@ def _owner_of_a_running_trial(storage: str, process: subprocess.Popen) -> int | 
             study = load(storage)
         except Exception:  # the study does not exist yet
             continue
-        if counts_by_status(study)[TRAINED] < 1:
+        if not 1 <= counts_by_status(study)[TRAINED] <= most_trained:
             continue
         for trial in study.trials:
             owner = trial.user_attrs.get("owner")
@@ -190,7 +196,7 @@ def test_resume_within_a_second_of_sigkill_fails_the_killed_trial(
     storage = f"sqlite:///{tmp_path}/s.db"
     args = tiny_search_args(tiny_space, storage, 3, "--epochs", "3")
     process = _start_search(args)
-    pid = _owner_of_a_running_trial(storage, process)
+    pid = _owner_of_a_running_trial(storage, process, most_trained=1)
     assert pid == process.pid, "the search finished before it could be killed"
     os.kill(pid, signal.SIGKILL)
     process.wait()
@@ -205,13 +211,13 @@ def test_resume_within_a_second_of_sigkill_fails_the_killed_trial(
 @pytest.mark.slow
 def test_a_killed_worker_is_replaced_by_its_sibling(tiny_space: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    args = tiny_search_args(tiny_space, storage, 4, "--epochs", "3", "--workers", "2")
+    args = tiny_search_args(tiny_space, storage, 5, "--epochs", "3", "--workers", "2")
     process = _start_search(args)
-    pid = _owner_of_a_running_trial(storage, process)
+    pid = _owner_of_a_running_trial(storage, process, most_trained=2)  # two workers: 2 + 2 < 5
     assert pid is not None and pid != process.pid, "no worker trial to kill"
     os.kill(pid, signal.SIGKILL)
     assert process.wait(timeout=300) == 0
-    _assert_exactly_n_and_no_zombie(storage, 4)
+    _assert_exactly_n_and_no_zombie(storage, 5)
 
 
 # Runs ``archbench ARGS`` with a SIGKILL of its own process at one point of a trial's life.

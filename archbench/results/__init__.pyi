@@ -28,6 +28,5 @@ from ._report import Report as Report, ReportFigure as ReportFigure, write_repor
 from ._trials import (
     TrialRow as TrialRow,
     load_study as load_study,
-    open_existing_storage as open_existing_storage,
     read_trials as read_trials,
 )

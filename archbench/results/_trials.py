@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -25,9 +24,6 @@ from archbench.search import (
     normalize_storage_url,
     open_storage,
 )
-from archbench.search._storage import JOURNAL_SUFFIXES
-
-_STORAGE_SUFFIXES = (".db", ".sqlite", ".sqlite3", *JOURNAL_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -178,35 +174,6 @@ def describe_noise(noisy: dict[str, str]) -> str | None:
     return "; ".join(f"{name}: {why}" for name, why in noisy.items()) or None
 
 
-def open_existing_storage(storage: str | None) -> optuna.storages.BaseStorage:
-    """Opens a storage for reading, never creating one.
-
-    A mistyped path must not leave an empty database behind, so a missing file is an error
-    that names the storage files next to it.
-
-    Raises:
-        ValueError: for an unreadable URL or a missing file.
-    """
-    url = normalize_storage_url(storage)
-    path = _local_path(url)
-    if path is not None and not path.exists():
-        folder = path.parent
-        found = sorted(
-            str(p) for p in folder.glob("*") if p.is_file() and p.name.endswith(_STORAGE_SUFFIXES)
-        )
-        listing = ", ".join(found) if found else f"no storage files in {folder}/"
-        raise ValueError(f"storage: {url} does not exist; found: {listing}")
-    return open_storage(url, heartbeat_seconds=None, create=False)
-
-
-def _local_path(url: str) -> Path | None:
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///"))
-    if "://" not in url and url.endswith(JOURNAL_SUFFIXES):
-        return Path(url)
-    return None
-
-
 def load_study(storage: str | None, study: str | None) -> optuna.Study:
     """The study named ``study``, or the only study of the storage when ``study`` is None.
 
@@ -214,7 +181,7 @@ def load_study(storage: str | None, study: str | None) -> optuna.Study:
         ValueError: when the storage or the study does not exist, or when several studies
             exist and none was named; the message lists the studies of the storage.
     """
-    backend = open_existing_storage(storage)
+    backend = open_storage(storage, heartbeat_seconds=None, create=False)
     names = list_study_names(backend)
     url = normalize_storage_url(storage)
     if not names:

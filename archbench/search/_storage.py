@@ -22,6 +22,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from archbench.search._ledger import retry
 
 DEFAULT_STORAGE = "sqlite:///results/archbench.db"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 # SQLAlchemy dialect suffix per PostgreSQL driver, in order of preference (psycopg 3 is the
 # maintained one; ``postgresql://`` alone would mean psycopg2 to SQLAlchemy).
@@ -57,7 +58,7 @@ def normalize_storage_url(storage: str | None) -> str:
         return f"postgresql+{driver}://{storage.split('://', 1)[1]}"
     if "://" in storage or storage.endswith(JOURNAL_SUFFIXES):
         return storage
-    if storage.endswith((".db", ".sqlite", ".sqlite3")):
+    if storage.endswith(SQLITE_SUFFIXES):
         return f"sqlite:///{storage}"
     raise ValueError(
         f"storage: cannot read {storage!r}; use sqlite:///path.db, another SQLAlchemy URL, "
@@ -70,21 +71,21 @@ def open_storage(
 ) -> optuna.storages.BaseStorage:
     """Opens (and with ``create`` makes the folder of) the storage behind ``storage``.
 
+    Without ``create`` a missing file is an error, so that a mistyped path for reading leaves no
+    empty database behind; the message lists the storage files next to it.
+
     Raises:
         ValueError: for an unreadable URL, or a missing file when ``create`` is False.
     """
     url = normalize_storage_url(storage)
-    if url.endswith(JOURNAL_SUFFIXES) and "://" not in url:
-        path = Path(url)
-        if not create and not path.exists():
-            raise ValueError(f"storage: no journal file at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    if url.startswith("sqlite:///"):
+    journal = url.endswith(JOURNAL_SUFFIXES) and "://" not in url
+    if journal or url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not create and not path.exists():
-            raise ValueError(f"storage: no database at {path}")
+            raise ValueError(f"storage: {url} does not exist; found: {_nearby(path.parent)}")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if journal:
+            return JournalStorage(JournalFileBackend(str(path)))
     kwargs: dict = {}
     if heartbeat_seconds:  # experimental in Optuna 5 but the only stale-trial detection there is
         kwargs = {
@@ -108,6 +109,12 @@ def open_storage(
             message = str(exc).strip()
             first_line = message.splitlines()[0] if message else type(exc).__name__
             raise ValueError(f"storage: cannot open {url}: {first_line}") from None
+
+
+def _nearby(folder: Path) -> str:
+    suffixes = (*SQLITE_SUFFIXES, *JOURNAL_SUFFIXES)
+    found = sorted(str(p) for p in folder.glob("*") if p.is_file() and p.name.endswith(suffixes))
+    return ", ".join(found) if found else f"no storage files in {folder}/"
 
 
 # Searches started together on a new database all create its tables; the losers retry.

@@ -1,8 +1,9 @@
 """The ledger: archbench's bookkeeping in the Optuna storage, and the only module that uses
 Optuna's private API.
 
-A trial is owned from its first write (``own``), claims one of the ``--trials N`` slots after its
-budget decision (``claim``), and is recorded when it ends; docs/CONTRACTS.md draws the states.
+A trial is owned from the write that makes it RUNNING (``ask``), claims one of the ``--trials N``
+slots after its budget decision (``claim``), and is recorded when it ends; docs/CONTRACTS.md
+draws the states.
 A process that died is told apart on this host by its pid and start time (``is_dead``); its
 RUNNING trials are failed by the next sweep, and the configs of those that held a claim retried.
 
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import socket
 import warnings
 from collections.abc import Container, Iterable, Mapping, Sequence
-from functools import lru_cache
+from datetime import datetime
 from typing import Any, cast
 
 import optuna
@@ -90,13 +92,13 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _me() -> tuple[str, int, str | None]:
     pid = os.getpid()
     return host_name(), pid, process_start_time(pid)
 
 
-def this_process(trial_number: int, *, claimed: bool = False) -> Owner:
+def this_process(trial_number: int | None, *, claimed: bool = False) -> Owner:
     """The owner record of this process for trial ``trial_number``."""
     host, pid, started = _me()
     if pid != os.getpid():  # a forked child: not the cached process
@@ -115,9 +117,39 @@ def is_dead(owner: Owner) -> bool:
     return owner.started not in (None, "unknown") and started not in ("unknown", owner.started)
 
 
-def own(trial: optuna.Trial) -> None:
-    """Names this process as ``trial``'s owner: the first write of every trial it runs."""
-    trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
+def ask(study: optuna.Study) -> optuna.Trial:
+    """``study.ask()``, with the trial owned by this process before it is RUNNING, so that a
+    kill at any moment leaves no RUNNING trial without an owner.
+
+    An enqueued trial is taken first, as Optuna takes it, but its owner is written while it
+    still waits. Two processes may both write theirs; the one whose switch to RUNNING wins
+    writes its owner again if the other's came last. A new trial is created with its owner
+    (``trial`` None: its number is not known yet).
+    """
+    study._thread_local.cached_all_trials = None  # as Study.ask: read the storage afresh
+    storage = study._storage
+    for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        owner = this_process(waiting.number).to_dict()
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            storage.set_trial_user_attr(waiting._trial_id, OWNER, owner)
+            if storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
+                trial = optuna.Trial(study, waiting._trial_id)
+                if trial.user_attrs.get(OWNER) != owner:
+                    trial.set_user_attr(OWNER, owner)
+                return trial
+    template = FrozenTrial(
+        number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
+        datetime_complete=None, params={}, distributions={},
+        user_attrs={OWNER: this_process(None).to_dict()}, system_attrs={},
+        intermediate_values={}, trial_id=-1,
+    )  # fmt: skip
+    return optuna.Trial(study, study._storage.create_new_trial(study._study_id, template))
+
+
+def owning_asks(study: optuna.Study) -> optuna.Study:
+    """``study``, whose ``ask`` (which ``Study.optimize`` calls) is the ledger's ``ask``."""
+    study.ask = functools.partial(ask, study)  # type: ignore[method-assign]
+    return study
 
 
 def claim(study: optuna.Study, trial: optuna.Trial, attrs: Mapping[str, Any]) -> int:

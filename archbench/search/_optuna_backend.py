@@ -21,7 +21,7 @@ from archbench.models import get_preset
 from archbench.search._budget import Decision, decide
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import WorkerDevice, environment, worker_devices
-from archbench.search._ledger import claim, host_name, own, sweep_and_count, write
+from archbench.search._ledger import claim, host_name, owning_asks, sweep_and_count, write
 from archbench.search._record import (
     BASELINE,
     FAILED,
@@ -83,7 +83,6 @@ class Objective:
             raise
 
     def _evaluate(self, trial: optuna.Trial) -> float | list[float]:
-        own(trial)
         if self.pool_only and POOL_INDEX not in trial.user_attrs:
             trial.study.stop()  # every enqueued config was taken: propose none
             return self._end(trial, Ending(refused=NOTHING_ENQUEUED))
@@ -243,7 +242,7 @@ def run_worker(
         if policy.problem is not None or objective.last_slot_taken:
             study.stop()
 
-    study.optimize(objective, catch=(Exception,), callbacks=[after_trial])
+    owning_asks(study).optimize(objective, catch=(Exception,), callbacks=[after_trial])
     if policy.problem is not None:
         raise SearchAborted(policy.problem)
 

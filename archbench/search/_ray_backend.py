@@ -57,9 +57,9 @@ from archbench.search._gpus import (
     shares_ray_gpu,
 )
 from archbench.search._ledger import (
+    ask,
     claim,
     finish_in_place,
-    own,
     reown,
     report,
     sweep_and_count,
@@ -299,7 +299,7 @@ class BudgetedSearcher(Searcher):
         while self.policy.problem is None and not self.policy.quota_full(sweep_and_count(study)):
             if pool_only and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 break
-            trial = study.ask()
+            trial = ask(study)  # owned by this driver from its first write
             proposal = self._propose(trial)
             if pool_only and not proposal["pooled"]:
                 _end_unscheduled(trial, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
@@ -323,10 +323,9 @@ class BudgetedSearcher(Searcher):
         return Searcher.FINISHED
 
     def _propose(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Owns ``trial``, suggests and decodes its config, and decides the budget: the proposal
-        the trainable gets in its config (the effective config, without the space file) and
-        the driver records the trial from."""
-        own(trial)
+        """Suggests and decodes the config of ``trial``, and decides the budget: the proposal the
+        trainable gets in its config (the effective config, without the space file) and the
+        driver records the trial from."""
         sampled = self.space.to_config(suggest(trial, self.space), self.shape)
         decision = decide(sampled, self.recorder.settings.budget)
         return {

@@ -65,7 +65,9 @@ class Owner:
     host: str
     pid: int
     started: str | None
-    trial: int  # the trial it was written for: an owner copied onto another trial owns nothing
+    # The trial it was written for (None: with the trial, before its number was known); an owner
+    # copied onto another trial owns nothing.
+    trial: int | None
     claimed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +77,7 @@ class Owner:
     def of(cls, trial: FrozenTrial) -> Owner | None:
         """The owner written for this very trial, or None."""
         value = trial.user_attrs.get(OWNER)
-        if not isinstance(value, Mapping) or value.get("trial") != trial.number:
+        if not isinstance(value, Mapping) or value.get("trial", -1) not in (None, trial.number):
             return None
         return cls(
             str(value["host"]),

@@ -223,6 +223,7 @@ def test_a_killed_worker_is_replaced_by_its_sibling(tiny_space: Path, tmp_path: 
 # Runs ``archbench ARGS`` with a SIGKILL of its own process at one point of a trial's life.
 _KILLED_AT = """
 import os, signal, sys
+import optuna
 import archbench.search._ledger as ledger
 import archbench.search._optuna_backend as search
 import archbench.search._trial as trial
@@ -235,7 +236,9 @@ def decide_or_die(*args, **kwargs):
     return die() if decision.rejected else decision
 
 point, argv = sys.argv[1], sys.argv[2:]
-if point == "rejection":  # after the budget rejected a proposal, before its status is written
+if point == "ask":  # the trial was created, and nothing else was written to it
+    optuna.Trial.__init__ = die
+elif point == "rejection":  # after the budget rejected a proposal, before its status is written
     real_decide, search.decide = search.decide, decide_or_die
 elif point == "claim":  # after the claim is written, before the study is read back
     ledger.sweep_and_count = die
@@ -250,12 +253,12 @@ main(argv)
 def test_kill_9_anywhere_then_the_same_command_at_once_leaves_exactly_n(
     tiny_space: Path, tmp_path: Path
 ) -> None:
-    """Killed in the rejection loop, in the claim and in training, each rerun at once: every
-    dead trial is failed by the next run's sweep, only claimed ones are retried, and the last
-    run trains exactly N with nothing RUNNING."""
+    """Killed as a trial is created, in the rejection loop, in the claim and in training, each
+    rerun at once: every dead trial is failed by the next run's sweep, only claimed ones are
+    retried, and the last run trains exactly N with nothing RUNNING."""
     storage = f"sqlite:///{tmp_path}/s.db"
     args = tiny_search_args(tiny_space, storage, 3)
-    for point in ("rejection", "claim", "training"):
+    for point in ("ask", "rejection", "claim", "training"):
         killed = subprocess.run(
             [sys.executable, "-c", _KILLED_AT, point, *args],
             env=child_env(), capture_output=True, text=True, timeout=300,
@@ -267,8 +270,8 @@ def test_kill_9_anywhere_then_the_same_command_at_once_leaves_exactly_n(
     assert counts_by_status(study)[TRAINED] == 3
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     reasons = [t.user_attrs["reason"] for t in study.trials if t.state.name == "FAIL"]
-    assert len(reasons) == 3 and all("died" in reason for reason in reasons)
-    assert ["before its claim" in reason for reason in reasons] == [True, False, False]
+    assert len(reasons) == 4 and all("died" in reason for reason in reasons)
+    assert ["before its claim" in reason for reason in reasons] == [True, True, False, False]
 
 
 def test_infeasible_space_fails_before_the_first_trial(tiny_space: Path, tmp_path: Path) -> None:

@@ -79,11 +79,11 @@ from archbench.search._record import (
     result_attrs,
     status_attrs,
 )
-from archbench.search._samplers import make_sampler, suggest
+from archbench.search._samplers import suggest
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._settle import Ending, Settlement, StopPolicy, settle
-from archbench.search._storage import normalize_storage_url, open_storage
-from archbench.search._study import SearchAborted
+from archbench.search._storage import normalize_storage_url
+from archbench.search._study import SearchAborted, load_study
 from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
 
 METRIC = "val_accuracy"
@@ -165,35 +165,24 @@ class Recorder:
     after Ray's last checkpoint runs again on restore, and its second record is skipped.
     """
 
-    def __init__(self, context: TrialContext, study_name: str) -> None:
+    def __init__(self, context: TrialContext, study: optuna.Study) -> None:
         self.context = context
         self.settings = context.settings
-        self.study_name = study_name
+        self.study_name = study.study_name
         self.epochs = context.recipe.epochs
-        self._opened_storage: optuna.storages.BaseStorage | None = None
-        self._study: optuna.Study | None = None
+        self._study: optuna.Study | None = study
         self._recorded: set[str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_opened_storage": None, "_study": None, "_recorded": None}
-
-    @property
-    def storage(self) -> optuna.storages.BaseStorage:
-        """The storage, opened once per driver."""
-        if self._opened_storage is None:
-            self._opened_storage = open_storage(self.settings.storage, heartbeat_seconds=None)
-        return self._opened_storage
+        """Ray keeps the searcher, and so this recorder, with the experiment: not the study."""
+        return {**self.__dict__, "_study": None, "_recorded": None}
 
     @property
     def study(self) -> optuna.Study:
-        """The study, loaded once per driver with the search's sampler: the searcher asks on
-        it, as the Optuna backend's workers do."""
+        """The prepared study, with the search's sampler: the searcher asks on it, as the Optuna
+        backend's workers do. A restored experiment loads it again, as a worker does."""
         if self._study is None:
-            self._study = optuna.load_study(
-                study_name=self.study_name,
-                storage=self.storage,
-                sampler=make_sampler(self.settings.sampler, self.settings.seed),
-            )
+            self._study = load_study(self.settings, self.study_name)
         return self._study
 
     def recorded_ids(self) -> set[str]:
@@ -543,7 +532,7 @@ def _new_tuner(
     root: str,
     run: str,
 ) -> tune.Tuner:
-    recorder = Recorder(context, study.study_name)
+    recorder = Recorder(context, study)
     scheduler = (
         ASHAScheduler(
             max_t=recorder.epochs,

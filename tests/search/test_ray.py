@@ -195,8 +195,7 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, epochs=3)
     context = TrialContext.of(settings)
-    prepare_study(context)
-    callback = ray_search.RecordTrials(ray_search.Recorder(context, "tiny"))
+    callback = ray_search.RecordTrials(ray_search.Recorder(context, prepare_study(context)))
     config = get_preset("simple_cnn").with_data(num_classes=10, in_channels=1, input_size=28)
     proposal = {
         "decided": {"config": config.to_dict(), "n_params": 1000},
@@ -263,7 +262,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     ]
     for index, params in enumerate(pool):
         study.enqueue_trial(params, user_attrs={POOL_INDEX: index})
-    recorder = ray_search.Recorder(context, "tiny")
+    recorder = ray_search.Recorder(context, study)
     searcher = ray_search.BudgetedSearcher(recorder, "run")
     first, second = searcher.suggest("ray-a"), searcher.suggest("ray-b")
     assert [first["archbench"]["params"], second["archbench"]["params"]] == pool
@@ -301,13 +300,17 @@ def test_two_drivers_at_the_last_slot_never_train_more_than_n(
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     from archbench.search import prepare_study
     from archbench.search._record import QUOTA_REACHED
+    from archbench.search._study import load_study
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, sampler="random")
     context = TrialContext.of(settings)
     prepare_study(context)
-    drivers = [
-        ray_search.BudgetedSearcher(ray_search.Recorder(context, "tiny"), "run") for _ in range(2)
+    drivers = [  # each driver opens the study of its own
+        ray_search.BudgetedSearcher(
+            ray_search.Recorder(context, load_study(settings, "tiny")), "run"
+        )
+        for _ in range(2)
     ]
     first, second = drivers
     claim = ray_search.claim

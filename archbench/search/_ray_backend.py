@@ -239,8 +239,7 @@ class Recorder:
         )
         if seconds is not None and trial.datetime_complete is not None:
             trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
-        number = proposal.get("trial")
-        if number is None or not finish_in_place(self.study, number, trial):
+        if not finish_in_place(self.study, proposal["trial"], trial):
             self.study.add_trial(trial)
         self.recorded_ids().add(ray_trial_id)
 

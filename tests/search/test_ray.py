@@ -195,7 +195,8 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, epochs=3)
     context = TrialContext.of(settings)
-    callback = ray_search.RecordTrials(ray_search.Recorder(context, prepare_study(context)))
+    study = prepare_study(context)
+    callback = ray_search.RecordTrials(ray_search.Recorder(context, study))
     config = get_preset("simple_cnn").with_data(num_classes=10, in_channels=1, input_size=28)
     proposal = {
         "decided": {"config": config.to_dict(), "n_params": 1000},
@@ -210,9 +211,9 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
         return {**metrics, "archbench": {"metrics": metrics}, "done": False}
 
     def trial(trial_id: str) -> SimpleNamespace:
-        return SimpleNamespace(
-            trial_id=trial_id, config={"archbench": proposal}, num_failures=2, path="/x"
-        )
+        """A Ray trial of a proposal the searcher asked on the study."""
+        config = {"archbench": {**proposal, "trial": ray_search.ask(study).number}}
+        return SimpleNamespace(trial_id=trial_id, config=config, num_failures=2, path="/x")
 
     stopped, full, failing, dead = trial("a"), trial("b"), trial("c"), trial("d")
     callback.on_trial_result(0, [], stopped, {**epoch(1, 0.5), "done": True})
@@ -226,9 +227,15 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     callback.on_trial_result(0, [], failing, failure)
     callback.on_trial_complete(0, [], failing)
     callback.on_trial_error(0, [], dead)
+    late = trial("e")  # a sweep failed its stored trial before Ray ended it: a trial of its own
+    study.tell(late.config["archbench"]["trial"], state=optuna.trial.TrialState.FAIL)
+    for number in (1, 2, 3):
+        callback.on_trial_result(0, [], late, epoch(number, 0.7))
+    callback.on_trial_complete(0, [], late)
 
-    trials = {t.user_attrs["ray_trial_id"]: t for t in load(storage).trials}
-    assert len(load(storage).trials) == 4
+    trials = {t.user_attrs.get("ray_trial_id"): t for t in load(storage).trials}
+    assert len(load(storage).trials) == 6, "five recorded in place, one added"
+    assert trial_status(trials["e"]) == TRAINED and trials["e"].values == [0.7]
     assert trial_status(trials["a"]) == PRUNED
     assert trials["a"].user_attrs["reason"] == "stopped by ASHA after epoch 1"
     assert trial_status(trials["b"]) == TRAINED

@@ -118,25 +118,20 @@ def is_dead(owner: Owner) -> bool:
 
 
 def ask(study: optuna.Study) -> optuna.Trial:
-    """``study.ask()``, with the trial owned by this process before it is RUNNING, so that a
-    kill at any moment leaves no RUNNING trial without an owner.
+    """``study.ask()``, with a new trial created with its owner in the same write (``trial``
+    None: its number is not known yet), so that no kill leaves it RUNNING without one.
 
-    An enqueued trial is taken first, as Optuna takes it, but its owner is written while it
-    still waits. Two processes may both write theirs; the one whose switch to RUNNING wins
-    writes its owner again if the other's came last. A new trial is created with its owner
-    (``trial`` None: its number is not known yet).
+    An enqueued trial is taken first, as Optuna takes it, and owned at once. Its owner cannot be
+    written before it is taken: another process may take it in between and have claimed it by
+    the time that write lands. So a kill between the two writes leaves it RUNNING without an
+    owner (docs/search.md).
     """
     study._thread_local.cached_all_trials = None  # as Study.ask: read the storage afresh
-    storage = study._storage
-    for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        owner = this_process(waiting.number).to_dict()
-        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            storage.set_trial_user_attr(waiting._trial_id, OWNER, owner)
-            if storage.set_trial_state_values(waiting._trial_id, state=TrialState.RUNNING):
-                trial = optuna.Trial(study, waiting._trial_id)
-                if trial.user_attrs.get(OWNER) != owner:
-                    trial.set_user_attr(OWNER, owner)
-                return trial
+    trial_id = study._pop_waiting_trial_id()
+    if trial_id is not None:
+        trial = optuna.Trial(study, trial_id)
+        trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
+        return trial
     template = FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
         datetime_complete=None, params={}, distributions={},

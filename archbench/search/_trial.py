@@ -75,7 +75,8 @@ class TrialContext:
 
     The process that prepares the study makes it (``of``) and hands it to its workers and Ray
     actors, which only set their own device (``on_device``): the space, data shape and recipe
-    are not built again. Two contexts are equal when their settings and device are.
+    are not built again. What they resolve is left out of their equality (it follows from the
+    settings), so a Ray actor can key its evaluator on the context.
 
     Attributes:
         device: where this process's trials run: the settings' device until a worker or an

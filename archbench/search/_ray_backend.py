@@ -287,7 +287,7 @@ class BudgetedSearcher(Searcher):
         while self.policy.problem is None and not self.policy.quota_full(sweep_and_count(study)):
             if pool_only and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
                 break
-            trial = ask(study)  # owned by this driver from its first write
+            trial = ask(study)  # owned by this driver (the ledger's ask)
             proposal = self._propose(trial)
             if pool_only and not proposal["pooled"]:
                 _end_unscheduled(trial, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
@@ -118,20 +119,16 @@ def is_dead(owner: Owner) -> bool:
 
 
 def ask(study: optuna.Study) -> optuna.Trial:
-    """``study.ask()``, with a new trial created with its owner in the same write (``trial``
-    None: its number is not known yet), so that no kill leaves it RUNNING without one.
+    """``study.ask()``, with the trial owned by this process in the write that makes it RUNNING,
+    so that no kill leaves a RUNNING trial without an owner.
 
-    An enqueued trial is taken first, as Optuna takes it, and owned at once. Its owner cannot be
-    written before it is taken: another process may take it in between and have claimed it by
-    the time that write lands. So a kill between the two writes leaves it RUNNING without an
-    owner (docs/search.md).
+    An enqueued trial is taken first, as Optuna takes it (``_take``). A new trial is created with
+    its owner (``trial`` None: its number is not known yet).
     """
     study._thread_local.cached_all_trials = None  # as Study.ask: read the storage afresh
-    trial_id = study._pop_waiting_trial_id()
-    if trial_id is not None:
-        trial = optuna.Trial(study, trial_id)
-        trial.set_user_attr(OWNER, this_process(trial.number).to_dict())
-        return trial
+    for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if _take(study._storage, waiting._trial_id, this_process(waiting.number).to_dict()):
+            return optuna.Trial(study, waiting._trial_id)
     template = FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
         datetime_complete=None, params={}, distributions={},
@@ -139,6 +136,36 @@ def ask(study: optuna.Study) -> optuna.Trial:
         intermediate_values={}, trial_id=-1,
     )  # fmt: skip
     return optuna.Trial(study, study._storage.create_new_trial(study._study_id, template))
+
+
+def _take(storage: optuna.storages.BaseStorage, trial_id: int, owner: dict[str, Any]) -> bool:
+    """Switches a waiting trial to RUNNING with its owner, unless another process took it.
+
+    One transaction on a database, as ``RDBStorage.set_trial_state_values`` switches it. The
+    owner cannot be written before the switch, since another process may take the trial in
+    between and claim it; after the switch, a kill between the two writes would leave it RUNNING
+    without an owner. A journal file appends the two one after the other.
+    """
+    backend = getattr(storage, "_backend", storage)  # RDBStorage behind Optuna's cache
+    if not isinstance(backend, RDBStorage):
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                storage.set_trial_user_attr(trial_id, OWNER, owner)
+                return True
+        return False
+    try:
+        with _create_scoped_session(backend.scoped_session) as session:
+            trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+            if trial.state != TrialState.WAITING:
+                return False
+            trial.state = TrialState.RUNNING
+            trial.datetime_start = datetime.now()
+            backend._set_trial_attr_without_commit(
+                session, models.TrialUserAttributeModel, trial_id, OWNER, owner
+            )
+    except sqlalchemy.exc.IntegrityError:  # as Optuna's switch: another process won
+        return False
+    return True
 
 
 def owning_asks(study: optuna.Study) -> optuna.Study:

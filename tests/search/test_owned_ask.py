@@ -1,4 +1,4 @@
-"""The ledger's ``ask``: a new trial names its owner in the write that creates it, so a process
+"""The ledger's ``ask``: a trial names its owner in the write that makes it RUNNING, so a process
 killed right after it asked leaves nothing that the next sweep cannot fail (real SQLite and
 journal files)."""
 
@@ -14,8 +14,8 @@ import pytest
 from optuna.trial import TrialState
 
 from archbench.search import open_storage
-from archbench.search._ledger import sweep_and_count
-from archbench.search._record import Owner
+from archbench.search._ledger import _take, ask, sweep_and_count
+from archbench.search._record import OWNER, Owner
 from tests.conftest import child_env
 
 # Asks on the study, and is killed once the trial is RUNNING in the storage: before ``ask``
@@ -40,12 +40,15 @@ def storage_url(kind: str, folder: Path) -> str:
     return f"sqlite:///{folder}/a.db" if kind == "sqlite" else str(folder / "a.log")
 
 
+@pytest.mark.parametrize("enqueued", [False, True], ids=["new", "enqueued"])
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_process_killed_as_it_asks_leaves_a_trial_the_sweep_fails(
-    kind: str, tmp_path: Path
+    kind: str, enqueued: bool, tmp_path: Path
 ) -> None:
     url = storage_url(kind, tmp_path)
     study = optuna.create_study(study_name="a", storage=open_storage(url, heartbeat_seconds=None))
+    if enqueued:
+        study.enqueue_trial({"x": 1})
     killed = subprocess.Popen(
         [sys.executable, "-c", _ASK_AND_DIE, url], env=child_env(), stderr=subprocess.PIPE
     )
@@ -60,3 +63,24 @@ def test_a_process_killed_as_it_asks_leaves_a_trial_the_sweep_fails(
     [failed] = study.get_trials()  # not claimed: its config is not retried
     assert failed.state == TrialState.FAIL
     assert "died before its claim" in failed.user_attrs["reason"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal", "postgres"])
+def test_an_enqueued_trial_is_taken_once_with_its_owner(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The switch and the owner are one transaction on a database (``_ledger._take``)."""
+    if kind == "postgres":
+        url = str(request.getfixturevalue("postgres_url"))
+    else:
+        url = storage_url(kind, tmp_path)
+    storage = open_storage(url, heartbeat_seconds=None)
+    study = optuna.create_study(study_name=f"taken-{tmp_path.name}", storage=storage)
+    study.enqueue_trial({"x": 1})
+    trial = study.get_trials()[0]
+    owner = Owner("elsewhere", 1, None, 0).to_dict()
+    assert _take(study._storage, trial._trial_id, owner)
+    assert not _take(study._storage, trial._trial_id, {**owner, "pid": 2}), "taken already"
+    [taken] = study.get_trials()
+    assert taken.state == TrialState.RUNNING and taken.user_attrs[OWNER] == owner
+    assert ask(study).number == 1, "the next ask creates a trial of its own"

@@ -49,6 +49,18 @@ def _wait_started(node: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"a Ray node did not start: {' | '.join(tail)}")
 
 
+def _written(path: Path, node: subprocess.Popen[bytes], log: Path) -> str:
+    """The text of ``path`` once the node has written it: the head may print that it started
+    a moment before it writes its address."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline and node.poll() is None:
+        if path.exists() and (text := path.read_text().strip()):
+            return text
+        time.sleep(0.25)
+    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+    raise RuntimeError(f"the Ray head wrote no {path.name}: {' | '.join(tail)}")
+
+
 def _start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         node = subprocess.Popen(
@@ -101,7 +113,7 @@ def two_node_cluster(port: int) -> Iterator[Cluster]:
                 root / "head.log",
             )  # fmt: skip
         )
-        address = (root / "ray" / "ray_current_cluster").read_text().strip()
+        address = _written(root / "ray" / "ray_current_cluster", nodes[0], root / "head.log")
         # README step 3, on the worker machine: the head's token in the environment, then join.
         worker_env = {
             **base, "HOME": str(worker_home), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token,

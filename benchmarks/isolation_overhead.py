@@ -24,8 +24,9 @@ import statistics
 import time
 from collections.abc import Callable
 
+from archbench.budget import Budget
 from archbench.models import get_preset
-from archbench.search import Budget, SearchSettings
+from archbench.search import SearchSettings
 
 
 def _run_trial(settings: SearchSettings) -> float:

@@ -21,8 +21,8 @@ import statistics
 import time
 from typing import Any
 
+from archbench.budget import Budget, decide
 from archbench.data import load_dataset, split_train_val
-from archbench.search import Budget, decide
 from archbench.spaces import DataShape, get_space
 from archbench.train import NonFiniteLossError, TrainRecipe, train_model
 

@@ -25,8 +25,9 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import TrialState
 
+from archbench.budget import Budget, decide
 from archbench.models import build_and_count_flops
-from archbench.search import Budget, decide, suggest
+from archbench.search import suggest
 from archbench.search._samplers import FeasibleTPESampler
 from archbench.spaces import DataShape, get_space
 

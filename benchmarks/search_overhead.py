@@ -23,15 +23,9 @@ from pathlib import Path
 
 import optuna
 
+from archbench.budget import Budget
 from archbench.models import count_params
-from archbench.search import (
-    Budget,
-    SearchSettings,
-    TrialContext,
-    TrialOutcome,
-    prepare_study,
-    suggest,
-)
+from archbench.search import SearchSettings, TrialContext, TrialOutcome, prepare_study, suggest
 from archbench.search._optuna_backend import run_worker
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.spaces import DataShape, get_space

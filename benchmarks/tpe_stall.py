@@ -26,7 +26,8 @@ import optuna
 
 import archbench.search._samplers as samplers
 from archbench._units import parse_count
-from archbench.search import Budget, SearchAborted, SearchSettings, run, study_name
+from archbench.budget import Budget
+from archbench.search import SearchAborted, SearchSettings, run, study_name
 
 SETTINGS = {"fallback off": 10**9, "fallback (default)": samplers.TPE_RANDOM_AFTER_REJECTIONS}
 

@@ -27,9 +27,9 @@ import time
 import torch
 
 from archbench._units import format_count, parse_count
+from archbench.budget import Budget, decide
 from archbench.data import load_dataset, split_train_val
 from archbench.models import ModelConfig, count_params
-from archbench.search import Budget, decide
 from archbench.spaces import DataShape, get_space
 from archbench.train import get_recipe, train_model
 from archbench.zerocost import (

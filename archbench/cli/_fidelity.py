@@ -178,8 +178,9 @@ def fidelity_settings(options: dict[str, Any]) -> FidelitySettings:
     Raises:
         ValueError: a bad count, epoch list or setting.
     """
+    from archbench.budget import Budget
     from archbench.fidelity import FidelitySettings
-    from archbench.search import Budget, RaySettings
+    from archbench.search import RaySettings
 
     left = {key: value for key, value in options.items() if key not in _VIEW_OPTIONS}
     max_flops, proxy_epochs = left.pop("max_flops"), left.pop("proxy_epochs")

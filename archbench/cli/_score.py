@@ -208,8 +208,9 @@ def _score_space(
     device: str,
     json_output: bool,
 ) -> None:
+    from archbench.budget import Budget, ensure_feasible
     from archbench.models import count_params
-    from archbench.search import Budget, ensure_feasible, feasible_pool
+    from archbench.search import feasible_pool
     from archbench.spaces import get_space
 
     space = get_space(space_name)

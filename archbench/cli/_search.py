@@ -279,7 +279,8 @@ def search_settings(options: dict[str, Any]) -> SearchSettings:
     Raises:
         ValueError: a bad count, memory size or setting.
     """
-    from archbench.search import Budget, RaySettings, SearchSettings
+    from archbench.budget import Budget
+    from archbench.search import RaySettings, SearchSettings
 
     left = {key: value for key, value in options.items() if key not in _VIEW_OPTIONS}
     memory, latency_on = left.pop("memory"), left.pop("latency_on")

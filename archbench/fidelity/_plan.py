@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from archbench._units import format_count
-from archbench.search import Budget, RaySettings, SearchSettings
+from archbench.budget import Budget
+from archbench.search import RaySettings, SearchSettings
 from archbench.zerocost import resolve_scores
 
 # Always compared: the exact counters, whatever --scores chose.

@@ -16,6 +16,7 @@ from typing import Any
 
 import optuna
 
+from archbench.budget import decide, ensure_feasible
 from archbench.fidelity._plan import FidelitySettings, Training
 from archbench.models import ModelConfig
 from archbench.search import (
@@ -23,8 +24,6 @@ from archbench.search import (
     TrialContext,
     TrialCounts,
     TrialData,
-    decide,
-    ensure_feasible,
     open_storage,
     quiet_optuna,
     train_configs,

@@ -1,9 +1,3 @@
-from ._budget import (
-    Budget as Budget,
-    Decision as Decision,
-    decide as decide,
-    ensure_feasible as ensure_feasible,
-)
 from ._evaluate import TrialData as TrialData
 from ._pool import PoolState as PoolState, train_configs as train_configs
 from ._prescreen import (

@@ -17,8 +17,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
+from archbench.budget import Decision, decide
 from archbench.models import get_preset
-from archbench.search._budget import Decision, decide
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import WorkerDevice, environment, worker_devices
 from archbench.search._ledger import claim, host_name, owning_asks, sweep_and_count, write

@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 import torch
 
-from archbench.search._budget import Budget, decide
+from archbench.budget import Budget, decide
 from archbench.search._record import zero_cost_attrs
 from archbench.search._settings import SearchSettings
 from archbench.search._trial import TrialContext

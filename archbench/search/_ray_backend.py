@@ -44,8 +44,8 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 
+from archbench.budget import decide
 from archbench.models import config_from_dict
-from archbench.search._budget import decide
 from archbench.search._evaluate import make_evaluator
 from archbench.search._gpus import (
     VISIBLE_DEVICES,

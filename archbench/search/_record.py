@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from archbench.search._status import FAILED, HAS_TRAINED, PRUNED, REJECTED, RUNNING, TRAINED
 
 if TYPE_CHECKING:
-    from archbench.search._budget import Decision
+    from archbench.budget import Decision
 
 QUOTA_REACHED = "quota reached"
 NOTHING_ENQUEUED = "no enqueued config left"  # a proposal of a run of enqueued configs only

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from archbench.search._budget import Budget
+from archbench.budget import Budget
 from archbench.search._record import OBJECTIVES
 
 if TYPE_CHECKING:

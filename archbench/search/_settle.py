@@ -3,8 +3,8 @@ and the stop policy it tells, for both backends.
 
 The Optuna objective and the Ray driver each describe what they saw as an ``Ending``; ``settle``
 turns it into the status, the reason, the constraints and what the stop policy is told. A
-budget rejection (``_budget.decide``) and a refused claim (``_ledger.claim``) end a trial before
-it trains; anything else ends after its evaluator ran.
+budget rejection (``archbench.budget.decide``) and a refused claim (``_ledger.claim``) end a
+trial before it trains; anything else ends after its evaluator ran.
 """
 
 from __future__ import annotations

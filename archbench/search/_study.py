@@ -16,8 +16,8 @@ import optuna
 
 import archbench
 from archbench._units import format_count
+from archbench.budget import ensure_feasible
 from archbench.models import get_preset
-from archbench.search._budget import ensure_feasible
 from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened
 from archbench.search._record import (
     BASELINE,

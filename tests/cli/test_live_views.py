@@ -9,17 +9,11 @@ from dataclasses import replace
 import pytest
 from rich.console import Console
 
+from archbench.budget import Budget
 from archbench.cli._fidelity import FidelityView
 from archbench.cli._search import SearchProgress
 from archbench.fidelity import FidelityStarted, Scoring, Trainings
-from archbench.search import (
-    BestTrial,
-    Budget,
-    Prescreening,
-    SearchSettings,
-    SearchStarted,
-    TrialCounts,
-)
+from archbench.search import BestTrial, Prescreening, SearchSettings, SearchStarted, TrialCounts
 from tests.conftest import invoke
 
 

@@ -299,8 +299,9 @@ def test_profile_takes_the_shape_of_a_folder(
 
 
 def test_search_and_fidelity_studies_are_named_by_the_archive_stem(tmp_path: Path) -> None:
+    from archbench.budget import Budget
     from archbench.fidelity import FidelitySettings
-    from archbench.search import Budget, SearchSettings
+    from archbench.search import SearchSettings
     from archbench.search._study import study_name
 
     archive = str(tmp_path / "photos" / "pets.tar.gz")

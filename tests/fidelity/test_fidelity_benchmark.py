@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from archbench.budget import Budget
 from archbench.fidelity import FidelitySettings, document, run_fidelity
-from archbench.search import Budget
 from archbench.tables import nb201_accuracy
 from tests.conftest import invoke
 

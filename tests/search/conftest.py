@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from archbench.search import Budget, SearchSettings
+from archbench.budget import Budget
+from archbench.search import SearchSettings
 
 TINY_SPACE = {
     "name": "tiny",

@@ -9,10 +9,10 @@ from typing import Any
 import optuna
 import pytest
 
+from archbench.budget import Budget
 from archbench.search import (
     REJECTED,
     TRAINED,
-    Budget,
     SearchSettings,
     TrialRecord,
     counts_by_status,

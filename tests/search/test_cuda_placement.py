@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from archbench.search import Budget, RaySettings, SearchSettings
+from archbench.budget import Budget
+from archbench.search import RaySettings, SearchSettings
 from archbench.search._prescreen import prescreen_device
 from archbench.train import get_recipe, profile_options
 from tests.search.conftest import TINY_BUDGET

@@ -7,10 +7,10 @@ from pathlib import Path
 import optuna
 import pytest
 
+from archbench.budget import Budget, decide
 from archbench.hwprofile import get_device, predict_latency
 from archbench.models import get_preset, resolve_config
-from archbench.search import REJECTED, TRAINED, Budget, SearchSettings, TrialRecord, run
-from archbench.search._budget import decide
+from archbench.search import REJECTED, TRAINED, SearchSettings, TrialRecord, run
 
 SMALL, LARGE = get_preset("simple_cnn"), get_preset("resnet18_cifar")
 

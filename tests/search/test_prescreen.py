@@ -10,11 +10,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from archbench.budget import Budget
 from archbench.search import (
     PRESCREEN_ATTR,
     PRUNED,
     TRAINED,
-    Budget,
     Prescreening,
     ProgressEvent,
     ScoredPool,

@@ -15,12 +15,12 @@ import optuna
 import pytest
 
 import archbench
+from archbench.budget import Budget
 from archbench.models import ModelConfig
 from archbench.search import (
     FAILED,
     REJECTED,
     TRAINED,
-    Budget,
     SearchSettings,
     TrialOutcome,
     counts_by_status,

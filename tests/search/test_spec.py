@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from archbench.search._budget import Budget
+from archbench.budget import Budget
 from archbench.search._spec import SearchSpec
 from archbench.search._trial import TrialContext
 from tests.search.conftest import TINY_BUDGET, tiny_settings

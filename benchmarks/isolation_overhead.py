@@ -31,12 +31,12 @@ from archbench.search import SearchSettings
 
 def _run_trial(settings: SearchSettings) -> float:
     """Wall seconds of one trial through the search's trial runner (the only search call)."""
-    from archbench.search._evaluate import ProxyTraining
-    from archbench.search._trial import TrialContext, TrialRunner
+    from archbench.evaluators import TrialRunner
+    from archbench.search import TrialContext
 
     cfg = get_preset("quizdnn").with_data(num_classes=10, in_channels=1, input_size=28)
-    training = ProxyTraining(TrialContext.of(settings))
-    runner = TrialRunner(settings, training)
+    training = TrialContext.of(settings).proxy_training()
+    runner = TrialRunner(training, settings.epoch_timeout_seconds)
     if not runner.isolated:
         training.trial_data()  # loaded once per worker, before its trials
     started = time.perf_counter()
@@ -45,7 +45,7 @@ def _run_trial(settings: SearchSettings) -> float:
 
 
 def _import_like_a_trial_child() -> None:
-    import archbench.search._trial  # noqa: F401
+    import archbench.evaluators  # noqa: F401
     import archbench.train  # noqa: F401
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import optuna
 
 from archbench.budget import Budget
+from archbench.evaluators import TrialOutcome
 from archbench.models import count_params
-from archbench.search import SearchSettings, TrialContext, TrialOutcome, prepare_study, suggest
+from archbench.search import SearchSettings, TrialContext, prepare_study, suggest
 from archbench.search._optuna_backend import run_worker
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.spaces import DataShape, get_space

@@ -29,12 +29,12 @@ def _trial(settings: SearchSettings, results: Any) -> None:
     """One inline trial through the search's trial runner, as a worker runs it."""
     import torch
 
-    from archbench.search._evaluate import ProxyTraining
-    from archbench.search._trial import TrialContext, TrialRunner
+    from archbench.evaluators import TrialRunner
+    from archbench.search import TrialContext
 
     cfg = get_preset("quizdnn").with_data(num_classes=10, in_channels=1, input_size=28)
-    training = ProxyTraining(TrialContext.of(settings))
-    runner = TrialRunner(settings, training)
+    training = TrialContext.of(settings).proxy_training()
+    runner = TrialRunner(training, settings.epoch_timeout_seconds)
     training.trial_data()  # loaded once per worker, before its trials
     runner.run(cfg, lambda epoch, metrics: None, lambda: False)
     results.put(torch.get_num_threads())

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,11 +31,11 @@ class Cluster:
     env: dict[str, str]  # the head machine's environment: HOME with ~/.ray/auth_token, RAY_TMPDIR
 
 
-def _ray_cli() -> str:
-    found = shutil.which("ray")
-    if found is None:
-        raise RuntimeError("the `ray` command is not on PATH")
-    return found
+def _ray_cli() -> list[str]:
+    """The ``ray`` command of this interpreter: its nodes then start their workers with it, so
+    they import the archbench under test (a ``ray`` found on PATH may belong to another Python,
+    whose archbench is another checkout)."""
+    return [sys.executable, "-m", "ray.scripts.scripts"]
 
 
 def _wait_started(node: subprocess.Popen[bytes], log: Path) -> None:
@@ -64,7 +65,7 @@ def _written(path: Path, node: subprocess.Popen[bytes], log: Path) -> str:
 def _start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         node = subprocess.Popen(
-            [_ray_cli(), "start", *args, "--block"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*_ray_cli(), "start", *args, "--block"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     _wait_started(node, log)
     return node
@@ -95,7 +96,7 @@ def two_node_cluster(port: int) -> Iterator[Cluster]:
     # README step 2, on the head: token auth on, a token made once, the head started.
     head_env = {**base, "HOME": str(head_home), "RAY_AUTH_MODE": "token"}
     token = subprocess.run(
-        [_ray_cli(), "get-auth-token", "--generate"],
+        [*_ray_cli(), "get-auth-token", "--generate"],
         env=head_env, capture_output=True, text=True, check=True, timeout=120,
     ).stdout.strip()  # fmt: skip
     nodes: list[subprocess.Popen[bytes]] = []

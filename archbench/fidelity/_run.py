@@ -23,7 +23,6 @@ from archbench.search import (
     ProgressEvent,
     TrialContext,
     TrialCounts,
-    TrialData,
     open_storage,
     quiet_optuna,
     train_configs,
@@ -223,8 +222,8 @@ def _scores(
         batches = []
         if any(get_score(name).needs_data for name in missing):
             # The training split the trainings use, so the scores read the search's own data.
-            batches = scoring_batches(TrialData.load(reference).train, seed=settings.seed,
-                                      device=device)  # fmt: skip
+            train = reference.proxy_training().trial_data().train
+            batches = scoring_batches(train, seed=settings.seed, device=device)
         emit(Scoring(0, len(configs)))
         rows = score_configs(
             configs,

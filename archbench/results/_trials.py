@@ -125,7 +125,7 @@ SUMMARY_FIELDS = (
 )
 
 
-# A rejection's stored reason (budget.py, search/_trial.py) -> its short form and kind.
+# A rejection's stored reason (budget.py, evaluators/_protocol.py) -> its short form and kind.
 _REJECTIONS = (
     (re.compile(r"(\S+) params over the budget of (\S+)"), "params {0} > {1}", "params"),
     (re.compile(r"(\S+) FLOPs over the cap of (\S+)"), "FLOPs {0} > {1}", "FLOPs"),

@@ -1,4 +1,4 @@
-from ._evaluate import TrialData as TrialData
+from ._context import TrialContext as TrialContext
 from ._pool import PoolState as PoolState, train_configs as train_configs
 from ._prescreen import (
     PRESCREEN_ATTR as PRESCREEN_ATTR,
@@ -43,9 +43,4 @@ from ._study import (
     SearchAborted as SearchAborted,
     prepare_study as prepare_study,
     study_name as study_name,
-)
-from ._trial import (
-    Evaluator as Evaluator,
-    TrialContext as TrialContext,
-    TrialOutcome as TrialOutcome,
 )

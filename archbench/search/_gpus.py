@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from archbench.search._context import TrialContext
     from archbench.search._settings import SearchSettings
-    from archbench.search._trial import TrialContext
 
 VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
 

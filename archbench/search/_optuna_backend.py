@@ -18,8 +18,9 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from archbench.budget import Decision, decide
+from archbench.evaluators import Evaluator, LatencyRejection, TrialRunner, describe_failure
 from archbench.models import get_preset
-from archbench.search._evaluate import make_evaluator
+from archbench.search._context import TrialContext
 from archbench.search._gpus import WorkerDevice, environment, worker_devices
 from archbench.search._ledger import claim, host_name, owning_asks, sweep_and_count, write
 from archbench.search._record import (
@@ -41,13 +42,6 @@ from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._settle import Ending, StopPolicy, settle
 from archbench.search._study import SearchAborted, load_study
-from archbench.search._trial import (
-    Evaluator,
-    LatencyRejection,
-    TrialContext,
-    TrialRunner,
-    describe_failure,
-)
 
 WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
 
@@ -227,8 +221,8 @@ def run_worker(
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
-    evaluator = evaluator or make_evaluator(gpu.on(context))
-    objective = Objective(context, TrialRunner(settings, evaluator), policy)
+    evaluator = evaluator or gpu.on(context).evaluator()
+    objective = Objective(context, TrialRunner(evaluator, settings.epoch_timeout_seconds), policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial_status(trial) == FAILED:

@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from archbench.search._context import TrialContext
 from archbench.search._record import (
     FAILED,
     POOL_INDEX,
@@ -29,7 +30,6 @@ from archbench.search._record import (
 from archbench.search._run import Progress, counts, make_backend, watching
 from archbench.search._settings import SearchSettings
 from archbench.search._study import prepare_study
-from archbench.search._trial import TrialContext
 
 
 @dataclass(frozen=True)

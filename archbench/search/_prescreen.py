@@ -21,9 +21,9 @@ import optuna
 import torch
 
 from archbench.budget import Budget, decide
+from archbench.search._context import TrialContext
 from archbench.search._record import zero_cost_attrs
 from archbench.search._settings import SearchSettings
-from archbench.search._trial import TrialContext
 from archbench.spaces import DataShape, FixedParam, SearchSpace
 from archbench.zerocost import Candidate, sample_feasible
 
@@ -146,7 +146,6 @@ def score_pool(context: TrialContext, emit: Callable[[Prescreening], None]) -> S
 
     The seed (``--seed``, else 0) fixes the draws, the scoring batches and the initial weights.
     """
-    from archbench.search._evaluate import TrialData
     from archbench.zerocost import needs_data, score_configs, scoring_batches
 
     settings, space = context.settings, context.space
@@ -157,7 +156,7 @@ def score_pool(context: TrialContext, emit: Callable[[Prescreening], None]) -> S
     candidates = feasible_pool(space, settings.budget, context.shape, settings.prescreen, seed)
     device = prescreen_device(settings)
     batches = (
-        scoring_batches(TrialData.load(context).train, seed=seed, device=device)
+        scoring_batches(context.proxy_training().trial_data().train, seed=seed, device=device)
         if needs_data([score])
         else []
     )

@@ -45,8 +45,9 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 
 from archbench.budget import decide
+from archbench.evaluators import Evaluator, LatencyRejection, describe_failure
 from archbench.models import config_from_dict
-from archbench.search._evaluate import make_evaluator
+from archbench.search._context import TrialContext
 from archbench.search._gpus import (
     VISIBLE_DEVICES,
     actor_device,
@@ -84,7 +85,6 @@ from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._settle import Ending, Settlement, StopPolicy, settle
 from archbench.search._storage import normalize_storage_url
 from archbench.search._study import SearchAborted, load_study
-from archbench.search._trial import Evaluator, LatencyRejection, TrialContext, describe_failure
 
 METRIC = "val_accuracy"
 # Under this key, a Ray trial's config holds the driver's budget decision, and each of its
@@ -466,11 +466,11 @@ class _Reports:
 def _evaluator(context: TrialContext) -> Evaluator:
     """The search's evaluator, made once per worker process (Ray reuses actors on CPUs), so
     that proxy training loads its data once."""
-    return make_evaluator(context)
+    return context.evaluator()
 
 
 def trainable(config: dict[str, Any], context: TrialContext) -> None:
-    """The Ray trainable: the search's evaluator (``_evaluate.py``), one report per epoch.
+    """The Ray trainable: the search's evaluator (``TrialContext.evaluator``), one report per epoch.
 
     Everything the driver records travels in the reports, because ASHA may stop the trial at any
     of them: the placement and the profile go with the first. Failures the trainer can name

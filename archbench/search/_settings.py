@@ -87,8 +87,8 @@ class SearchSettings:
     prescreen: int | None = None
     zero_cost: str | None = None
     prescreen_top: int | None = None
-    # Look each config's accuracy up in this table instead of training it (search/_evaluate.py);
-    # ``dataset`` then names one of the table's data sets.
+    # Look each config's accuracy up in this table instead of training it
+    # (``archbench.evaluators.TableLookup``); ``dataset`` then names one of the table's data sets.
     benchmark: str | None = None
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from archbench.search._trial import TrialContext
+from archbench.search._context import TrialContext
 
 
 @dataclass(frozen=True)

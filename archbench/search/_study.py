@@ -18,6 +18,7 @@ import archbench
 from archbench._units import format_count
 from archbench.budget import ensure_feasible
 from archbench.models import get_preset
+from archbench.search._context import TrialContext
 from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened
 from archbench.search._record import (
     BASELINE,
@@ -26,7 +27,6 @@ from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
 from archbench.search._spec import SearchSpec
 from archbench.search._storage import open_storage
-from archbench.search._trial import TrialContext
 
 
 class SearchAborted(RuntimeError):

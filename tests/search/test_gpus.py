@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from archbench.hwprofile import parse_device
-from archbench.search._evaluate import ProxyTraining
+from archbench.search._context import TrialContext
 from archbench.search._gpus import (
     WorkerDevice,
     actor_device,
@@ -24,7 +24,6 @@ from archbench.search._gpus import (
     visible_gpus,
     worker_devices,
 )
-from archbench.search._trial import TrialContext
 from tests.conftest import invoke
 from tests.search.conftest import tiny_search_args, tiny_settings
 
@@ -58,7 +57,7 @@ def test_a_worker_sees_its_card_as_cuda_0_and_a_cpu_worker_resolves_its_device(
     on_gpu = WorkerDevice("GPU-abc", shared=True).on(TrialContext.of(settings))
     assert (on_gpu.device, on_gpu.shared_device, on_gpu.settings) == ("cuda:0", True, settings)
     auto = TrialContext.of(dataclasses.replace(settings, device="auto"))
-    on_cpu = ProxyTraining(WorkerDevice().on(auto)).context  # it resolves auto where it trains
+    on_cpu = WorkerDevice().on(auto).proxy_training()  # it resolves auto where it trains
     assert (on_cpu.device, on_cpu.shared_device) == ("cpu", False)  # this machine has no GPU
 
 

@@ -25,8 +25,8 @@ from archbench.search import (
     run,
     trial_status,
 )
+from archbench.search._context import TrialContext
 from archbench.search._ledger import without_rejections
-from archbench.search._trial import TrialContext
 from tests.conftest import invoke, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 

@@ -16,22 +16,21 @@ import pytest
 
 import archbench
 from archbench.budget import Budget
+from archbench.evaluators import OnProfile, Report, ShouldStop, TrialOutcome
 from archbench.models import ModelConfig
 from archbench.search import (
     FAILED,
     REJECTED,
     TRAINED,
     SearchSettings,
-    TrialOutcome,
     counts_by_status,
     open_storage,
     run,
     trained_count,
     trial_status,
 )
-from archbench.search._evaluate import ProxyTraining
+from archbench.search._context import TrialContext
 from archbench.search._spec import SearchSpec
-from archbench.search._trial import OnProfile, Report, ShouldStop, TrialContext
 from archbench.spaces import get_space
 from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
@@ -85,12 +84,14 @@ class FlakyTraining:
 
     def __init__(self, settings: SearchSettings) -> None:
         context = TrialContext.of(settings)
-        self.real = ProxyTraining(context)
+        self.real = context.proxy_training()
         data = self.real.trial_data()
         diverging = dataclasses.replace(
             data.recipe, lr=1e30, schedule="none", grad_clip=None, batch_size=16
         )
-        self.diverging = ProxyTraining(context, dataclasses.replace(data, recipe=diverging))
+        self.diverging = dataclasses.replace(
+            self.real, data=dataclasses.replace(data, recipe=diverging)
+        )
         self.calls = 0
 
     def release(self) -> None:
@@ -229,7 +230,7 @@ import os, signal, sys
 import optuna
 import archbench.search._ledger as ledger
 import archbench.search._optuna_backend as search
-import archbench.search._trial as trial
+import archbench.evaluators._runner as runner
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -246,7 +247,7 @@ elif point == "rejection":  # after the budget rejected a proposal, before its s
 elif point == "claim":  # after the claim is written, before the study is read back
     ledger.sweep_and_count = die
 elif point == "training":
-    trial.TrialRunner.run = die
+    runner.TrialRunner.run = die
 from archbench.cli import main
 main(argv)
 """

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from archbench.budget import Budget
+from archbench.search._context import TrialContext
 from archbench.search._spec import SearchSpec
-from archbench.search._trial import TrialContext
 from tests.search.conftest import TINY_BUDGET, tiny_settings
 
 

@@ -222,7 +222,7 @@ def _scores(
         batches = []
         if any(get_score(name).needs_data for name in missing):
             # The training split the trainings use, so the scores read the search's own data.
-            train = reference.proxy_training().trial_data().train
+            train = reference.trial_data().train
             batches = scoring_batches(train, seed=settings.seed, device=device)
         emit(Scoring(0, len(configs)))
         rows = score_configs(

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from archbench.evaluators import Evaluator, ProxyTraining, TableLookup
+from archbench.evaluators import Evaluator, ProxyTraining, TableLookup, TrialData
 from archbench.search._settings import SearchSettings
 from archbench.spaces import DataShape
 
@@ -76,6 +76,14 @@ class TrialContext:
         if self.settings.benchmark is not None:
             return TableLookup(self.settings.benchmark, self.settings.dataset)
         return self.proxy_training()
+
+    def trial_data(self) -> TrialData:
+        """The training and validation split of the trials, loaded here without a device (the
+        prescreen and fidelity score on it, on a Ray driver that may own no GPU)."""
+        settings = self.settings
+        return TrialData.load(
+            settings.dataset, settings.data_dir, settings.subset, self.recipe, self.split_seed
+        )
 
     def proxy_training(self) -> ProxyTraining:
         """Proxy training as this context's trials train: on its device, with its recipe, on

@@ -156,7 +156,7 @@ def score_pool(context: TrialContext, emit: Callable[[Prescreening], None]) -> S
     candidates = feasible_pool(space, settings.budget, context.shape, settings.prescreen, seed)
     device = prescreen_device(settings)
     batches = (
-        scoring_batches(context.proxy_training().trial_data().train, seed=seed, device=device)
+        scoring_batches(context.trial_data().train, seed=seed, device=device)
         if needs_data([score])
         else []
     )

@@ -159,6 +159,16 @@ def test_prescreen_settings_validation_in_the_library(tiny_space: Path) -> None:
     assert settings.prescreen_count == 2  # a quarter of the trials
 
 
+def test_the_pool_is_scored_on_the_trials_split_without_touching_their_device(
+    tiny_space: Path,
+) -> None:
+    """A Ray driver scores the pool on the trials' data and may own no GPU: loading that data
+    resolves no device (the trials' CUDA here, which a CPU-only machine lacks)."""
+    context = TrialContext.of(tiny_settings(tiny_space, "sqlite:///unused.db", 1, device="cuda"))
+    data = context.trial_data()
+    assert len(data.train) > 0 and data.recipe == context.recipe
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_trains_the_best_scored_configs_first(

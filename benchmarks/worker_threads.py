@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 from archbench.budget import Budget
+from archbench.gpus import environment
 from archbench.models import get_preset
 from archbench.search import SearchSettings
-from archbench.search._gpus import environment
 from archbench.search._optuna_backend import _threads_per_worker
 
 

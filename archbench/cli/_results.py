@@ -13,7 +13,7 @@ from archbench._units import format_count
 from archbench.cli._app import app
 from archbench.cli._common import JSON_OPTION, STORAGE_OPTION, console, print_json, user_errors
 from archbench.results import COLUMNS, DEFAULT_EXPORT_RECIPE, SORT_FIELDS, format_value
-from archbench.search import STATUSES
+from archbench.store import STATUSES
 
 if TYPE_CHECKING:
     from archbench.results import Leaderboard, StudyOverview
@@ -106,7 +106,7 @@ def results(
         load_study,
         write_csv,
     )
-    from archbench.search import normalize_storage_url
+    from archbench.store import normalize_storage_url
 
     with user_errors():
         url = normalize_storage_url(storage)
@@ -154,7 +154,7 @@ def export(
 ) -> None:
     """Write the best configs as YAML files with their card, ready for `archbench train`."""
     from archbench.results import CHECK_EPOCHS, export_trials, load_study
-    from archbench.search import normalize_storage_url
+    from archbench.store import normalize_storage_url
 
     with user_errors():
         loaded = load_study(storage, study)
@@ -210,7 +210,7 @@ def report(
 
     matplotlib.use("Agg")  # Optuna's plots go through pyplot; a report needs no display
     from archbench.results import load_study, write_report
-    from archbench.search import normalize_storage_url
+    from archbench.store import normalize_storage_url
 
     with user_errors():
         loaded = load_study(storage, study)

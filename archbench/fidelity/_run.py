@@ -19,14 +19,8 @@ import optuna
 from archbench.budget import decide, ensure_feasible
 from archbench.fidelity._plan import FidelitySettings, Training
 from archbench.models import ModelConfig
-from archbench.search import (
-    ProgressEvent,
-    TrialContext,
-    TrialCounts,
-    open_storage,
-    quiet_optuna,
-    train_configs,
-)
+from archbench.search import ProgressEvent, TrialContext, TrialCounts, quiet_optuna, train_configs
+from archbench.store import open_storage
 from archbench.zerocost import (
     ENSEMBLE,
     ensemble_members,

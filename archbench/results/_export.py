@@ -25,7 +25,7 @@ from archbench.models import config_from_dict, count_params
 from archbench.results._columns import DEFAULT_EXPORT_RECIPE
 from archbench.results._leaderboard import rank_trials
 from archbench.results._trials import TrialRow, objectives_of, read_trials
-from archbench.search import HAS_TRAINED, TRAINED
+from archbench.store import HAS_TRAINED, TRAINED
 
 if TYPE_CHECKING:
     from archbench.train import TrainRecipe

@@ -25,7 +25,7 @@ from archbench.results._trials import (
     read_trials,
     short_reason,
 )
-from archbench.search import STATUSES, TRAINED, list_study_names, open_storage
+from archbench.store import STATUSES, TRAINED, list_study_names, open_storage
 
 # Shown even when empty: they say what happened to each trial.
 ALWAYS_SHOWN = ("rank", "trial", "val accuracy", "params", "epochs", "state")
@@ -259,7 +259,7 @@ def list_studies(storage: str | None) -> list[StudyOverview]:
     Raises:
         ValueError: when the storage does not exist (the message lists storage files nearby).
     """
-    backend = open_storage(storage, heartbeat_seconds=None, create=False)
+    backend = open_storage(storage, create=False)
     overviews = []
     for name in list_study_names(backend):
         study = optuna.load_study(study_name=name, storage=backend)

@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from archbench._units import format_count
 from archbench.results._trials import TrialRow, rejection_kind
-from archbench.search import PRUNED, REJECTED, STATUSES, TRAINED, trial_status
+from archbench.store import PRUNED, REJECTED, STATUSES, TRAINED, trial_status
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -23,7 +23,7 @@ from archbench._units import format_bytes, format_count
 from archbench.results import _plots
 from archbench.results._leaderboard import Leaderboard, leaderboard
 from archbench.results._trials import TrialRow
-from archbench.search import STATUSES, TRAINED
+from archbench.store import STATUSES, TRAINED
 
 DEFAULT_TOP = 5
 

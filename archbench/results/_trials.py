@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search import (
+from archbench.store import (
     TRAINED,
     TrialRecord,
     list_study_names,
@@ -181,7 +181,7 @@ def load_study(storage: str | None, study: str | None) -> optuna.Study:
         ValueError: when the storage or the study does not exist, or when several studies
             exist and none was named; the message lists the studies of the storage.
     """
-    backend = open_storage(storage, heartbeat_seconds=None, create=False)
+    backend = open_storage(storage, create=False)
     names = list_study_names(backend)
     url = normalize_storage_url(storage)
     if not names:

@@ -1,7 +1,8 @@
 """Search under a parameter budget: Optuna (and Ray Tune) over the declarative spaces.
 
-``run(settings, progress=...)`` is the entry point of a search, ``train_configs`` trains a given
-pool of configs once each (``fidelity``), and ``TrialRecord`` reads a stored trial.
+``run(settings, progress=...)`` is the entry point of a search, and ``train_configs`` trains a
+given pool of configs once each (``fidelity``). The trials it stores are read back through
+``archbench.store``.
 """
 
 import lazy_loader

@@ -6,13 +6,6 @@ from ._prescreen import (
     ScoredPool as ScoredPool,
     feasible_pool as feasible_pool,
 )
-from ._record import (
-    TrialRecord as TrialRecord,
-    counts_by_status as counts_by_status,
-    is_trained as is_trained,
-    trained_count as trained_count,
-    trial_status as trial_status,
-)
 from ._run import (
     BestTrial as BestTrial,
     Progress as Progress,
@@ -26,19 +19,6 @@ from ._run import (
 )
 from ._samplers import make_sampler as make_sampler, suggest as suggest
 from ._settings import RaySettings as RaySettings, SearchSettings as SearchSettings
-from ._status import (
-    FAILED as FAILED,
-    HAS_TRAINED as HAS_TRAINED,
-    PRUNED as PRUNED,
-    REJECTED as REJECTED,
-    STATUSES as STATUSES,
-    TRAINED as TRAINED,
-)
-from ._storage import (
-    list_study_names as list_study_names,
-    normalize_storage_url as normalize_storage_url,
-    open_storage as open_storage,
-)
 from ._study import (
     SearchAborted as SearchAborted,
     prepare_study as prepare_study,

@@ -22,7 +22,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._record import is_rejected
+from archbench.store import is_rejected
 
 MAX_RETRIES = 20
 

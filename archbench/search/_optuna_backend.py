@@ -19,11 +19,15 @@ from optuna.trial import FrozenTrial
 
 from archbench.budget import Decision, decide
 from archbench.evaluators import Evaluator, LatencyRejection, TrialRunner, describe_failure
+from archbench.gpus import WorkerDevice, environment, worker_devices
 from archbench.models import get_preset
 from archbench.search._context import TrialContext
-from archbench.search._gpus import WorkerDevice, environment, worker_devices
 from archbench.search._ledger import claim, host_name, owning_asks, sweep_and_count, write
-from archbench.search._record import (
+from archbench.search._samplers import learns_only_from_complete, suggest
+from archbench.search._settings import SearchSettings
+from archbench.search._settle import Ending, StopPolicy, settle
+from archbench.search._study import SearchAborted, load_study
+from archbench.store import (
     BASELINE,
     FAILED,
     NOTHING_ENQUEUED,
@@ -38,10 +42,6 @@ from archbench.search._record import (
     status_attrs,
     trial_status,
 )
-from archbench.search._samplers import learns_only_from_complete, suggest
-from archbench.search._settings import SearchSettings
-from archbench.search._settle import Ending, StopPolicy, settle
-from archbench.search._study import SearchAborted, load_study
 
 WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
 
@@ -221,7 +221,9 @@ def run_worker(
     policy = StopPolicy.of(settings)
     if policy.quota_full(sweep_and_count(study)):
         return
-    evaluator = evaluator or gpu.on(context).evaluator()
+    if gpu.device is not None:
+        context = context.on_device(gpu.device, gpu.shared)
+    evaluator = evaluator or context.evaluator()
     objective = Objective(context, TrialRunner(evaluator, settings.epoch_timeout_seconds), policy)
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -275,7 +277,9 @@ class OptunaBackend:
     def __init__(self, settings: SearchSettings, evaluator: Evaluator | None = None) -> None:
         self.evaluator = evaluator
         # Read before the study exists, so that a bad --device fails first.
-        self.gpus = worker_devices(settings) if settings.workers > 1 else []
+        self.gpus = (
+            worker_devices(settings.device, settings.workers) if settings.workers > 1 else []
+        )
 
     def optimize(self, study: optuna.Study, context: TrialContext) -> None:
         settings = context.settings

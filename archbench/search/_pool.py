@@ -16,7 +16,10 @@ import optuna
 from optuna.trial import TrialState
 
 from archbench.search._context import TrialContext
-from archbench.search._record import (
+from archbench.search._run import Progress, counts, make_backend, watching
+from archbench.search._settings import SearchSettings
+from archbench.search._study import prepare_study
+from archbench.store import (
     FAILED,
     POOL_INDEX,
     REASON,
@@ -27,9 +30,6 @@ from archbench.search._record import (
     counts_by_status,
     trial_status,
 )
-from archbench.search._run import Progress, counts, make_backend, watching
-from archbench.search._settings import SearchSettings
-from archbench.search._study import prepare_study
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import torch
 
 from archbench.budget import Budget, decide
 from archbench.search._context import TrialContext
-from archbench.search._record import zero_cost_attrs
 from archbench.search._settings import SearchSettings
 from archbench.spaces import DataShape, FixedParam, SearchSpace
+from archbench.store import zero_cost_attrs
 from archbench.zerocost import Candidate, sample_feasible
 
 PRESCREEN_ATTR = "prescreen"  # study user attr: the scored pool (``ScoredPool.to_attr``)

@@ -1,25 +1,11 @@
 """Running a search on Ray Tune: the same space, budget check and trial records as with Optuna.
 
-For searches that outgrow one machine. ASHA (Li et al., "A System for Massively Parallel
-Hyperparameter Tuning", MLSys 2020) stops weak trials at epoch rungs, and Ray places trials on
-the CPUs and (fractional) GPUs of a cluster. Three driver-side pieces keep the archbench
-contract:
-
-- ``BudgetedSearcher`` asks on archbench's own study with the search's sampler, as the Optuna
-  backend's workers do, so the sampler learns from the stored trials and enqueued trials
-  (prescreened configs, a fidelity pool, configs a dead owner left to retry) come first. It
-  decides the budget before Ray sees a config: an over-budget proposal never becomes a Ray
-  trial (never scheduled, never built); it is recorded as rejected and the searcher asks again,
-  up to ``--max-rejections`` in a row. It stops proposing once ``--trials`` trials have
-  trained, so ``--trials N`` means what it means with Optuna: N trials that trained.
-- ``Recorder`` writes each finished Ray trial's record into the stored trial its proposal was
-  asked on, with the Optuna backend's user attrs, once per Ray trial id.
-- ``RecordTrials``, a Tune callback, collects each Ray trial's reports and records it when it
-  ends.
-
-Rerunning the same command after the driver was killed restores the Ray experiment
-(``Tuner.restore``) instead of starting over. Only the Ray modules of ``search/`` import ray
-(docs/DESIGN.md, decision 1): its reporting API has moved between releases.
+For searches that outgrow one machine: ASHA (Li et al., MLSys 2020) stops weak trials at epoch
+rungs, and Ray places trials on a cluster's CPUs and (fractional) GPUs. In the driver,
+``BudgetedSearcher`` proposes within the budget on archbench's own study and stops at
+``--trials`` trained; ``RecordTrials`` and its ``Recorder`` write each Ray trial's record when it
+ends. A rerun after the driver was killed restores the Ray experiment (``Tuner.restore``).
+Only this module and ``archbench/ray_runtime.py`` import ray (docs/DESIGN.md, decision 1).
 """
 
 from __future__ import annotations
@@ -46,9 +32,7 @@ from ray.tune.search import Searcher
 
 from archbench.budget import decide
 from archbench.evaluators import Evaluator, LatencyRejection, describe_failure
-from archbench.models import config_from_dict
-from archbench.search._context import TrialContext
-from archbench.search._gpus import (
+from archbench.gpus import (
     VISIBLE_DEVICES,
     actor_device,
     environment,
@@ -57,6 +41,9 @@ from archbench.search._gpus import (
     reuse_actors,
     shares_ray_gpu,
 )
+from archbench.models import config_from_dict
+from archbench.ray_runtime import ray_runtime
+from archbench.search._context import TrialContext
 from archbench.search._ledger import (
     ask,
     claim,
@@ -66,8 +53,11 @@ from archbench.search._ledger import (
     sweep_and_count,
     write,
 )
-from archbench.search._ray_connect import ray_runtime
-from archbench.search._record import (
+from archbench.search._samplers import suggest
+from archbench.search._settings import RaySettings, SearchSettings
+from archbench.search._settle import Ending, Settlement, StopPolicy, settle
+from archbench.search._study import SearchAborted, load_study
+from archbench.store import (
     CONFIG,
     FAILED,
     NOTHING_ENQUEUED,
@@ -77,14 +67,10 @@ from archbench.search._record import (
     TRAINED,
     Placement,
     decision_attrs,
+    normalize_storage_url,
     result_attrs,
     status_attrs,
 )
-from archbench.search._samplers import suggest
-from archbench.search._settings import RaySettings, SearchSettings
-from archbench.search._settle import Ending, Settlement, StopPolicy, settle
-from archbench.search._storage import normalize_storage_url
-from archbench.search._study import SearchAborted, load_study
 
 METRIC = "val_accuracy"
 # Under this key, a Ray trial's config holds the driver's budget decision, and each of its

@@ -24,10 +24,14 @@ from archbench.evaluators import Evaluator
 from archbench.search._context import TrialContext
 from archbench.search._optuna_backend import OptunaBackend
 from archbench.search._prescreen import Prescreening, stored_pool
-from archbench.search._record import (
+from archbench.search._settings import SearchSettings
+from archbench.search._study import prepare_study, study_name
+from archbench.store import (
     BASELINE,
+    DEFAULT_STORAGE,
     EPOCHS_TRAINED,
     FAILED,
+    HAS_TRAINED,
     N_PARAMS,
     PRUNED,
     REJECTED,
@@ -35,10 +39,6 @@ from archbench.search._record import (
     TRAINED,
     trial_status,
 )
-from archbench.search._settings import SearchSettings
-from archbench.search._status import HAS_TRAINED
-from archbench.search._storage import DEFAULT_STORAGE
-from archbench.search._study import prepare_study, study_name
 
 RAY_MISSING = 'backend: the ray backend needs Ray Tune: pip install "archbench[ray]"'
 # A runtime of our own serves this machine only: Ray then binds to loopback instead of the

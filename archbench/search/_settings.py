@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from archbench.budget import Budget
-from archbench.search._record import OBJECTIVES
+from archbench.store import OBJECTIVES
 
 if TYPE_CHECKING:
     from archbench.train import TrainRecipe

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archbench.search._settings import SearchSettings
-from archbench.search._status import FAILED, PRUNED, REJECTED, TRAINED
+from archbench.store import FAILED, PRUNED, REJECTED, TRAINED
 
 
 @dataclass

@@ -19,14 +19,12 @@ from archbench._units import format_count
 from archbench.budget import ensure_feasible
 from archbench.models import get_preset
 from archbench.search._context import TrialContext
+from archbench.search._ledger import retry
 from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened
-from archbench.search._record import (
-    BASELINE,
-)
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
 from archbench.search._spec import SearchSpec
-from archbench.search._storage import open_storage
+from archbench.store import BASELINE, open_storage
 
 
 class SearchAborted(RuntimeError):
@@ -65,7 +63,7 @@ def prepare_study(
     settings, space = context.settings, context.space
     ensure_feasible(space, settings.budget, context.shape)
     name = study_name(settings)
-    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
+    storage = _open(settings)
     if fresh:
         with contextlib.suppress(KeyError):  # nothing to delete
             optuna.delete_study(study_name=name, storage=storage)
@@ -90,8 +88,16 @@ def prepare_study(
 
 def load_study(settings: SearchSettings, name: str) -> optuna.Study:
     """The prepared study ``name``, as a worker process opens it to run its trials."""
-    storage = open_storage(settings.storage, heartbeat_seconds=settings.heartbeat_seconds)
-    return optuna.load_study(study_name=name, storage=storage, **_sampler_and_pruner(settings))
+    return optuna.load_study(
+        study_name=name, storage=_open(settings), **_sampler_and_pruner(settings)
+    )
+
+
+def _open(settings: SearchSettings) -> optuna.storages.BaseStorage:
+    """The search's storage, whose heartbeat retries the configs of stale trials."""
+    return open_storage(
+        settings.storage, heartbeat_seconds=settings.heartbeat_seconds, on_stale=retry
+    )
 
 
 def _sampler_and_pruner(settings: SearchSettings) -> dict[str, Any]:

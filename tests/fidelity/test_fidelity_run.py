@@ -13,7 +13,7 @@ import pytest
 import yaml
 from scipy.stats import kendalltau, spearmanr
 
-from archbench.search import FAILED, counts_by_status, open_storage
+from archbench.store import FAILED, counts_by_status, open_storage
 from tests.conftest import run_cli
 
 CHEAP_SPACE = {
@@ -40,7 +40,7 @@ def fidelity_args(space: Path, storage: str, out: Path, *extra: str) -> list[str
 
 
 def trial_counts(storage: str) -> dict[str, int]:
-    opened = open_storage(storage, heartbeat_seconds=None)
+    opened = open_storage(storage)
     return {
         summary.study_name: summary.n_trials
         for summary in optuna.get_all_study_summaries(opened, include_best_trial=False)
@@ -140,7 +140,7 @@ def test_failed_trainings_stay_missing_unless_retried(tmp_path: Path) -> None:
 
 
 def failed_trainings(storage: str) -> dict[str, int]:
-    opened = open_storage(storage, heartbeat_seconds=None)
+    opened = open_storage(storage)
     return {
         name: counts_by_status(optuna.load_study(study_name=name, storage=opened))[FAILED]
         for name in ("fid:epochs=1", "fid:reference:seed=0")

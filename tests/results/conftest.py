@@ -14,7 +14,8 @@ import optuna
 import pytest
 import yaml
 
-from archbench.search import open_storage, run
+from archbench.search import run
+from archbench.store import open_storage
 from tests.search.conftest import TINY_SPACE, tiny_settings
 
 STUDY = "tiny"
@@ -28,9 +29,7 @@ class TinyStudy:
     name: str
 
     def load(self) -> optuna.Study:
-        return optuna.load_study(
-            study_name=self.name, storage=open_storage(self.storage, heartbeat_seconds=None)
-        )
+        return optuna.load_study(study_name=self.name, storage=open_storage(self.storage))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 from archbench.results import leaderboard, list_studies, load_study, read_trials
-from archbench.search import counts_by_status, trial_status
+from archbench.store import counts_by_status, trial_status
 from tests.conftest import invoke, run_cli
 from tests.results.conftest import TRAINED_TRIALS, TinyStudy, copy_into_memory
 

@@ -13,18 +13,8 @@ import optuna
 import pytest
 import yaml
 
-from archbench.search import (
-    FAILED,
-    PRUNED,
-    REJECTED,
-    TRAINED,
-    RaySettings,
-    SearchAborted,
-    SearchSettings,
-    open_storage,
-    run,
-    trial_status,
-)
+from archbench.search import RaySettings, SearchAborted, SearchSettings, run
+from archbench.store import FAILED, PRUNED, REJECTED, TRAINED, open_storage, trial_status
 from archbench.train import get_recipe
 from tests.search.conftest import TINY_BUDGET, tiny_settings
 
@@ -60,9 +50,7 @@ def settings_for(
 
 
 def load(storage: str) -> optuna.Study:
-    return optuna.load_study(
-        study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
-    )
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage))
 
 
 def statuses(study: optuna.Study) -> list[str]:

@@ -10,15 +10,8 @@ import optuna
 import pytest
 
 from archbench.budget import Budget
-from archbench.search import (
-    REJECTED,
-    TRAINED,
-    SearchSettings,
-    TrialRecord,
-    counts_by_status,
-    run,
-    trial_status,
-)
+from archbench.search import SearchSettings, run
+from archbench.store import REJECTED, TRAINED, TrialRecord, counts_by_status, trial_status
 from archbench.tables import nb201_accuracy
 from tests.conftest import invoke
 

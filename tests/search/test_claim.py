@@ -10,8 +10,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from archbench.search import TRAINED, counts_by_status, normalize_storage_url, open_storage
 from archbench.search._ledger import claim_attrs, count_slots, write
+from archbench.store import TRAINED, counts_by_status, normalize_storage_url, open_storage
 from tests.conftest import child_env
 from tests.search.conftest import tiny_search_args
 
@@ -44,7 +44,7 @@ def test_no_interleaving_of_claims_admits_more_than_the_quota(kind: str, tmp_pat
     quota exactly.
     """
     url = f"sqlite:///{tmp_path}/c.db" if kind == "sqlite" else str(tmp_path / "c.log")
-    storage = open_storage(url, heartbeat_seconds=None)
+    storage = open_storage(url)
     quota = 2
     for index, order in enumerate(_interleavings(3)):
         study = optuna.create_study(storage=storage, study_name=f"race{index}")
@@ -71,9 +71,7 @@ def test_three_separate_commands_train_exactly_n(storage_url: str, tiny_space: P
     for process in processes:
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr.decode()
-    study = optuna.load_study(
-        study_name="tiny", storage=open_storage(storage_url, heartbeat_seconds=None)
-    )
+    study = optuna.load_study(study_name="tiny", storage=open_storage(storage_url))
     counts = counts_by_status(study)
     assert counts[TRAINED] == 4, counts
     assert [t.user_attrs.get("baseline") for t in study.trials].count("simple_cnn") == 1
@@ -95,7 +93,5 @@ def test_searches_started_together_on_a_new_database_all_open_it(storage_url: st
         engine.dispose()
         storage_url = storage_url.rsplit("/", 1)[0] + "/schema_race"
     with ThreadPoolExecutor(6) as pool:
-        opened = list(
-            pool.map(lambda _: open_storage(storage_url, heartbeat_seconds=None), range(6))
-        )
+        opened = list(pool.map(lambda _: open_storage(storage_url), range(6)))
     assert len(opened) == 6

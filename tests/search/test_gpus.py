@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 from pathlib import Path
@@ -10,9 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from archbench.hwprofile import parse_device
-from archbench.search._context import TrialContext
-from archbench.search._gpus import (
+from archbench.gpus import (
     WorkerDevice,
     actor_device,
     assign_devices,
@@ -24,6 +21,8 @@ from archbench.search._gpus import (
     visible_gpus,
     worker_devices,
 )
+from archbench.hwprofile import parse_device
+from archbench.search._context import TrialContext
 from tests.conftest import invoke
 from tests.search.conftest import tiny_search_args, tiny_settings
 
@@ -53,11 +52,10 @@ def test_three_workers_on_two_cards_share_only_the_first() -> None:
 def test_a_worker_sees_its_card_as_cuda_0_and_a_cpu_worker_resolves_its_device(
     tiny_space: Path, tmp_path: Path
 ) -> None:
-    settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="cuda:3")
-    on_gpu = WorkerDevice("GPU-abc", shared=True).on(TrialContext.of(settings))
-    assert (on_gpu.device, on_gpu.shared_device, on_gpu.settings) == ("cuda:0", True, settings)
-    auto = TrialContext.of(dataclasses.replace(settings, device="auto"))
-    on_cpu = WorkerDevice().on(auto).proxy_training()  # it resolves auto where it trains
+    assert WorkerDevice("GPU-abc", shared=True).device == "cuda:0"
+    assert WorkerDevice().device is None  # a CPU worker keeps the search's device
+    settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, device="auto")
+    on_cpu = TrialContext.of(settings).proxy_training()  # it resolves auto where it trains
     assert (on_cpu.device, on_cpu.shared_device) == ("cpu", False)  # this machine has no GPU
 
 
@@ -79,7 +77,7 @@ def test_visible_gpus_follow_cuda_visible_devices(
 
 def test_workers_of_a_cpu_search_keep_their_environment(tiny_space: Path, tmp_path: Path) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, workers=2, device="cpu")
-    assert worker_devices(settings) == [WorkerDevice(), WorkerDevice()]
+    assert worker_devices(settings.device, settings.workers) == [WorkerDevice(), WorkerDevice()]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a CPU-only machine")
@@ -88,7 +86,7 @@ def test_workers_on_a_missing_cuda_device_are_refused_before_any_start(
 ) -> None:
     settings = tiny_settings(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, workers=2, device="cuda")
     with pytest.raises(ValueError, match="^device: 'cuda:0' needs CUDA"):
-        worker_devices(settings)
+        worker_devices(settings.device, settings.workers)
 
 
 def test_environment_sets_and_restores_and_leaves_none_alone() -> None:

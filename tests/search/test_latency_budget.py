@@ -10,7 +10,8 @@ import pytest
 from archbench.budget import Budget, decide
 from archbench.hwprofile import get_device, predict_latency
 from archbench.models import get_preset, resolve_config
-from archbench.search import REJECTED, TRAINED, SearchSettings, TrialRecord, run
+from archbench.search import SearchSettings, run
+from archbench.store import REJECTED, TRAINED, TrialRecord
 
 SMALL, LARGE = get_preset("simple_cnn"), get_preset("resnet18_cifar")
 

@@ -13,9 +13,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from archbench.search import open_storage
 from archbench.search._ledger import _take, ask, sweep_and_count
-from archbench.search._record import OWNER, Owner
+from archbench.store import OWNER, Owner, open_storage
 from tests.conftest import child_env
 
 # Asks on the study, and is killed once the trial is RUNNING in the storage: before ``ask``
@@ -23,13 +22,13 @@ from tests.conftest import child_env
 _ASK_AND_DIE = """
 import os, signal, sys
 import optuna
-from archbench.search import open_storage
+from archbench.store import open_storage
 from archbench.search._ledger import ask
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-storage = open_storage(sys.argv[1], heartbeat_seconds=None)
+storage = open_storage(sys.argv[1])
 study = optuna.load_study(study_name="a", storage=storage)
 optuna.Trial.__init__ = die
 ask(study)
@@ -46,7 +45,7 @@ def test_a_process_killed_as_it_asks_leaves_a_trial_the_sweep_fails(
     kind: str, enqueued: bool, tmp_path: Path
 ) -> None:
     url = storage_url(kind, tmp_path)
-    study = optuna.create_study(study_name="a", storage=open_storage(url, heartbeat_seconds=None))
+    study = optuna.create_study(study_name="a", storage=open_storage(url))
     if enqueued:
         study.enqueue_trial({"x": 1})
     killed = subprocess.Popen(
@@ -74,7 +73,7 @@ def test_an_enqueued_trial_is_taken_once_with_its_owner(
         url = str(request.getfixturevalue("postgres_url"))
     else:
         url = storage_url(kind, tmp_path)
-    storage = open_storage(url, heartbeat_seconds=None)
+    storage = open_storage(url)
     study = optuna.create_study(study_name=f"taken-{tmp_path.name}", storage=storage)
     study.enqueue_trial({"x": 1})
     trial = study.get_trials()[0]

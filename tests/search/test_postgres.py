@@ -17,8 +17,7 @@ from typing import Any
 import optuna
 import pytest
 
-from archbench.search import normalize_storage_url, open_storage, trained_count
-from archbench.search._storage import POSTGRES_MISSING
+from archbench.store import POSTGRES_MISSING, normalize_storage_url, open_storage, trained_count
 from tests.conftest import child_env, invoke, run_cli
 from tests.search.conftest import tiny_search_args
 
@@ -75,7 +74,7 @@ def test_each_driver_stores_and_reads_a_study(
 ) -> None:
     pytest.importorskip(driver)
     block_other_drivers(monkeypatch, keep=driver)
-    storage = open_storage(postgres_url, heartbeat_seconds=None)
+    storage = open_storage(postgres_url)
     study = optuna.create_study(study_name=f"driver-{driver}", storage=storage)
     study.enqueue_trial({"x": 1.0})
     study.optimize(lambda t: t.suggest_float("x", 0, 2) ** 2, n_trials=1)
@@ -91,9 +90,7 @@ def results_json(storage: str, study: str) -> dict[str, Any]:
 
 def trained_in_storage(storage: str, study: str) -> int:
     try:
-        loaded = optuna.load_study(
-            study_name=study, storage=open_storage(storage, heartbeat_seconds=None)
-        )
+        loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
     except KeyError:  # not created yet
         return 0
     return trained_count(loaded)

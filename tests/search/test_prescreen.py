@@ -13,20 +13,16 @@ from optuna.trial import TrialState
 from archbench.budget import Budget
 from archbench.search import (
     PRESCREEN_ATTR,
-    PRUNED,
-    TRAINED,
     Prescreening,
     ProgressEvent,
     ScoredPool,
     SearchSettings,
-    TrialRecord,
     feasible_pool,
-    open_storage,
     run,
-    trial_status,
 )
 from archbench.search._context import TrialContext
 from archbench.search._ledger import without_rejections
+from archbench.store import PRUNED, TRAINED, TrialRecord, open_storage, trial_status
 from tests.conftest import invoke, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
@@ -39,9 +35,7 @@ def prescreen_settings(space: Path, storage: str, trials: int, **overrides: Any)
 
 
 def load(storage: str) -> optuna.Study:
-    return optuna.load_study(
-        study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
-    )
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage))
 
 
 def searched_in_order(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -15,16 +15,19 @@ from typing import Any
 import optuna
 import pytest
 
-from archbench.search import (
-    SearchSettings,
-    TrialContext,
+from archbench.search import SearchSettings, TrialContext
+from archbench.search._settings import RaySettings
+from archbench.store import (
+    FAILED,
+    PRUNED,
+    REJECTED,
+    RUNNING,
+    TRAINED,
     counts_by_status,
     is_trained,
     open_storage,
     trial_status,
 )
-from archbench.search._record import FAILED, PRUNED, REJECTED, RUNNING, TRAINED
-from archbench.search._settings import RaySettings
 from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
@@ -36,9 +39,7 @@ def settings_for(space: Path, storage: str, trials: int, **overrides: Any) -> Se
 
 
 def load(storage: str) -> optuna.Study:
-    return optuna.load_study(
-        study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
-    )
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage))
 
 
 def test_without_ray_the_backend_exits_2_with_the_install_line(
@@ -254,8 +255,8 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     """What ``archbench fidelity`` relies on: its pool, enqueued, trains as those very trials."""
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     from archbench.search import prepare_study
-    from archbench.search._record import OWNER, POOL_INDEX, RAY_TRIAL_ID
     from archbench.search._settle import Ending, settle
+    from archbench.store import OWNER, POOL_INDEX, RAY_TRIAL_ID
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(
@@ -306,8 +307,8 @@ def test_two_drivers_at_the_last_slot_never_train_more_than_n(
     slots for ``--trials 1`` and is refused, as an Optuna worker's would be."""
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     from archbench.search import prepare_study
-    from archbench.search._record import QUOTA_REACHED
     from archbench.search._study import load_study
+    from archbench.store import QUOTA_REACHED
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage, 1, sampler="random")
@@ -350,7 +351,7 @@ def test_fidelity_driver_killed_mid_setting_resumes_training_each_config_once(
     taken, into their own trials: no sweep fails them and retries their configs beside it."""
     import datetime
 
-    from archbench.search._record import POOL_INDEX, RAY_TRIAL_ID
+    from archbench.store import POOL_INDEX, RAY_TRIAL_ID
 
     storage = f"sqlite:///{tmp_path}/f.db"
     args = [
@@ -367,7 +368,7 @@ def test_fidelity_driver_killed_mid_setting_resumes_training_each_config_once(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    opened = open_storage(storage, heartbeat_seconds=None)
+    opened = open_storage(storage)
     taken: list[int] = []
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None and not taken:

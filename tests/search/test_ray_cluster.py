@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from archbench.search import is_trained, open_storage, trained_count
+from archbench.store import is_trained, open_storage, trained_count
 from tests import _ray_cluster
 from tests._ports import free_port
 from tests.conftest import REPO, invoke
@@ -140,9 +140,7 @@ def test_two_node_cluster_runs_trials_on_both_nodes(
     assert len(nodes) == 2
     (worker,) = [node for node, res in nodes.items() if _ray_cluster.WORKER_RESOURCE in res]
     (head,) = set(nodes) - {worker}
-    study = optuna.load_study(
-        study_name="two-nodes", storage=open_storage(postgres_url, heartbeat_seconds=None)
-    )
+    study = optuna.load_study(study_name="two-nodes", storage=open_storage(postgres_url))
     ran = [t for t in study.trials if is_trained(t)]
     assert len(ran) == 2
     used = {node_of(t) for t in ran}

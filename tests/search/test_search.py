@@ -18,20 +18,19 @@ import archbench
 from archbench.budget import Budget
 from archbench.evaluators import OnProfile, Report, ShouldStop, TrialOutcome
 from archbench.models import ModelConfig
-from archbench.search import (
-    FAILED,
-    REJECTED,
-    TRAINED,
-    SearchSettings,
-    counts_by_status,
-    open_storage,
-    run,
-    trained_count,
-    trial_status,
-)
+from archbench.search import SearchSettings, run
 from archbench.search._context import TrialContext
 from archbench.search._spec import SearchSpec
 from archbench.spaces import get_space
+from archbench.store import (
+    FAILED,
+    REJECTED,
+    TRAINED,
+    counts_by_status,
+    open_storage,
+    trained_count,
+    trial_status,
+)
 from tests.conftest import child_env, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 
@@ -41,9 +40,7 @@ def settings_for(space: Path, storage: str, trials: int, **overrides: Any) -> Se
 
 
 def load(storage: str) -> optuna.Study:
-    return optuna.load_study(
-        study_name="tiny", storage=open_storage(storage, heartbeat_seconds=None)
-    )
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage))
 
 
 def test_trains_exactly_n_with_rejections_and_nothing_over_budget(
@@ -323,7 +320,7 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
 
     storage_url = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage_url, 1)
-    storage = open_storage(storage_url, heartbeat_seconds=None)
+    storage = open_storage(storage_url)
     creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
     spec = SearchSpec.of(TrialContext.of(settings))
     attrs = {**spec.to_attrs(), "archbench_version": archbench.__version__}  # the mark last
@@ -378,7 +375,7 @@ def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
     monkeypatch.setattr(_study, "_CREATOR_WAIT_SECONDS", 0.3)
     storage_url = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(tiny_space, storage_url, 1)
-    storage = open_storage(storage_url, heartbeat_seconds=None)
+    storage = open_storage(storage_url)
     creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
     creator.set_user_attr("max_params", written)  # and then it died
     if written != TINY_BUDGET:
@@ -453,7 +450,7 @@ def test_memory_constraint_rejects_configs_that_cannot_fit_the_batch(
     assert result.returncode == 2
     assert "2 proposals in a row were rejected" in result.stderr
     assert "A new study created" not in result.stderr, "Optuna's INFO lines need --verbose"
-    storage = open_storage(f"sqlite:///{tmp_path}/s.db", heartbeat_seconds=None)
+    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
     study = optuna.load_study(study_name="memory", storage=storage)
     reasons = [t.user_attrs["reason"] for t in study.trials]
     assert len(reasons) == 2 and all("predicted max training batch" in r for r in reasons)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archbench.search._settle import Ending, StopPolicy, settle
-from archbench.search._status import FAILED, PRUNED, REJECTED, TRAINED
+from archbench.store import FAILED, PRUNED, REJECTED, TRAINED
 
 FAST = {"latency_ms_median": 2.0}
 SLOW = {"latency_ms_median": 7.5}

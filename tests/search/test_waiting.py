@@ -9,9 +9,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from archbench.search import open_storage
 from archbench.search._ledger import host_name, process_start_time, reown, sweep_and_count
-from archbench.search._record import OWNER, POOL_INDEX, Owner
+from archbench.store import OWNER, POOL_INDEX, Owner, open_storage
 
 
 def dead_owner(trial: int) -> dict:
@@ -23,7 +22,7 @@ def dead_owner(trial: int) -> dict:
 
 
 def test_a_restored_drivers_taken_trials_are_owned_again_not_swept(tmp_path: Path) -> None:
-    storage = open_storage(f"sqlite:///{tmp_path}/w.db", heartbeat_seconds=None)
+    storage = open_storage(f"sqlite:///{tmp_path}/w.db")
     study = optuna.create_study(study_name="w", storage=storage, direction="maximize")
     for index in range(3):
         study.enqueue_trial({"x": index}, user_attrs={POOL_INDEX: index})

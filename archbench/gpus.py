@@ -19,11 +19,6 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from archbench.search._context import TrialContext
-    from archbench.search._settings import SearchSettings
 
 VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
 
@@ -41,11 +36,11 @@ class WorkerDevice:
     visible_devices: str | None = None
     shared: bool = False
 
-    def on(self, context: TrialContext) -> TrialContext:
-        """The worker's trial context: its one visible GPU is ``cuda:0`` in its own numbering."""
-        if self.visible_devices is None:
-            return context
-        return context.on_device("cuda:0", self.shared)
+    @property
+    def device(self) -> str | None:
+        """The worker's device: its one visible GPU is ``cuda:0`` in its own numbering; None
+        keeps the search's."""
+        return None if self.visible_devices is None else "cuda:0"
 
 
 def visible_gpus(env_value: str | None, count: int) -> list[str]:
@@ -74,8 +69,8 @@ def assign_devices(workers: int, gpus: Sequence[str]) -> list[WorkerDevice]:
     return [WorkerDevice(gpu, per_card[gpu] > 1) for gpu in chosen]
 
 
-def worker_devices(settings: SearchSettings) -> list[WorkerDevice]:
-    """The GPU of each of ``settings.workers`` worker processes on this machine.
+def worker_devices(device: str, workers: int) -> list[WorkerDevice]:
+    """The GPU of each of ``workers`` worker processes on this machine, for a search on ``device``.
 
     ``cuda:N`` puts every worker on card N; ``cuda`` and ``auto`` (on a CUDA machine) spread
     them over the visible cards. Reads the device count only: no CUDA context is created here.
@@ -87,12 +82,12 @@ def worker_devices(settings: SearchSettings) -> list[WorkerDevice]:
 
     from archbench.hwprofile import parse_device, resolve_device
 
-    kind, index = parse_device(settings.device)
+    kind, index = parse_device(device)
     if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
-        return assign_devices(settings.workers, [])
+        return assign_devices(workers, [])
     resolve_device(f"cuda:{index or 0}")  # checks it exists without initializing CUDA
     gpus = visible_gpus(os.environ.get(VISIBLE_DEVICES), torch.cuda.device_count())
-    return assign_devices(settings.workers, gpus if index is None else [gpus[index]])
+    return assign_devices(workers, gpus if index is None else [gpus[index]])
 
 
 @contextlib.contextmanager

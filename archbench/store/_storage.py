@@ -3,8 +3,8 @@
 SQLite by default (``results/archbench.db``, which optuna-dashboard opens as-is), any SQLAlchemy
 URL (PostgreSQL for several machines, through whichever driver is installed), or a journal file
 (``*.log``/``*.journal``), which Optuna recommends for several processes on one machine. RDB
-storages get a heartbeat, so a worker killed with SIGKILL leaves no trial RUNNING forever: the
-next search fails it and retries its config (``_ledger.retry``).
+storages opened with a heartbeat fail the trials of a worker killed with SIGKILL; the search
+passes the callback that retries their configs (``search/_ledger.retry``).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 import importlib
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-from archbench.search._ledger import retry
+from optuna.trial import FrozenTrial
 
 DEFAULT_STORAGE = "sqlite:///results/archbench.db"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -67,9 +67,16 @@ def normalize_storage_url(storage: str | None) -> str:
 
 
 def open_storage(
-    storage: str | None, *, heartbeat_seconds: int | None = 30, create: bool = True
+    storage: str | None,
+    *,
+    heartbeat_seconds: int | None = None,
+    on_stale: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    create: bool = True,
 ) -> optuna.storages.BaseStorage:
     """Opens (and with ``create`` makes the folder of) the storage behind ``storage``.
+
+    ``heartbeat_seconds`` turns on an RDB storage's heartbeat, and ``on_stale`` is called with
+    each trial it finds stale.
 
     Without ``create`` a missing file is an error, so that a mistyped path for reading leaves no
     empty database behind; the message lists the storage files next to it.
@@ -99,8 +106,8 @@ def open_storage(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                if heartbeat_seconds:
-                    kwargs["heartbeat_stale_trial_callback"] = retry
+                if heartbeat_seconds and on_stale is not None:
+                    kwargs["heartbeat_stale_trial_callback"] = on_stale
                 return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open this URL"
             if _lost_schema_race(exc) and attempt < SCHEMA_RACE_ATTEMPTS:

@@ -22,7 +22,7 @@ from typing import Any
 
 import ray
 
-from archbench.search._gpus import environment
+from archbench.gpus import environment
 
 PROBE_SECONDS = 5.0
 # Attempts (about a second each) ray.init makes to reach the head once the port answered; Ray's

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._status import FAILED, HAS_TRAINED, PRUNED, REJECTED, RUNNING, TRAINED
+from archbench.store._status import FAILED, HAS_TRAINED, PRUNED, REJECTED, RUNNING, TRAINED
 
 if TYPE_CHECKING:
     from archbench.budget import Decision

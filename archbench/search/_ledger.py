@@ -4,7 +4,7 @@ Optuna's private API.
 A trial is owned from the write that makes it RUNNING (``ask``), claims one of the ``--trials N``
 slots after its budget decision (``claim``), and is recorded when it ends; docs/CONTRACTS.md
 draws the states.
-A process that died is told apart on this host by its pid and start time (``is_dead``); its
+A process that died is told apart on this host by its pid and start time (``Owner.is_dead``); its
 RUNNING trials are failed by the next sweep, and the configs of those that held a claim retried.
 
 **Why a claim never lets more than N train** (any storage whose reads see every committed write:
@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import os
-import socket
 import warnings
 from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -37,78 +35,17 @@ from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
 from optuna.trial import FrozenTrial, TrialState
 
 from archbench.search._settle import Ending, settle
-from archbench.store import OWNER, RUN_ATTRS, Owner, is_rejected, is_trained, status_attrs
+from archbench.store import (
+    OWNER,
+    RUN_ATTRS,
+    Owner,
+    is_rejected,
+    is_trained,
+    owner_of,
+    status_attrs,
+)
 
 MAX_RETRIES = 2  # retries of one config whose trial died
-
-
-def host_name() -> str:
-    return socket.gethostname()
-
-
-def process_start_time(pid: int) -> str | None:
-    """When ``pid`` started, in the OS's own units; None when it is gone or cannot be told.
-
-    Linux: field 22 of ``/proc/<pid>/stat`` (clock ticks since boot); a zombie counts as gone.
-    Elsewhere psutil's ``create_time`` where psutil is installed.
-    """
-    stat = f"/proc/{pid}/stat"
-    if os.path.exists("/proc/self/stat"):
-        try:
-            with open(stat) as file:
-                text = file.read()
-        except OSError:
-            return None
-        fields = text.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
-        if fields[0] in ("Z", "X"):  # killed, not yet reaped
-            return None
-        return f"proc:{fields[19]}"
-    try:
-        import psutil
-    except ImportError:
-        return "unknown" if _pid_exists(pid) else None
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return f"psutil:{process.create_time():.2f}"
-    except psutil.Error:
-        return None
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@functools.lru_cache(maxsize=1)
-def _me() -> tuple[str, int, str | None]:
-    pid = os.getpid()
-    return host_name(), pid, process_start_time(pid)
-
-
-def this_process(trial_number: int | None, *, claimed: bool = False) -> Owner:
-    """The owner record of this process for trial ``trial_number``."""
-    host, pid, started = _me()
-    if pid != os.getpid():  # a forked child: not the cached process
-        _me.cache_clear()
-        host, pid, started = _me()
-    return Owner(host, pid, started, trial_number, claimed)
-
-
-def is_dead(owner: Owner) -> bool:
-    """True only when ``owner`` ran on this host and is gone (or its pid now names another)."""
-    if owner.host != host_name():
-        return False
-    started = process_start_time(owner.pid)
-    if started is None:
-        return True
-    return owner.started not in (None, "unknown") and started not in ("unknown", owner.started)
 
 
 def ask(study: optuna.Study) -> optuna.Trial:
@@ -120,12 +57,12 @@ def ask(study: optuna.Study) -> optuna.Trial:
     """
     study._thread_local.cached_all_trials = None  # as Study.ask: read the storage afresh
     for waiting in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        if _take(study._storage, waiting._trial_id, this_process(waiting.number).to_dict()):
+        if _take(study._storage, waiting._trial_id, Owner.this_process(waiting.number).to_dict()):
             return optuna.Trial(study, waiting._trial_id)
     template = FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(),
         datetime_complete=None, params={}, distributions={},
-        user_attrs={OWNER: this_process(None).to_dict()}, system_attrs={},
+        user_attrs={OWNER: Owner.this_process(None).to_dict()}, system_attrs={},
         intermediate_values={}, trial_id=-1,
     )  # fmt: skip
     return optuna.Trial(study, study._storage.create_new_trial(study._study_id, template))
@@ -181,7 +118,7 @@ def claim(study: optuna.Study, trial: optuna.Trial, attrs: Mapping[str, Any]) ->
 
 def claim_attrs(number: int) -> dict[str, Any]:
     """The owner attr that marks this process's ownership of trial ``number`` as a claim."""
-    return {OWNER: this_process(number, claimed=True).to_dict()}
+    return {OWNER: Owner.this_process(number, claimed=True).to_dict()}
 
 
 def write(
@@ -229,7 +166,7 @@ def write_attrs(
 def holds_slot(trial: FrozenTrial) -> bool:
     """Trained, pruned after training, or RUNNING with a claim of its own."""
     if trial.state == TrialState.RUNNING:
-        owner = Owner.of(trial)
+        owner = owner_of(trial)
         return owner is not None and owner.claimed
     return is_trained(trial)
 
@@ -262,8 +199,8 @@ def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
     if trials is None:
         trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in trials:
-        owner = Owner.of(trial)
-        if trial.state != TrialState.RUNNING or owner is None or not is_dead(owner):
+        owner = owner_of(trial)
+        if trial.state != TrialState.RUNNING or owner is None or not owner.is_dead():
             continue
         died = f"its process (pid {owner.pid} on {owner.host}) died"
         settled = settle(
@@ -311,7 +248,7 @@ def reown(study: optuna.Study, numbers: Iterable[int]) -> list[int]:
     for number in sorted(numbers):
         trial_id = _trial_id(study, number)
         if storage.get_trial(trial_id).state == TrialState.RUNNING:
-            owner = this_process(number, claimed=True)
+            owner = Owner.this_process(number, claimed=True)
             storage.set_trial_user_attr(trial_id, OWNER, owner.to_dict())
             owned.append(number)
     return owned

@@ -22,7 +22,7 @@ from archbench.evaluators import Evaluator, LatencyRejection, TrialRunner, descr
 from archbench.gpus import WorkerDevice, environment, worker_devices
 from archbench.models import get_preset
 from archbench.search._context import TrialContext
-from archbench.search._ledger import claim, host_name, owning_asks, sweep_and_count, write
+from archbench.search._ledger import claim, owning_asks, sweep_and_count, write
 from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._settle import Ending, StopPolicy, settle
@@ -38,6 +38,7 @@ from archbench.store import (
     TRAINED,
     Placement,
     decision_attrs,
+    host_name,
     result_attrs,
     status_attrs,
     trial_status,

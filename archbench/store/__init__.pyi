@@ -1,3 +1,8 @@
+from ._owner import (
+    Owner as Owner,
+    host_name as host_name,
+    process_start_time as process_start_time,
+)
 from ._record import (
     BASELINE as BASELINE,
     BENCHMARK as BENCHMARK,
@@ -20,13 +25,13 @@ from ._record import (
     STATUS as STATUS,
     VAL_ACCURACY as VAL_ACCURACY,
     ZERO_COST as ZERO_COST,
-    Owner as Owner,
     Placement as Placement,
     TrialRecord as TrialRecord,
     counts_by_status as counts_by_status,
     decision_attrs as decision_attrs,
     is_rejected as is_rejected,
     is_trained as is_trained,
+    owner_of as owner_of,
     result_attrs as result_attrs,
     status_attrs as status_attrs,
     trained_count as trained_count,

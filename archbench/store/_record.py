@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from archbench.store._owner import Owner
 from archbench.store._status import FAILED, HAS_TRAINED, PRUNED, REJECTED, RUNNING, TRAINED
 
 if TYPE_CHECKING:
@@ -58,42 +59,16 @@ RUN_ATTRS = frozenset(
 
 
 @dataclass(frozen=True)
-class Owner:
-    """The process that runs a trial, from the trial's first write; ``started`` tells a reused
-    pid apart, ``claimed`` whether the trial holds one of the ``--trials`` slots."""
-
-    host: str
-    pid: int
-    started: str | None
-    # The trial it was written for (None: with the trial, before its number was known); an owner
-    # copied onto another trial owns nothing.
-    trial: int | None
-    claimed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def of(cls, trial: FrozenTrial) -> Owner | None:
-        """The owner written for this very trial, or None."""
-        value = trial.user_attrs.get(OWNER)
-        if not isinstance(value, Mapping) or value.get("trial", -1) not in (None, trial.number):
-            return None
-        return cls(
-            str(value["host"]),
-            int(value["pid"]),
-            value.get("started"),
-            trial.number,
-            value.get("claimed") is True,
-        )
-
-
-@dataclass(frozen=True)
 class Placement:
     """Where a trial trained: the host, and on Ray the node."""
 
     host: str
     ray_node_id: str | None = None
+
+
+def owner_of(trial: FrozenTrial) -> Owner | None:
+    """The owner written for this very trial, or None."""
+    return Owner.read(trial.user_attrs.get(OWNER), trial.number)
 
 
 def decision_attrs(decision: Decision) -> dict[str, Any]:
@@ -221,7 +196,7 @@ class TrialRecord:
             epochs_trained=attrs.get(EPOCHS_TRAINED),
             profile=dict(profile) if isinstance(profile, Mapping) else None,
             baseline=attrs.get(BASELINE),
-            owner=Owner.of(trial),
+            owner=owner_of(trial),
             host=attrs.get(HOST),
             ray_node_id=attrs.get(RAY_NODE_ID),
             ray_trial_id=attrs.get(RAY_TRIAL_ID),

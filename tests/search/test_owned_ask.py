@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from archbench.search._ledger import _take, ask, sweep_and_count
-from archbench.store import OWNER, Owner, open_storage
+from archbench.store import OWNER, Owner, open_storage, owner_of
 from tests.conftest import child_env
 
 # Asks on the study, and is killed once the trial is RUNNING in the storage: before ``ask``
@@ -55,7 +55,7 @@ def test_a_process_killed_as_it_asks_leaves_a_trial_the_sweep_fails(
     assert killed.returncode == -signal.SIGKILL, stderr
     [asked] = study.get_trials()
     assert asked.state == TrialState.RUNNING
-    owner = Owner.of(asked)
+    owner = owner_of(asked)
     assert owner is not None and owner.pid == killed.pid and not owner.claimed
 
     sweep_and_count(study)

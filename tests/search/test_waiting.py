@@ -9,8 +9,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from archbench.search._ledger import host_name, process_start_time, reown, sweep_and_count
-from archbench.store import OWNER, POOL_INDEX, Owner, open_storage
+from archbench.search._ledger import reown, sweep_and_count
+from archbench.store import OWNER, POOL_INDEX, Owner, host_name, open_storage, process_start_time
 
 
 def dead_owner(trial: int) -> dict:

@@ -210,8 +210,8 @@ def _score_space(
 ) -> None:
     from archbench.budget import Budget, ensure_feasible
     from archbench.models import count_params
-    from archbench.search import feasible_pool
     from archbench.spaces import get_space
+    from archbench.zerocost import feasible_pool
 
     space = get_space(space_name)
     budget = Budget(

@@ -16,6 +16,7 @@ from archbench.evaluators._protocol import (
     TrialError,
     TrialOutcome,
     describe_failure,
+    free_accelerator_memory,
 )
 from archbench.evaluators._proxy import ProxyTraining, TrialData
 from archbench.evaluators._runner import TrialRunner
@@ -34,4 +35,5 @@ __all__ = [
     "TrialOutcome",
     "TrialRunner",
     "describe_failure",
+    "free_accelerator_memory",
 ]

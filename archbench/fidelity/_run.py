@@ -24,10 +24,10 @@ from archbench.store import open_storage
 from archbench.zerocost import (
     ENSEMBLE,
     ensemble_members,
+    feasible_pool,
     get_score,
     mean_rank,
     resolve_scores,
-    sample_feasible,
     score_configs,
     scoring_batches,
 )
@@ -184,13 +184,7 @@ def _pool(
                     f" not {wanted[key]!r}; pick another --study name"
                 )
         return [dict(p) for p in stored["pool"]]
-    pool = sample_feasible(
-        space,
-        settings.samples,
-        accept=lambda cfg: not decide(cfg, settings.budget).rejected,
-        shape=shape,
-        seed=settings.seed,
-    )
+    pool = feasible_pool(space, settings.budget, shape, settings.samples, settings.seed)
     params = [candidate.params for candidate in pool]
     parent.set_user_attr(RUN_ATTR, {**wanted, "pool": params})
     return params

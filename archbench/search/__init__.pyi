@@ -4,7 +4,6 @@ from ._prescreen import (
     PRESCREEN_ATTR as PRESCREEN_ATTR,
     Prescreening as Prescreening,
     ScoredPool as ScoredPool,
-    feasible_pool as feasible_pool,
 )
 from ._run import (
     BestTrial as BestTrial,

@@ -11,7 +11,6 @@ trials), and each carries its score as the ``zero_cost`` trial attr.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +19,13 @@ from typing import Any
 import optuna
 import torch
 
-from archbench.budget import Budget, decide
+from archbench.budget import decide
+from archbench.evaluators import free_accelerator_memory
 from archbench.search._context import TrialContext
 from archbench.search._settings import SearchSettings
-from archbench.spaces import DataShape, FixedParam, SearchSpace
+from archbench.spaces import FixedParam, SearchSpace
 from archbench.store import zero_cost_attrs
-from archbench.zerocost import Candidate, sample_feasible
+from archbench.zerocost import feasible_pool
 
 PRESCREEN_ATTR = "prescreen"  # study user attr: the scored pool (``ScoredPool.to_attr``)
 
@@ -46,19 +46,6 @@ class Prescreening:
     @property
     def done(self) -> bool:
         return self.scored == self.total
-
-
-def feasible_pool(
-    space: SearchSpace, budget: Budget, shape: DataShape, count: int, seed: int
-) -> list[Candidate]:
-    """``count`` distinct seeded configs of ``space`` that a trial's budget check accepts.
-
-    Raises:
-        ValueError: too few feasible configs turn up (``sample_feasible``).
-    """
-    return sample_feasible(
-        space, count, accept=lambda cfg: not decide(cfg, budget).rejected, shape=shape, seed=seed
-    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +159,7 @@ def score_pool(context: TrialContext, emit: Callable[[Prescreening], None]) -> S
         device=device,
         on_scored=scored,
     )
-    release_device_memory(device)
+    free_accelerator_memory()  # the first trial's process probes the card's free memory
     return ScoredPool(
         score=score,
         seed=seed,
@@ -191,14 +178,6 @@ def prescreen_device(settings: SearchSettings) -> torch.device:
     if settings.backend == "ray":
         return torch.device("cpu")
     return resolve_device(settings.device)
-
-
-def release_device_memory(device: torch.device) -> None:
-    """Hands the scoring's cached CUDA blocks back to the driver before the first trial, so
-    trial processes probing the same card see its memory free (the context stays)."""
-    if device.type == "cuda":
-        gc.collect()
-        torch.cuda.empty_cache()
 
 
 def searched_params(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Zero-cost scores: rank architectures at initialisation, from one batch, in well under a second.
 
 ``score_config`` scores one config; ``score_configs`` scores a set and ranks the ``ensemble``
-across it; ``sample_feasible`` draws the budget-checked configs to score. The scores, their papers,
+across it; ``feasible_pool`` draws the configs within a budget to score. The scores, their papers,
 formulas and batch-norm handling are in ``docs/zerocost.md``.
 """
 
 from archbench.zerocost import _scores  # noqa: F401  (registers the built-in scores)
-from archbench.zerocost._pool import Candidate, sample_feasible
+from archbench.zerocost._pool import Candidate, feasible_pool, sample_feasible
 from archbench.zerocost._probe import Batch, Probe
 from archbench.zerocost._registry import (
     ENSEMBLE,
@@ -37,6 +37,7 @@ __all__ = [
     "ZeroCostScore",
     "best_first",
     "ensemble_members",
+    "feasible_pool",
     "get_score",
     "list_scores",
     "mean_rank",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archbench.budget import Budget, decide
 from archbench.models import ModelConfig
 from archbench.spaces import DataShape, SearchSpace
 
@@ -66,4 +67,17 @@ def sample_feasible(
     raise ValueError(
         f"samples: only {len(found)} distinct feasible configs of space {space.name!r} in "
         f"{draws} draws; relax the budget or ask for fewer"
+    )
+
+
+def feasible_pool(
+    space: SearchSpace, budget: Budget, shape: DataShape, count: int, seed: int
+) -> list[Candidate]:
+    """``count`` distinct seeded configs of ``space`` that a trial's budget check accepts.
+
+    Raises:
+        ValueError: too few feasible configs turn up (``sample_feasible``).
+    """
+    return sample_feasible(
+        space, count, accept=lambda cfg: not decide(cfg, budget).rejected, shape=shape, seed=seed
     )

@@ -17,12 +17,12 @@ from archbench.search import (
     ProgressEvent,
     ScoredPool,
     SearchSettings,
-    feasible_pool,
     run,
 )
 from archbench.search._context import TrialContext
 from archbench.search._ledger import without_rejections
 from archbench.store import PRUNED, TRAINED, TrialRecord, open_storage, trial_status
+from archbench.zerocost import feasible_pool
 from tests.conftest import invoke, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
 

@@ -1,9 +1,6 @@
-"""The trial context: a search's settings resolved once, and the evaluator its trials use.
-
-The process that prepares the study resolves the settings (``TrialContext.of``) and hands the
-context to its workers and Ray actors, which only set their own device. ``evaluator`` makes the
-search's evaluator (``archbench.evaluators``) from it: the ``--benchmark`` table, else proxy
-training; neither backend knows which it has.
+"""The trial context: a search's settings resolved once, and the evaluator its trials use
+(``archbench.evaluators``): the ``--benchmark`` table, else proxy training; neither backend
+knows which it has.
 """
 
 from __future__ import annotations
@@ -25,10 +22,9 @@ if TYPE_CHECKING:
 class TrialContext:
     """What the trials of a search share: its settings, and what they resolve to, once.
 
-    The process that prepares the study makes it (``of``) and hands it to its workers and Ray
-    actors, which only set their own device (``on_device``): the space, data shape and recipe
-    are not built again. What they resolve is left out of their equality (it follows from the
-    settings), so a Ray actor can key its evaluator on the context.
+    Workers and Ray actors get it from the process that prepared the study and only set their
+    device (``on_device``). What the settings resolve to is left out of equality, so that a Ray
+    actor can key its evaluator on the context.
 
     Attributes:
         device: where this process's trials run: the settings' device until a worker or an

@@ -67,7 +67,7 @@ class Objective:
         self.refused = False  # the last claim was refused
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
-        """Evaluates one trial; any failure is stored with its reason before Optuna sees it."""
+        """Evaluates one trial; a failure is stored with its reason before Optuna sees it."""
         try:
             return self._evaluate(trial)
         except (optuna.TrialPruned, _Settled):
@@ -203,17 +203,12 @@ def run_worker(
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     gpu: WorkerDevice = WorkerDevice(),
 ) -> None:
-    """Runs trials of the prepared ``study`` in this process until it holds
-    ``--trials`` trained trials.
+    """Runs trials of the prepared ``study`` in this process, on its card ``gpu``, until it
+    holds ``--trials`` trained trials.
 
-    ``gpu`` is this worker's card, when the search spreads its workers over several.
-
-    Other processes may run trials of the same study at the same time, on this machine or
-    others: every accepted config claims its slot through the storage before it trains
-    (``_ledger.py``), and the process stops after the trial whose claim took the last slot. At
-    start and at each claim, RUNNING trials of dead local processes are failed and their
-    configs retried. A process whose claim finds the slots taken records a ``quota reached``
-    rejection, reads the study again, and stops unless a slot is free.
+    Other processes, here or on other machines, may run trials of the study at the same time:
+    the process stops after the trial whose claim took the last slot (``_ledger.claim``), or
+    when a refused claim reads the slots full.
 
     Raises:
         SearchAborted: after too many rejections in a row, or too many failures.

@@ -1,10 +1,8 @@
 """Training a given pool of configs, each once: the search core as a trainer (``fidelity``).
 
-``train_configs`` enqueues the pool's configs (by their sampled params, each tagged with its
-``pool_index``) in the settings' study and runs the search until each has trained or failed.
-The study is the one source of truth: a rerun enqueues only the configs it has neither trained
-nor failed, so nothing trains twice, and a config that failed stays missing rather than being
-replaced by another draw.
+``train_configs`` enqueues the pool's configs, each tagged with its ``pool_index``, and runs the
+search until each has trained or failed. A rerun enqueues only what the study has neither
+trained nor failed: nothing trains twice, and a failed config is not replaced by another draw.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """Prescreening: score K feasible configs at initialisation, train the best ones first.
 
-``--prescreen K --zero-cost SCORE`` draws K distinct configs that pass the search's budget check
-(the same ``decide`` as every trial), scores them on seeded batches of the search's training
-split, and stores the pool and its scores in the study (``PRESCREEN_ATTR``), so that a resumed
-search reads them back instead of scoring again. The best ``settings.prescreen_count`` configs
-are the first trials: ``prepare_study`` enqueues them, and both backends' ``ask`` pops them
-first. They train like any trial, so the sampler learns from them (TPE counts them as startup
-trials), and each carries its score as the ``zero_cost`` trial attr.
+``--prescreen K --zero-cost SCORE`` scores K configs within the budget on the trials' training
+split and stores the pool and its scores in the study (``PRESCREEN_ATTR``), so that a resume
+reads them back. ``prepare_study`` enqueues the best ``settings.prescreen_count`` as the first
+trials; they train like any trial, so the sampler learns from them.
 """
 
 from __future__ import annotations

@@ -231,25 +231,15 @@ class Recorder:
 
 
 class BudgetedSearcher(Searcher):
-    """Proposes configs within the parameter budget, asked on archbench's study, until
-    ``--trials`` have trained.
+    """Proposes configs within the budget, asked on archbench's study, until ``--trials``
+    have trained.
 
-    Each proposal is a trial ``ask`` made on the stored study (or popped from its enqueued
-    ones), so the sampler learns from the stored trials, as with Optuna. The trial is owned at
-    once, its params suggested and decoded, and the budget decided before Ray sees it.
-
-    Over-budget proposals are recorded as rejected in that trial (with their constraints, so
-    the study keeps the boundary), then the searcher asks again: they never reach Ray. An
-    accepted proposal claims its trial (``_ledger.py``), so the storage counts it while it is in
-    flight, and trains only if the count after its claim is at most ``--trials``, as with
-    Optuna: drivers that share the study never train more than N. Proposing stops once the
-    trials of the study that trained (ASHA-stopped ones included, as with Optuna's pruner) plus
-    the claimed ones reach ``--trials``; Ray then ends the experiment. A Ray trial that failed
-    frees its slot for another proposal. The count is read from the storage, so a restored
-    experiment counts right even when Ray's snapshot of this searcher is stale.
-
-    With ``pool_only`` (``archbench fidelity``'s pool) the searcher proposes only the
-    study's enqueued trials.
+    Each proposal is the ledger's ``ask`` on the stored study, so the sampler learns from the
+    stored trials and enqueued ones come first, as with Optuna. An over-budget proposal is
+    recorded as rejected and never reaches Ray; an accepted one claims its slot as an Optuna
+    trial does, so drivers that share the study never train more than N. The slots are counted
+    from the storage, so a restored experiment counts right even when Ray's snapshot of this
+    searcher is stale. With ``pool_only`` it proposes only the study's enqueued trials.
     """
 
     def __init__(self, recorder: Recorder, run: str) -> None:
@@ -362,15 +352,12 @@ def _end_unscheduled(trial: optuna.Trial, proposal: dict[str, Any], settled: Set
 
 
 class RecordTrials(tune.Callback):
-    """Records each Ray trial into archbench's study when it ends (in the driver, not workers).
+    """Records each Ray trial into archbench's study when it ends, in the driver, with the
+    status ``settle`` gives it.
 
-    Status follows the Optuna backend: ``trained``; ``pruned`` when ASHA stopped it before the
-    last epoch; ``rejected`` when its measured latency was over the cap; ``failed`` with the
-    trainer's reason, or when its worker died more often than ``--max-failures`` allows.
-
-    In a restored experiment, this driver first owns the stored trials of the unfinished Ray
-    trials (``_ledger.reown``): they train again and are recorded in place, where a sweep
-    would otherwise fail them and retry their configs beside them.
+    A restored experiment first owns the stored trials of its unfinished Ray trials
+    (``_ledger.reown``): they train again in place, where a sweep would fail them and retry
+    their configs beside them.
     """
 
     def __init__(self, recorder: Recorder) -> None:
@@ -458,12 +445,9 @@ def _evaluator(context: TrialContext) -> Evaluator:
 def trainable(config: dict[str, Any], context: TrialContext) -> None:
     """The Ray trainable: the search's evaluator (``TrialContext.evaluator``), one report per epoch.
 
-    Everything the driver records travels in the reports, because ASHA may stop the trial at any
-    of them: the placement and the profile go with the first. Failures the trainer can name
-    (non-finite loss, out of memory) are reported rather than raised, so they are recorded at
-    once and Ray does not retry a config that would fail the same way; ``--max-failures`` is for
-    workers that die. Failure and rejection reports carry a NaN metric, which ASHA's rung
-    quantiles ignore.
+    What the driver records travels in the reports, since ASHA may stop the trial at any of
+    them. Named failures (non-finite loss, out of memory) are reported, not raised, so that Ray
+    does not retry a config that would fail the same way; their NaN metric is ignored by ASHA.
     """
     context = _on_this_actor(context)
     node = ray.get_runtime_context().get_node_id()
@@ -606,11 +590,8 @@ def _fit(tuner: tune.Tuner, study: optuna.Study, run: str) -> None:
 
 class RayBackend:
     """Runs the trials of a prepared study on Ray Tune until it holds ``--trials`` trained
-    trials.
-
-    An interrupted Ray experiment of the study is restored first; a new experiment then trains
-    whatever is still missing (for example after raising ``--trials``), its sampler asking on
-    the study itself. Trials are recorded in the study as they end.
+    trials: an interrupted Ray experiment of the study is restored first, then a new one trains
+    whatever is still missing.
 
     Raises:
         ValueError: for settings the Ray backend cannot run (when made), or an unreachable

@@ -98,8 +98,7 @@ class SearchFinished:
 
 
 class Backend(Protocol):
-    """A search backend: it runs the trials of a prepared study until the study holds
-    ``context.settings.n_trials`` (``_optuna_backend.py``, ``_ray_backend.py``)."""
+    """Runs the trials of a prepared study until it holds ``context.settings.n_trials``."""
 
     def optimize(self, study: optuna.Study, context: TrialContext) -> None: ...
 
@@ -118,14 +117,9 @@ def run(
 ) -> SearchSummary:
     """Runs (or resumes) a search until its study holds ``settings.n_trials`` trained trials.
 
-    The backend checks the settings before anything is built; the settings are then resolved
-    once (``TrialContext``), the study prepared, and the backend runs its trials while this
-    function watches them; it sums the study up at the end.
-
     Args:
-        progress: receives a ``SearchStarted``, then with ``--prescreen`` ``Prescreening`` as
-            configs are scored, then ``TrialCounts`` about once a second, then
-            ``SearchFinished``.
+        progress: receives ``SearchStarted``, ``Prescreening`` while a pool is scored,
+            ``TrialCounts`` about once a second, then ``SearchFinished``.
         fresh: delete the study of this name first.
         verbose: keep Optuna's INFO log lines.
         evaluator: evaluates accepted configs instead of the search's own (Optuna backend, one
@@ -152,12 +146,8 @@ def run(
 
 
 def quiet_optuna() -> None:
-    """Silences Optuna's log lines, its warnings included.
-
-    Each failed trial would otherwise print Optuna's traceback, which reads as a crash; the
-    reason is in the trial's record (``archbench results --state failed``) and the live view
-    counts the failures. ``--verbose`` keeps Optuna's lines.
-    """
+    """Silences Optuna's log lines: a failed trial's traceback reads as a crash, while its
+    reason is in its record (``archbench results --state failed``)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 

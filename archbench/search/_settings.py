@@ -21,6 +21,15 @@ PROFILE_LEVELS = ("none", "basic", "full")
 ISOLATION = ("auto", "inline", "process")
 SCHEDULERS = ("asha", "fifo")
 BACKENDS = ("optuna", "ray")
+CHOICES = {
+    "sampler": SAMPLERS, "pruner": PRUNERS, "profile": PROFILE_LEVELS, "isolation": ISOLATION,
+    "backend": BACKENDS,
+}  # fmt: skip
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{option}: {value!r} is unknown; choose {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -42,8 +51,7 @@ class RaySettings:
     storage_path: str | None = None
 
     def __post_init__(self) -> None:
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler: choose {', '.join(SCHEDULERS)}, got {self.scheduler!r}")
+        _check_choice("scheduler", self.scheduler, SCHEDULERS)
         if self.grace_period < 1:
             raise ValueError(f"grace_period: must be >= 1 epoch, got {self.grace_period}")
         if self.reduction_factor < 2:
@@ -92,6 +100,8 @@ class SearchSettings:
     benchmark: str | None = None
 
     def __post_init__(self) -> None:
+        for option, choices in CHOICES.items():
+            _check_choice(option, getattr(self, option), choices)
         if self.n_trials < 1:
             raise ValueError(f"trials: must be >= 1, got {self.n_trials}")
         if not self.objectives or any(o not in OBJECTIVES for o in self.objectives):
@@ -101,18 +111,10 @@ class SearchSettings:
             )
         if self.objectives[0] != "accuracy" or len(set(self.objectives)) != len(self.objectives):
             raise ValueError("objective: the first objective must be accuracy, each at most once")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler: {self.sampler!r} is unknown; choose {', '.join(SAMPLERS)}")
         if self.sampler == "nsga2" and len(self.objectives) < 2:
             raise ValueError("sampler: nsga2 is for multi-objective searches, e.g. accuracy,params")
         if self.sampler == "rea" and len(self.objectives) > 1:
             raise ValueError("sampler: rea optimizes accuracy alone; use nsga2 or tpe for two")
-        if self.pruner not in PRUNERS:
-            raise ValueError(f"pruner: {self.pruner!r} is unknown; choose {', '.join(PRUNERS)}")
-        if self.profile not in PROFILE_LEVELS:
-            raise ValueError(f"profile: choose {', '.join(PROFILE_LEVELS)}, got {self.profile!r}")
-        if self.isolation not in ISOLATION:
-            raise ValueError(f"isolation: choose {', '.join(ISOLATION)}, got {self.isolation!r}")
         if not 0.0 < self.subset <= 1.0:
             raise ValueError(f"subset: must be in (0, 1], got {self.subset}")
         if self.epochs is not None and self.epochs < 1:
@@ -123,8 +125,6 @@ class SearchSettings:
             )
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend: {self.backend!r} is unknown; choose optuna or ray")
         if self.profile == "none" and set(self.objectives) & {"latency", "throughput"}:
             raise ValueError(
                 "profile: latency and throughput objectives need --profile basic or full"

@@ -291,7 +291,8 @@ def test_infeasible_space_fails_before_the_first_trial(tiny_space: Path, tmp_pat
 @pytest.mark.parametrize(
     ("option", "value"),
     [("--max-params", budget) for budget in ["abc", "-5M", "0", "5MM", "1.5"]]
-    + [("--backend", "optuan")],
+    + [("--backend", "optuan"), ("--sampler", "tpee"), ("--pruner", "medain")]
+    + [("--profile", "fulll"), ("--isolation", "forked")],
 )
 def test_bad_options_exit_2_with_one_line(option: str, value: str, tmp_path: Path) -> None:
     storage = tmp_path / "s.db"

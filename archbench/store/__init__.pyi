@@ -34,7 +34,6 @@ from ._record import (
     owner_of as owner_of,
     result_attrs as result_attrs,
     status_attrs as status_attrs,
-    trained_count as trained_count,
     trial_status as trial_status,
     zero_cost_attrs as zero_cost_attrs,
 )

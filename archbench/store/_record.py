@@ -132,12 +132,6 @@ def counts_by_status(study: optuna.Study) -> Counter[str]:
     return Counter(trial_status(t) for t in trials)
 
 
-def trained_count(study: optuna.Study) -> int:
-    """Trials that trained, to completion or until the pruner stopped them."""
-    counts = counts_by_status(study)
-    return sum(counts[status] for status in HAS_TRAINED)
-
-
 def is_rejected(trial: FrozenTrial) -> bool:
     """Rejected by the budget (a positive constraint) or by a full quota (its status).
 

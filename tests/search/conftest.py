@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 import yaml
 
 from archbench.budget import Budget
 from archbench.search import SearchSettings
+from archbench.store import is_trained
 
 TINY_SPACE = {
     "name": "tiny",
@@ -77,3 +79,9 @@ def ray_address() -> Iterator[str]:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+def trained_count(study: optuna.Study) -> int:
+    """Trials that trained, to completion or until the pruner stopped them: the ``--trials``
+    count."""
+    return sum(is_trained(t) for t in study.get_trials(deepcopy=False))

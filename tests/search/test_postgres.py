@@ -17,9 +17,9 @@ from typing import Any
 import optuna
 import pytest
 
-from archbench.store import POSTGRES_MISSING, normalize_storage_url, open_storage, trained_count
+from archbench.store import POSTGRES_MISSING, normalize_storage_url, open_storage
 from tests.conftest import child_env, invoke, run_cli
-from tests.search.conftest import tiny_search_args
+from tests.search.conftest import tiny_search_args, trained_count
 
 DRIVERS = ("psycopg", "psycopg2")
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from archbench.store import is_trained, open_storage, trained_count
+from archbench.store import is_trained, open_storage
 from tests import _ray_cluster
 from tests._ports import free_port
 from tests.conftest import REPO, invoke
-from tests.search.conftest import tiny_search_args
+from tests.search.conftest import tiny_search_args, trained_count
 
 pytest.importorskip("ray")
 

@@ -28,11 +28,10 @@ from archbench.store import (
     TRAINED,
     counts_by_status,
     open_storage,
-    trained_count,
     trial_status,
 )
 from tests.conftest import child_env, run_cli
-from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings
+from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings, trained_count
 
 
 def settings_for(space: Path, storage: str, trials: int, **overrides: Any) -> SearchSettings:

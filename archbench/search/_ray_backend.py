@@ -158,6 +158,7 @@ class Recorder:
         self.epochs = context.recipe.epochs
         self._study: optuna.Study | None = study
         self._recorded: set[str] | None = None
+        self.policy = StopPolicy.of(self.settings)  # told what ``settle`` says of each trial
 
     def __getstate__(self) -> dict[str, Any]:
         """Ray keeps the searcher, and so this recorder, with the experiment: not the study."""
@@ -194,7 +195,8 @@ class Recorder:
     ) -> None:
         """Writes one trial's record, with the user attrs of the Optuna backend
         (docs/CONTRACTS.md), its status and constraints as ``settle`` decided them, into the
-        trial its proposal was asked on; as a trial of its own when a sweep failed that one.
+        trial its proposal was asked on (as a trial of its own when a sweep failed that one), and
+        tells the stop policy.
         """
         if ray_trial_id in self.recorded_ids():
             return
@@ -228,6 +230,7 @@ class Recorder:
         if not finish_in_place(self.study, proposal["trial"], trial):
             self.study.add_trial(trial)
         self.recorded_ids().add(ray_trial_id)
+        settled.tell(self.policy)
 
 
 class BudgetedSearcher(Searcher):
@@ -249,7 +252,10 @@ class BudgetedSearcher(Searcher):
         self.space = recorder.context.space
         self.shape = recorder.context.shape
         self.live: dict[str, int] = {}  # Ray trials in flight -> their stored trials
-        self.policy = StopPolicy.of(recorder.settings)
+
+    @property
+    def policy(self) -> StopPolicy:
+        return self.recorder.policy
 
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict, **spec: Any
@@ -313,24 +319,16 @@ class BudgetedSearcher(Searcher):
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
-        """Tells the stop policy; ``RecordTrials`` writes the record right after (Ray calls
-        the searcher first, then the callbacks, before it asks for another config)."""
-        if self.live.pop(trial_id, None) is None:
-            return
-        result = result or {}
-        if not error and f"{KEY}/metrics/{METRIC}" in result:  # its last report was an epoch
-            return
-        if not error and f"{KEY}/rejected" in result:  # measured latency over the cap
-            self.policy.rejected()
-        else:
-            self.policy.failed(result.get(f"{KEY}/failed", "the Ray worker died"))
+        """``RecordTrials`` records the trial and tells the stop policy right after: Ray calls
+        the searcher, then the callbacks, before it asks for another config."""
+        self.live.pop(trial_id, None)
 
     def get_state(self) -> dict[str, Any]:
         return {"live": self.live, "policy": asdict(self.policy)}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.live = state["live"]
-        self.policy = StopPolicy(**state["policy"])
+        self.recorder.policy = StopPolicy(**state["policy"])
 
     def save(self, checkpoint_path: str) -> None:
         """What Ray keeps with the experiment for ``Tuner.restore``."""

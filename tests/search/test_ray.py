@@ -247,6 +247,8 @@ def test_trial_endings_map_to_archbench_statuses(tiny_space: Path, tmp_path: Pat
     assert trials["c"].user_attrs["epochs_trained"] == 1
     assert trial_status(trials["d"]) == FAILED
     assert "errored 2 time(s)" in trials["d"].user_attrs["reason"]
+    # The stop policy is told what settle decided, once per recorded trial: two failures.
+    assert callback.recorder.policy.failures == 2
 
 
 def test_enqueued_trials_are_proposed_first_and_recorded_in_place(

@@ -25,7 +25,7 @@ from archbench.models import config_from_dict, count_params
 from archbench.results._columns import DEFAULT_EXPORT_RECIPE
 from archbench.results._leaderboard import rank_trials
 from archbench.results._trials import TrialRow, objectives_of, read_trials
-from archbench.store import HAS_TRAINED, TRAINED
+from archbench.store import HAS_TRAINED, TRAINED, VERSION_ATTR, SearchSpec
 
 if TYPE_CHECKING:
     from archbench.train import TrainRecipe
@@ -139,10 +139,10 @@ def export_card(
         raise ValueError(
             f"trial {row.number}: the stored n_params {row.n_params:,} differs from the config's "
             f"{n_params:,}; the study was written by archbench "
-            f"{study.user_attrs.get('archbench_version', '?')}, this is {archbench.__version__}"
+            f"{study.user_attrs.get(VERSION_ATTR, '?')}, this is {archbench.__version__}"
         )
     flops = build_and_count_flops(cfg)
-    attrs = study.user_attrs
+    spec = SearchSpec.read(study.user_attrs)
     objectives = objectives_of(study)
     return {
         "model": cfg.to_dict(),
@@ -150,13 +150,13 @@ def export_card(
         "flops": flops.flops,
         "macs": flops.macs,
         "metrics": {
-            "dataset": attrs.get("dataset"),
-            "subset": attrs.get("subset"),
+            "dataset": spec.dataset,
+            "subset": spec.subset,
             "val_accuracy": row.val_accuracy,
             "epochs_trained": row.epochs_trained,
             "objectives": dict(zip(objectives, row.values)) if row.values is not None else None,
             "history": [dict(epoch) for epoch in row.metrics],
-            "proxy_recipe": attrs.get("recipe"),
+            "proxy_recipe": spec.recipe,
         },
         "profile": row.profile,
         "recipe": recipe.to_dict(),
@@ -166,9 +166,9 @@ def export_card(
             "trial": row.number,
             "status": row.status,
             "baseline": row.baseline,
-            "space": attrs.get("space"),
-            "max_params": attrs.get("max_params"),
-            "search_archbench_version": attrs.get("archbench_version"),
+            "space": spec.space,
+            "max_params": spec.max_params,
+            "search_archbench_version": study.user_attrs.get(VERSION_ATTR),
             "archbench_version": archbench.__version__,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
@@ -253,7 +253,7 @@ def export_trials(
     """
     from archbench.train import resolve_recipe  # torch-backed: loaded only to export
 
-    dataset = study.user_attrs.get("dataset")
+    dataset = SearchSpec.read(study.user_attrs).dataset
     train_recipe = resolve_recipe(recipe)
     images = train_images(dataset, train_recipe)
     if images is not None:

@@ -25,7 +25,7 @@ from archbench.results._trials import (
     read_trials,
     short_reason,
 )
-from archbench.store import STATUSES, TRAINED, list_study_names, open_storage
+from archbench.store import STATUSES, TRAINED, SearchSpec, list_study_names, open_storage
 
 # Shown even when empty: they say what happened to each trial.
 ALWAYS_SHOWN = ("rank", "trial", "val accuracy", "params", "epochs", "state")
@@ -187,7 +187,7 @@ def leaderboard(
     return Leaderboard(
         study=study.study_name,
         objectives=objectives,
-        max_params=study.user_attrs.get("max_params"),
+        max_params=SearchSpec.read(study.user_attrs).max_params,
         counts={status: sum(row.status == status for row in rows) for status in STATUSES},
         sort=sort or "accuracy",
         state=state,
@@ -264,12 +264,13 @@ def list_studies(storage: str | None) -> list[StudyOverview]:
     for name in list_study_names(backend):
         study = optuna.load_study(study_name=name, storage=backend)
         board = leaderboard(study, state=TRAINED, top=1)
+        spec = SearchSpec.read(study.user_attrs)
         overviews.append(
             StudyOverview(
                 name=name,
                 objectives=board.objectives,
-                space=study.user_attrs.get("space"),
-                dataset=study.user_attrs.get("dataset"),
+                space=spec.space,
+                dataset=spec.dataset,
                 max_params=board.max_params,
                 counts=board.counts,
                 best=board.entries[0].trial if board.entries else None,

@@ -23,7 +23,7 @@ from archbench._units import format_bytes, format_count
 from archbench.results import _plots
 from archbench.results._leaderboard import Leaderboard, leaderboard
 from archbench.results._trials import TrialRow
-from archbench.store import STATUSES, TRAINED
+from archbench.store import STATUSES, TRAINED, VERSION_ATTR, SearchSpec
 
 DEFAULT_TOP = 5
 
@@ -71,7 +71,7 @@ def _figure_specs(
     study: optuna.Study, rows: list[TrialRow], top_rows: list[TrialRow]
 ) -> list[tuple[str, str, str, Callable[[Path], Path]]]:
     """(file stem, title, caption, draw) for every figure, in report order."""
-    budget = study.user_attrs.get("max_params")
+    budget = SearchSpec.read(study.user_attrs).max_params
     shared = [row.number for row in rows if row.shared_device]
     contention = (
         f" {'Trials' if len(shared) > 1 else 'Trial'} {', '.join(map(str, shared))} measured "
@@ -193,35 +193,35 @@ def write_report(
 
 
 def _settings(study: optuna.Study, storage_url: str, counts: dict[str, int]) -> dict[str, str]:
-    attrs = study.user_attrs
+    spec = SearchSpec.read(study.user_attrs)
+    subset = 1.0 if spec.subset is None else spec.subset
     return {
         "storage": storage_url,
-        "space": f"{attrs.get('space', '-')} ({attrs.get('family', '-')})",
-        "budgets": budgets(attrs),
-        "dataset": f"{attrs.get('dataset', '-')} (subset {attrs.get('subset', 1.0)})",
-        "proxy epochs": str(attrs.get("epochs", "-")),
-        "objectives": ", ".join(attrs.get("objectives") or []),
-        "sampler / pruner": f"{attrs.get('sampler', '-')} / {attrs.get('pruner', '-')}",
+        "space": f"{spec.space or '-'} ({spec.family or '-'})",
+        "budgets": budgets(spec),
+        "dataset": f"{spec.dataset or '-'} (subset {subset})",
+        "proxy epochs": str(spec.epochs or "-"),
+        "objectives": ", ".join(spec.objectives or []),
+        "sampler / pruner": f"{spec.sampler or '-'} / {spec.pruner or '-'}",
         "trials": ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]),
-        "searched with": f"archbench {attrs.get('archbench_version', '-')}",
+        "searched with": f"archbench {study.user_attrs.get(VERSION_ATTR, '-')}",
         "reported": f"archbench {archbench.__version__}, "
         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}",
     }
 
 
-def budgets(attrs: dict[str, Any]) -> str:
+def budgets(spec: SearchSpec) -> str:
     """Every limit the search applied: params, FLOPs, latency and min batch, or ``none``."""
     limits = []
-    if attrs.get("max_params"):
-        limits.append(f"params <= {format_count(attrs['max_params'])}")
-    if attrs.get("max_flops"):
-        limits.append(f"forward FLOPs <= {format_count(attrs['max_flops'])}")
-    if attrs.get("max_latency_ms"):
-        limits.append(f"batch-1 latency <= {attrs['max_latency_ms']:g} ms")
-    if attrs.get("min_batch"):
-        memory = attrs.get("memory_bytes")
-        on = f" on {format_bytes(memory)}" if memory else ""
-        limits.append(f"predicted max batch >= {attrs['min_batch']}{on}")
+    if spec.max_params:
+        limits.append(f"params <= {format_count(spec.max_params)}")
+    if spec.max_flops:
+        limits.append(f"forward FLOPs <= {format_count(spec.max_flops)}")
+    if spec.max_latency_ms:
+        limits.append(f"batch-1 latency <= {spec.max_latency_ms:g} ms")
+    if spec.min_batch:
+        on = f" on {format_bytes(spec.memory_bytes)}" if spec.memory_bytes else ""
+        limits.append(f"predicted max batch >= {spec.min_batch}{on}")
     return "; ".join(limits) or "none"
 
 

@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from archbench.store import (
     TRAINED,
+    SearchSpec,
     TrialRecord,
     list_study_names,
     normalize_storage_url,
@@ -196,7 +197,7 @@ def load_study(storage: str | None, study: str | None) -> optuna.Study:
 
 def objectives_of(study: optuna.Study) -> tuple[str, ...]:
     """The objective names in study order, as the search stored them."""
-    stored = study.user_attrs.get("objectives")
+    stored = SearchSpec.read(study.user_attrs).objectives
     if stored:
         return tuple(stored)
     return tuple(f"objective{i}" for i in range(len(study.directions)))

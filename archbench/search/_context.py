@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from archbench.evaluators import Evaluator, ProxyTraining, TableLookup, TrialData
 from archbench.search._settings import SearchSettings
 from archbench.spaces import DataShape
+from archbench.store import SearchSpec
 
 if TYPE_CHECKING:
     from archbench.spaces import SearchSpace
@@ -72,6 +73,23 @@ class TrialContext:
         if self.settings.benchmark is not None:
             return TableLookup(self.settings.benchmark, self.settings.dataset)
         return self.proxy_training()
+
+    def spec(self) -> SearchSpec:
+        """What the search asks, as its study stores it; a ``--benchmark`` lookup stores the
+        table's epochs and no recipe."""
+        from archbench.tables import NB201_EPOCHS
+
+        settings, budget, looked_up = self.settings, self.settings.budget, self.settings.benchmark
+        return SearchSpec(
+            space=self.space.name, space_definition=self.space.to_dict(), family=self.space.family,
+            max_params=budget.max_params, max_flops=budget.max_flops,
+            max_latency_ms=budget.max_latency_ms, min_batch=budget.min_batch,
+            memory_bytes=budget.memory_bytes, objectives=list(settings.objectives),
+            dataset=settings.dataset, subset=settings.subset,
+            epochs=NB201_EPOCHS if looked_up else self.recipe.epochs,
+            recipe=None if looked_up else self.recipe.to_dict(), benchmark=settings.benchmark,
+            sampler=settings.sampler, pruner=settings.pruner, backend=settings.backend,
+        )  # fmt: skip
 
     def trial_data(self) -> TrialData:
         """The training and validation split of the trials, loaded here without a device (the

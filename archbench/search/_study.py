@@ -23,8 +23,7 @@ from archbench.search._ledger import retry
 from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
-from archbench.search._spec import SearchSpec
-from archbench.store import BASELINE, open_storage
+from archbench.store import BASELINE, VERSION_ATTR, SearchSpec, open_storage
 
 
 class SearchAborted(RuntimeError):
@@ -78,10 +77,10 @@ def prepare_study(
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, **_sampler_and_pruner(settings))
         created = False
-    _settle_spec(study, SearchSpec.of(context), wait=not created)
+    _settle_spec(study, context.spec(), wait=not created)
     _enqueue_baselines(study, settings.baselines)
-    if _COMPLETE_MARK not in study.user_attrs:  # last: a loader waits for it (_settle_attrs)
-        study.set_user_attr(_COMPLETE_MARK, archbench.__version__)
+    if VERSION_ATTR not in study.user_attrs:  # last: a loader waits for it (_settle_spec)
+        study.set_user_attr(VERSION_ATTR, archbench.__version__)
     enqueue_top(study, settings, ensure_prescreened(study, context, on_prescreen))
     return study
 
@@ -108,8 +107,6 @@ def _sampler_and_pruner(settings: SearchSettings) -> dict[str, Any]:
     }
 
 
-# Written last, after the settings and the baselines: the study is set up.
-_COMPLETE_MARK = "archbench_version"
 _CREATOR_WAIT_SECONDS = 30.0
 
 
@@ -123,7 +120,7 @@ def _settle_spec(study: optuna.Study, spec: SearchSpec, *, wait: bool) -> None:
     """
     existing = study.user_attrs
     deadline = time.monotonic() + (_CREATOR_WAIT_SECONDS if wait else 0.0)
-    while _COMPLETE_MARK not in existing and time.monotonic() < deadline:
+    while VERSION_ATTR not in existing and time.monotonic() < deadline:
         time.sleep(0.1)
         existing = study.user_attrs
     conflict = spec.conflict(existing)

@@ -37,6 +37,7 @@ from ._record import (
     trial_status as trial_status,
     zero_cost_attrs as zero_cost_attrs,
 )
+from ._spec import VERSION_ATTR as VERSION_ATTR, SearchSpec as SearchSpec
 from ._status import (
     FAILED as FAILED,
     HAS_TRAINED as HAS_TRAINED,

@@ -20,7 +20,6 @@ from archbench.evaluators import OnProfile, Report, ShouldStop, TrialOutcome
 from archbench.models import ModelConfig
 from archbench.search import SearchSettings, run
 from archbench.search._context import TrialContext
-from archbench.search._spec import SearchSpec
 from archbench.spaces import get_space
 from archbench.store import (
     FAILED,
@@ -322,7 +321,7 @@ def test_a_study_loaded_while_its_creator_writes_settings_waits_for_them(
     settings = settings_for(tiny_space, storage_url, 1)
     storage = open_storage(storage_url)
     creator = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
-    spec = SearchSpec.of(TrialContext.of(settings))
+    spec = TrialContext.of(settings).spec()
     attrs = {**spec.to_attrs(), "archbench_version": archbench.__version__}  # the mark last
     creator.set_user_attr("space", attrs["space"])  # begun, not finished
 
@@ -383,7 +382,7 @@ def test_settings_a_dead_creator_left_half_written_are_filled_in_or_refused(
             prepare_study(TrialContext.of(settings))
     else:
         study = prepare_study(TrialContext.of(settings))
-        spec = SearchSpec.of(TrialContext.of(settings))
+        spec = TrialContext.of(settings).spec()
         assert study.user_attrs == {**spec.to_attrs(), "archbench_version": archbench.__version__}
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from archbench.budget import Budget
 from archbench.search._context import TrialContext
-from archbench.search._spec import SearchSpec
+from archbench.store import SearchSpec
 from tests.search.conftest import TINY_BUDGET, tiny_settings
 
 
 def spec_of(tiny_space: Path, train_seed: int | None = None, **overrides: object) -> SearchSpec:
     settings = tiny_settings(tiny_space, "sqlite:///unused.db", 3, **overrides)
-    return SearchSpec.of(TrialContext.of(settings, train_seed))
+    return TrialContext.of(settings, train_seed).spec()
 
 
 def test_the_spec_is_stored_as_json_attrs_with_the_trials_recipe(tiny_space: Path) -> None:
@@ -40,3 +40,14 @@ def test_every_field_but_the_version_mark_is_a_stored_attr(tiny_space: Path) -> 
     names = {field.name for field in dataclasses.fields(SearchSpec)}
     assert set(spec_of(tiny_space).to_attrs()) == names
     assert set(SearchSpec.MUST_MATCH) <= names
+
+
+def test_the_results_read_the_spec_back_and_a_field_an_older_study_lacks_is_none(
+    tiny_space: Path,
+) -> None:
+    spec = spec_of(tiny_space)
+    assert SearchSpec.read(json.loads(json.dumps(spec.to_attrs()))) == spec
+    older = SearchSpec.read({"space": "resnet", "max_params": 5_000_000, "other": 1})
+    assert (older.space, older.max_params, older.family, older.objectives) == (
+        "resnet", 5_000_000, None, None,
+    )  # fmt: skip

@@ -1,6 +1,7 @@
-"""Where searches keep their trials: the Optuna storage, and the trial record in it.
+"""Where searches keep their trials: the Optuna storage, and the study's spec and the trial
+records in it.
 
-The search writes the record (``archbench.search``) and the results read it back
+The search writes them (``archbench.search``) and the results read them back
 (``archbench.results``); this package is what both agree on, so that reading a study needs no
 search.
 """

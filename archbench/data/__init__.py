@@ -21,6 +21,7 @@ from archbench.data._registry import (
     default_augment,
     download_dataset,
     image_folder_info,
+    is_image_folder,
     list_datasets,
     load_dataset,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "default_augment",
     "download_dataset",
     "image_folder_info",
+    "is_image_folder",
     "list_datasets",
     "load_dataset",
     "resolve_data_dir",

@@ -179,7 +179,7 @@ def load_dataset(name: str, split: Split = "train", data_dir: str | Path | None 
         ValueError: unknown name or split, or missing or corrupt files (one line that says how to
             get them).
     """
-    if _is_image_folder(name):
+    if is_image_folder(name):
         return load_folder_split(name, check_split(split), resolve_data_dir(data_dir))
     return _spec(name).read(resolve_data_dir(data_dir), check_split(split))
 
@@ -208,7 +208,7 @@ def default_augment(dataset_name: str) -> Augment:
 
     Image folders get the photo recipe, with shifts of an eighth of the side (4 pixels at 32).
     """
-    if _is_image_folder(dataset_name):
+    if is_image_folder(dataset_name):
         size = (loaded_info(dataset_name) or image_folder_info(dataset_name)).shape[-1]
         return dataclasses.replace(_NATURAL, crop_padding=size // 8)
     return _spec(dataset_name).augment
@@ -216,7 +216,7 @@ def default_augment(dataset_name: str) -> Augment:
 
 def dataset_info(name: str, data_dir: str | Path | None = None) -> DatasetInfo:
     """Shape, classes, sizes and whether the files are present under the data root."""
-    if _is_image_folder(name):
+    if is_image_folder(name):
         images = image_folder_info(name, data_dir)
         return DatasetInfo(
             name=name,
@@ -283,10 +283,11 @@ def download_dataset(name: str, data_dir: str | Path | None = None) -> Path:
 def dataset_label(name: str) -> str:
     """A data set's name fit for a run folder or a study name: an image folder's stem
     (``cifar10-jpeg`` for ``data/cifar10-jpeg.tar.gz``), else the name itself."""
-    return short_name(name) if _is_image_folder(name) else name
+    return short_name(name) if is_image_folder(name) else name
 
 
-def _is_image_folder(name: str) -> bool:
+def is_image_folder(name: str) -> bool:
+    """Whether ``--dataset`` names an image folder (or an archive of one): a path, not a name."""
     return name not in _SPECS and looks_like_path(name)
 
 

@@ -115,15 +115,24 @@ def check_settings(settings: SearchSettings) -> RaySettings:
 
 
 def with_absolute_paths(settings: SearchSettings) -> SearchSettings:
-    """Settings whose data folder still resolves inside a Ray worker.
+    """Settings whose data folder and image-folder data set still resolve inside a Ray worker.
 
     Ray runs each trial in its own working directory (and, on a cluster, on another machine), so
-    a relative path typed by the user must become absolute before it travels. The recipe is
-    resolved already (``TrialContext.recipe``).
+    a relative path typed by the user must become absolute before it travels. The study keeps
+    the path as typed. The recipe is resolved already (``TrialContext.recipe``).
     """
-    if not settings.data_dir:
-        return settings
-    return replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
+    from archbench.data import is_image_folder
+
+    def absolute(path: str) -> str:
+        return str(Path(path).expanduser().resolve())
+
+    return replace(
+        settings,
+        data_dir=absolute(settings.data_dir) if settings.data_dir else None,
+        dataset=absolute(settings.dataset)
+        if is_image_folder(settings.dataset)
+        else settings.dataset,
+    )
 
 
 def experiment_root(settings: SearchSettings, ray_settings: RaySettings, study_name: str) -> str:

@@ -123,6 +123,25 @@ def test_four_trials_train_and_over_budget_configs_never_reach_ray(
     )
 
 
+def test_a_data_set_typed_as_a_relative_path_trains_in_rays_trial_folders(
+    ray_address: str, tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray runs each trial in a folder of its own: an image folder typed relative to the
+    driver's working directory travels absolute, and the study keeps it as typed."""
+    from archbench.search import run
+    from tests.data.test_image_folder import make_folder
+
+    make_folder(tmp_path / "pets", splits={"train": 12, "test": 2}, size=16)
+    monkeypatch.chdir(tmp_path)
+    storage = f"sqlite:///{tmp_path}/s.db"
+    settings = settings_for(
+        tiny_space, storage, 1, dataset="./pets", subset=1.0, data_dir=str(tmp_path / "cache")
+    )
+    summary = run(settings)
+    assert (summary.trained, summary.failed) == (1, 0)
+    assert load(storage).user_attrs["dataset"] == "./pets"
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_too_many_rejections_in_a_row_abort_before_any_trial(

@@ -22,10 +22,9 @@ from archbench.evaluators import Evaluator, LatencyRejection, TrialRunner, descr
 from archbench.gpus import WorkerDevice, environment, worker_devices
 from archbench.models import get_preset
 from archbench.search._context import TrialContext
-from archbench.search._ledger import claim, owning_asks, sweep_and_count, write
+from archbench.search._policy import StopPolicy
 from archbench.search._samplers import learns_only_from_complete, suggest
 from archbench.search._settings import SearchSettings
-from archbench.search._settle import Ending, StopPolicy, settle
 from archbench.search._study import SearchAborted, load_study
 from archbench.store import (
     BASELINE,
@@ -36,12 +35,18 @@ from archbench.store import (
     QUOTA_REACHED,
     REASON,
     TRAINED,
+    Ending,
     Placement,
+    claim,
     decision_attrs,
     host_name,
+    owning_asks,
     result_attrs,
+    settle,
     status_attrs,
+    sweep_and_count,
     trial_status,
+    write,
 )
 
 WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
@@ -138,7 +143,7 @@ class Objective:
         values: float | list[float] | None = None,
         attrs: dict[str, Any] | None = None,
     ) -> float | list[float]:
-        """Writes ``attrs`` with the settled status and constraints (``_settle.py``), in one
+        """Writes ``attrs`` with the settled status and constraints (``store.settle``), in one
         write, and ends the trial as Optuna needs it: the values of a trained trial, PRUNED for
         the rest (COMPLETE at the worst values for the samplers that ignore pruned trials),
         FAIL for a failure."""
@@ -146,7 +151,7 @@ class Objective:
         record = {**(attrs or {}), **status_attrs(settled.status, settled.reason)}
         write(trial, record, settled.constraints)
         if settled.status != FAILED:
-            settled.tell(self.policy)  # a failure is told after the trial (``run_worker``)
+            self.policy.tell(settled)  # a failure is told after the trial (``run_worker``)
         if settled.status == TRAINED and values is not None:
             return values
         if settled.status == PRUNED:
@@ -207,7 +212,7 @@ def run_worker(
     holds ``--trials`` trained trials.
 
     Other processes, here or on other machines, may run trials of the study at the same time:
-    the process stops after the trial whose claim took the last slot (``_ledger.claim``), or
+    the process stops after the trial whose claim took the last slot (``store.claim``), or
     when a refused claim reads the slots full.
 
     Raises:

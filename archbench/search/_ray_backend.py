@@ -44,18 +44,9 @@ from archbench.gpus import (
 from archbench.models import config_from_dict
 from archbench.ray_runtime import ray_runtime
 from archbench.search._context import TrialContext
-from archbench.search._ledger import (
-    ask,
-    claim,
-    finish_in_place,
-    reown,
-    report,
-    sweep_and_count,
-    write,
-)
+from archbench.search._policy import StopPolicy
 from archbench.search._samplers import suggest
 from archbench.search._settings import RaySettings, SearchSettings
-from archbench.search._settle import Ending, Settlement, StopPolicy, settle
 from archbench.search._study import SearchAborted, load_study
 from archbench.store import (
     CONFIG,
@@ -65,11 +56,21 @@ from archbench.store import (
     QUOTA_REACHED,
     RAY_TRIAL_ID,
     TRAINED,
+    Ending,
     Placement,
+    Settlement,
+    ask,
+    claim,
     decision_attrs,
+    finish_in_place,
     normalize_storage_url,
+    reown,
+    report,
     result_attrs,
+    settle,
     status_attrs,
+    sweep_and_count,
+    write,
 )
 
 METRIC = "val_accuracy"
@@ -239,7 +240,7 @@ class Recorder:
         if not finish_in_place(self.study, proposal["trial"], trial):
             self.study.add_trial(trial)
         self.recorded_ids().add(ray_trial_id)
-        settled.tell(self.policy)
+        self.policy.tell(settled)
 
 
 class BudgetedSearcher(Searcher):
@@ -292,7 +293,7 @@ class BudgetedSearcher(Searcher):
                 ending = Ending(proposal["constraints"], refused=QUOTA_REACHED)  # another driver
             settled = settle(ending)
             _end_unscheduled(trial, proposal, settled)
-            settled.tell(self.policy)
+            self.policy.tell(settled)
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
         if self.policy.problem is None:
@@ -363,7 +364,7 @@ class RecordTrials(tune.Callback):
     status ``settle`` gives it.
 
     A restored experiment first owns the stored trials of its unfinished Ray trials
-    (``_ledger.reown``): they train again in place, where a sweep would fail them and retry
+    (``store.reown``): they train again in place, where a sweep would fail them and retry
     their configs beside them.
     """
 

@@ -14,9 +14,8 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from archbench.search._evolution import RegularizedEvolutionSampler
-from archbench.search._ledger import without_rejections
 from archbench.spaces import ChoiceParam, FixedParam, FloatParam, IntParam, SearchSpace
-from archbench.store import is_rejected, is_trained
+from archbench.store import is_rejected, is_trained, without_rejections
 
 # Trained trials that TPE samples at random before it models: 5 rather than Optuna's 10, so that a
 # 10-trial search already models half of its trials (benchmarks/sampler_rejections.py, README).

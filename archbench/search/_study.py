@@ -19,11 +19,10 @@ from archbench._units import format_count
 from archbench.budget import ensure_feasible
 from archbench.models import get_preset
 from archbench.search._context import TrialContext
-from archbench.search._ledger import retry
 from archbench.search._prescreen import Prescreening, enqueue_top, ensure_prescreened
 from archbench.search._samplers import make_pruner, make_sampler
 from archbench.search._settings import SearchSettings
-from archbench.store import BASELINE, VERSION_ATTR, SearchSpec, open_storage
+from archbench.store import BASELINE, VERSION_ATTR, SearchSpec, open_storage, retry
 
 
 class SearchAborted(RuntimeError):

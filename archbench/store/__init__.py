@@ -1,9 +1,10 @@
-"""Where searches keep their trials: the Optuna storage, and the study's spec and the trial
-records in it.
+"""Where searches keep their trials: the Optuna storage, the study's spec and the trial records
+in it, and the ledger that moves a trial from its owner's first write to its settled record.
 
-The search writes them (``archbench.search``) and the results read them back
+The search writes through it (``archbench.search``) and the results read it back
 (``archbench.results``); this package is what both agree on, so that reading a study needs no
-search.
+search. The ledger (``_ledger.py``) is the only module that uses Optuna's private API, and
+``settle`` (``_settle.py``) the one function that decides a trial's status.
 """
 
 import lazy_loader

@@ -1,3 +1,16 @@
+from ._ledger import (
+    ask as ask,
+    claim as claim,
+    fail_orphans as fail_orphans,
+    finish_in_place as finish_in_place,
+    owning_asks as owning_asks,
+    reown as reown,
+    report as report,
+    retry as retry,
+    sweep_and_count as sweep_and_count,
+    without_rejections as without_rejections,
+    write as write,
+)
 from ._owner import (
     Owner as Owner,
     host_name as host_name,
@@ -37,6 +50,7 @@ from ._record import (
     trial_status as trial_status,
     zero_cost_attrs as zero_cost_attrs,
 )
+from ._settle import Ending as Ending, Settlement as Settlement, settle as settle
 from ._spec import VERSION_ATTR as VERSION_ATTR, SearchSpec as SearchSpec
 from ._status import (
     FAILED as FAILED,

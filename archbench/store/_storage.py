@@ -4,7 +4,7 @@ SQLite by default (``results/archbench.db``, which optuna-dashboard opens as-is)
 URL (PostgreSQL for several machines, through whichever driver is installed), or a journal file
 (``*.log``/``*.journal``), which Optuna recommends for several processes on one machine. RDB
 storages opened with a heartbeat fail the trials of a worker killed with SIGKILL; the search
-passes the callback that retries their configs (``search/_ledger.retry``).
+passes the callback that retries their configs (``_ledger.retry``).
 """
 
 from __future__ import annotations

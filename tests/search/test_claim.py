@@ -10,8 +10,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from archbench.search._ledger import claim_attrs, count_slots, write
 from archbench.store import TRAINED, counts_by_status, normalize_storage_url, open_storage
+from archbench.store._ledger import claim_attrs, count_slots, write
 from tests.conftest import child_env
 from tests.search.conftest import tiny_search_args
 

@@ -6,9 +6,9 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from archbench.search._ledger import without_rejections, write
 from archbench.search._samplers import FeasibleTPESampler, rejections_since_trained
 from archbench.store import QUOTA_REACHED, REJECTED, status_attrs
+from archbench.store._ledger import without_rejections, write
 
 X = {"x": FloatDistribution(0.0, 1.0)}
 

@@ -13,8 +13,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from archbench.search._ledger import _take, ask, sweep_and_count
 from archbench.store import OWNER, Owner, open_storage, owner_of
+from archbench.store._ledger import _take, ask, sweep_and_count
 from tests.conftest import child_env
 
 # Asks on the study, and is killed once the trial is RUNNING in the storage: before ``ask``
@@ -23,7 +23,7 @@ _ASK_AND_DIE = """
 import os, signal, sys
 import optuna
 from archbench.store import open_storage
-from archbench.search._ledger import ask
+from archbench.store._ledger import ask
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)

@@ -20,8 +20,8 @@ from archbench.search import (
     run,
 )
 from archbench.search._context import TrialContext
-from archbench.search._ledger import without_rejections
 from archbench.store import PRUNED, TRAINED, TrialRecord, open_storage, trial_status
+from archbench.store._ledger import without_rejections
 from archbench.zerocost import feasible_pool
 from tests.conftest import invoke, run_cli
 from tests.search.conftest import TINY_BUDGET, tiny_search_args, tiny_settings

@@ -276,8 +276,7 @@ def test_enqueued_trials_are_proposed_first_and_recorded_in_place(
     """What ``archbench fidelity`` relies on: its pool, enqueued, trains as those very trials."""
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     from archbench.search import prepare_study
-    from archbench.search._settle import Ending, settle
-    from archbench.store import OWNER, POOL_INDEX, RAY_TRIAL_ID
+    from archbench.store import OWNER, POOL_INDEX, RAY_TRIAL_ID, Ending, settle
 
     storage = f"sqlite:///{tmp_path}/s.db"
     settings = settings_for(

@@ -223,7 +223,7 @@ def test_a_killed_worker_is_replaced_by_its_sibling(tiny_space: Path, tmp_path: 
 _KILLED_AT = """
 import os, signal, sys
 import optuna
-import archbench.search._ledger as ledger
+import archbench.store._ledger as ledger
 import archbench.search._optuna_backend as search
 import archbench.evaluators._runner as runner
 

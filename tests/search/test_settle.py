@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archbench.search._settle import Ending, StopPolicy, settle
-from archbench.store import FAILED, PRUNED, REJECTED, TRAINED
+from archbench.search._policy import StopPolicy
+from archbench.store import FAILED, PRUNED, REJECTED, TRAINED, Ending, settle
 
 FAST = {"latency_ms_median": 2.0}
 SLOW = {"latency_ms_median": 7.5}
@@ -37,12 +37,12 @@ def test_the_measured_latency_becomes_a_constraint_beside_the_budgets() -> None:
 
 def test_the_stop_policy_counts_budget_rejections_and_failures_only() -> None:
     policy = StopPolicy(n_trials=5, rejection_limit=2, failure_limit=1)
-    settle(Ending(refused="quota reached")).tell(policy)
-    settle(Ending(epochs=3)).tell(policy)
+    policy.tell(settle(Ending(refused="quota reached")))
+    policy.tell(settle(Ending(epochs=3)))
     assert policy.problem is None
-    settle(Ending(over_budget="params 105 > 100")).tell(policy)
-    settle(Ending(profile=SLOW), max_latency_ms=5.0).tell(policy)
+    policy.tell(settle(Ending(over_budget="params 105 > 100")))
+    policy.tell(settle(Ending(profile=SLOW), max_latency_ms=5.0))
     assert policy.problem is not None and "2 proposals in a row" in policy.problem
     failing = StopPolicy(n_trials=5, rejection_limit=2, failure_limit=1)
-    settle(Ending(failed="out of memory")).tell(failing)
+    failing.tell(settle(Ending(failed="out of memory")))
     assert failing.problem is not None and "out of memory" in failing.problem

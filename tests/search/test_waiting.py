@@ -9,8 +9,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from archbench.search._ledger import reown, sweep_and_count
 from archbench.store import OWNER, POOL_INDEX, Owner, host_name, open_storage, process_start_time
+from archbench.store._ledger import reown, sweep_and_count
 
 
 def dead_owner(trial: int) -> dict:

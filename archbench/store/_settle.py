@@ -1,10 +1,11 @@
-"""How a trial ends, and when a search stops: the one function that decides a trial's status,
-and the stop policy it tells, for both backends.
+"""How a trial ends: the one function that decides a trial's status, for both backends and for
+the ledger's sweep.
 
 The Optuna objective and the Ray driver each describe what they saw as an ``Ending``; ``settle``
-turns it into the status, the reason, the constraints and what the stop policy is told. A
-budget rejection (``archbench.budget.decide``) and a refused claim (``_ledger.claim``) end a
-trial before it trains; anything else ends after its evaluator ran.
+turns it into the status, the reason, the constraints, and whether the search's stop policy
+counts it (``archbench/search/_policy.py``). A budget rejection (``archbench.budget.decide``)
+and a refused claim (``_ledger.claim``) end a trial before it trains; anything else ends after
+its evaluator ran, or when the sweep finds its process dead.
 """
 
 from __future__ import annotations
@@ -13,59 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archbench.search._settings import SearchSettings
-from archbench.store import FAILED, PRUNED, REJECTED, TRAINED
-
-
-@dataclass
-class StopPolicy:
-    """Counts what happened in this process and says when to give up, and why.
-
-    Attributes:
-        n_trials: trained trials the study must hold in total (every process together).
-        rejection_limit: budget rejections in a row before the search gives up.
-        failure_limit: failed trials (in this process) before the search gives up.
-        problem: why the search gave up, or None while it goes on.
-    """
-
-    n_trials: int
-    rejection_limit: int
-    failure_limit: int
-    rejections_in_a_row: int = 0
-    failures: int = 0
-    problem: str | None = None
-
-    @classmethod
-    def of(cls, settings: SearchSettings) -> StopPolicy:
-        return cls(settings.n_trials, settings.rejection_limit, max(3, settings.n_trials))
-
-    def quota_full(self, slots_taken: int) -> bool:
-        """Whether trained plus claimed trials already fill ``--trials``."""
-        return slots_taken >= self.n_trials
-
-    def admits(self, slots_taken_with_this_one: int) -> bool:
-        """Whether a trial whose claim is counted in ``slots_taken_with_this_one`` may train."""
-        return slots_taken_with_this_one <= self.n_trials
-
-    def accepted(self) -> None:
-        self.rejections_in_a_row = 0
-
-    def rejected(self) -> None:
-        """A config was rejected by the budget (parameters, FLOPs, memory or latency)."""
-        self.rejections_in_a_row += 1
-        if self.rejections_in_a_row >= self.rejection_limit and self.problem is None:
-            self.problem = (
-                f"{self.rejections_in_a_row} proposals in a row were rejected by the budget; "
-                "raise --max-params or narrow the space"
-            )
-
-    def failed(self, reason: str | None) -> None:
-        self.failures += 1
-        if self.failures >= self.failure_limit and self.problem is None:
-            self.problem = (
-                f"{self.failures} trials failed (last: {reason}); "
-                "see `archbench results --state failed`"
-            )
+from archbench.store._status import FAILED, PRUNED, REJECTED, TRAINED
 
 
 @dataclass(frozen=True)
@@ -100,13 +49,6 @@ class Settlement:
     reason: str | None
     constraints: dict[str, float]
     counts_as_rejection: bool = False
-
-    def tell(self, policy: StopPolicy) -> None:
-        """What the stop policy learns: a rejection by the budget, or a failure."""
-        if self.status == FAILED:
-            policy.failed(self.reason)
-        elif self.counts_as_rejection:
-            policy.rejected()
 
 
 def settle(ending: Ending, *, max_latency_ms: float | None = None) -> Settlement:

@@ -34,16 +34,16 @@ from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
 from optuna.trial import FrozenTrial, TrialState
 
-from archbench.search._settle import Ending, settle
-from archbench.store import (
+from archbench.store._owner import Owner
+from archbench.store._record import (
     OWNER,
     RUN_ATTRS,
-    Owner,
     is_rejected,
     is_trained,
     owner_of,
     status_attrs,
 )
+from archbench.store._settle import Ending, settle
 
 MAX_RETRIES = 2  # retries of one config whose trial died
 
@@ -220,7 +220,7 @@ def fail_orphans(study: optuna.Study, trials: list[FrozenTrial] | None = None) -
 def retry(study: optuna.Study, trial: FrozenTrial) -> None:
     """Enqueues ``trial``'s params again with the attrs it was enqueued with, not its own run's
     record (``RUN_ATTRS``), at most ``MAX_RETRIES`` times. The heartbeat calls it too, for a
-    stale trial of another host (``_study.py``)."""
+    stale trial of another host (``archbench/search/_study.py``)."""
     retried = copy.copy(trial)
     retried.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in RUN_ATTRS}
     with warnings.catch_warnings():  # the callback is marked experimental; it is what we mean

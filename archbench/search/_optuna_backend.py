@@ -23,7 +23,7 @@ from archbench.gpus import WorkerDevice, environment, worker_devices
 from archbench.models import get_preset
 from archbench.search._context import TrialContext
 from archbench.search._policy import StopPolicy
-from archbench.search._samplers import learns_only_from_complete, suggest
+from archbench.search._samplers import WORST_VALUES, rejected_values, suggest
 from archbench.search._settings import SearchSettings
 from archbench.search._study import SearchAborted, load_study
 from archbench.store import (
@@ -48,8 +48,6 @@ from archbench.store import (
     trial_status,
     write,
 )
-
-WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
 
 
 class _Settled(RuntimeError):
@@ -158,10 +156,10 @@ class Objective:
             raise optuna.TrialPruned()
         if settled.status == FAILED:
             raise _Settled(settled.reason)
-        if learns_only_from_complete(self.settings.sampler):
-            worst = [WORST_VALUES[name] for name in self.settings.objectives]
-            return worst[0] if len(worst) == 1 else worst
-        raise optuna.TrialPruned(settled.reason)
+        worst = rejected_values(self.settings.sampler, self.settings.objectives)
+        if worst is None:
+            raise optuna.TrialPruned(settled.reason)
+        return worst[0] if len(worst) == 1 else worst
 
     def _values(
         self, decision: Decision, accuracy: float, profile: dict[str, Any] | None

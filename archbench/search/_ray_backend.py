@@ -45,7 +45,7 @@ from archbench.models import config_from_dict
 from archbench.ray_runtime import ray_runtime
 from archbench.search._context import TrialContext
 from archbench.search._policy import StopPolicy
-from archbench.search._samplers import suggest
+from archbench.search._samplers import rejected_values, suggest
 from archbench.search._settings import RaySettings, SearchSettings
 from archbench.search._study import SearchAborted, load_study
 from archbench.store import (
@@ -55,6 +55,7 @@ from archbench.store import (
     POOL_INDEX,
     QUOTA_REACHED,
     RAY_TRIAL_ID,
+    REJECTED,
     TRAINED,
     Ending,
     Placement,
@@ -78,7 +79,6 @@ METRIC = "val_accuracy"
 # results the epoch metrics, the profile, or why the trial ended.
 KEY = "archbench"
 RUNS_ATTR = "ray_runs"  # study user attr: the Ray experiments of the study and their state
-RAY_SAMPLERS = ("tpe", "random")
 
 
 def check_settings(settings: SearchSettings) -> RaySettings:
@@ -93,8 +93,6 @@ def check_settings(settings: SearchSettings) -> RaySettings:
             "objective: --backend ray optimizes accuracy only (ASHA stops trials on one metric); "
             "use --backend optuna for multi-objective searches"
         )
-    if settings.sampler not in RAY_SAMPLERS:
-        raise ValueError(f"sampler: --backend ray supports {' and '.join(RAY_SAMPLERS)}")
     if settings.workers != 1:
         raise ValueError(
             "workers: Ray runs as many trials at once as --cpus-per-trial and --gpus-per-trial "
@@ -221,12 +219,10 @@ class Recorder:
             **status_attrs(status, settled.reason),
             RAY_TRIAL_ID: ray_trial_id,
         }
-        state = {TRAINED: TrialState.COMPLETE, FAILED: TrialState.FAIL}.get(
-            status, TrialState.PRUNED
-        )
+        state, value = self._state(status, best)
         trial = optuna.trial.create_trial(
             state=state,
-            value=best if state == TrialState.COMPLETE else None,
+            value=value,
             params=proposal["params"],
             distributions={
                 name: json_to_distribution(text) for name, text in proposal["distributions"].items()
@@ -241,6 +237,34 @@ class Recorder:
             self.study.add_trial(trial)
         self.recorded_ids().add(ray_trial_id)
         self.policy.tell(settled)
+
+    def end_unscheduled(
+        self, trial: optuna.Trial, proposal: dict[str, Any], settled: Settlement
+    ) -> None:
+        """Records a proposal that never became a Ray trial (over the budget, or turned away) in
+        its stored trial, as the Optuna objective records it: its attrs in one write, then its
+        end."""
+        write(
+            trial,
+            {**proposal["decided"], **status_attrs(settled.status, settled.reason)},
+            settled.constraints,
+        )
+        state, value = self._state(settled.status, None)
+        trial.study.tell(trial, value, state=state)
+        self.policy.tell(settled)
+
+    def _state(self, status: str, best: float | None) -> tuple[TrialState, float | None]:
+        """The state and value a trial of ``status`` ends in, as on the Optuna backend: a
+        rejection is PRUNED, or COMPLETE at the worst value for the samplers that ignore pruned
+        trials (``rejected_values``)."""
+        if status == TRAINED:
+            return TrialState.COMPLETE, best
+        if status == FAILED:
+            return TrialState.FAIL, None
+        worst = rejected_values(self.settings.sampler, self.settings.objectives)
+        if status != REJECTED or worst is None:
+            return TrialState.PRUNED, None
+        return TrialState.COMPLETE, worst[0]
 
 
 class BudgetedSearcher(Searcher):
@@ -282,7 +306,9 @@ class BudgetedSearcher(Searcher):
             trial = ask(study)  # owned by this driver (the ledger's ask)
             proposal = self._propose(trial)
             if pool_only and not proposal["pooled"]:
-                _end_unscheduled(trial, proposal, settle(Ending(refused=NOTHING_ENQUEUED)))
+                self.recorder.end_unscheduled(
+                    trial, proposal, settle(Ending(refused=NOTHING_ENQUEUED))
+                )
                 break  # another driver took the last enqueued trial
             ending = Ending(proposal["constraints"], over_budget=proposal["reason"])
             if proposal["reason"] is None:
@@ -291,9 +317,7 @@ class BudgetedSearcher(Searcher):
                     self.policy.accepted()
                     return {KEY: proposal}
                 ending = Ending(proposal["constraints"], refused=QUOTA_REACHED)  # another driver
-            settled = settle(ending)
-            _end_unscheduled(trial, proposal, settled)
-            self.policy.tell(settled)
+            self.recorder.end_unscheduled(trial, proposal, settle(ending))
         if self.live:
             return None  # a trial in flight may still fail and need a replacement
         if self.policy.problem is None:
@@ -346,17 +370,6 @@ class BudgetedSearcher(Searcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(json.loads(Path(checkpoint_path).read_text()))
-
-
-def _end_unscheduled(trial: optuna.Trial, proposal: dict[str, Any], settled: Settlement) -> None:
-    """Records a proposal that never became a Ray trial (over the budget, or turned away) in its
-    stored trial, as the Optuna objective records it: its attrs in one write, then PRUNED."""
-    write(
-        trial,
-        {**proposal["decided"], **status_attrs(settled.status, settled.reason)},
-        settled.constraints,
-    )
-    trial.study.tell(trial, state=TrialState.PRUNED)
 
 
 class RecordTrials(tune.Callback):

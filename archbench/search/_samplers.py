@@ -7,6 +7,7 @@ params only: define-by-run generated from data. Ray's searcher (``_ray_backend.p
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -28,6 +29,7 @@ REA_TOURNAMENT = 10  # the whole population: the best of the last 10 is the pare
 # neighbours of its best one; on CIFAR-10 under 300k params and 30M FLOPs it met the 200-in-a-row
 # stop where random search never did (docs/results/cifar10_figures.md).
 TPE_RANDOM_AFTER_REJECTIONS = 20
+WORST_VALUES = {"accuracy": 0.0, "params": float(10**12), "latency": 1e9, "throughput": 0.0}
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -157,6 +159,10 @@ def make_pruner(name: str, n_objectives: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
 
 
-def learns_only_from_complete(sampler: str) -> bool:
-    """GP and NSGA-II ignore pruned trials, so a rejection must be a COMPLETE worst value."""
-    return sampler in ("gp", "nsga2")
+def rejected_values(sampler: str, objectives: Sequence[str]) -> list[float] | None:
+    """The values a rejected trial ends with, on either backend: none (PRUNED) for most samplers,
+    the worst values (COMPLETE) for GP and NSGA-II, which ignore pruned trials and would
+    propose a rejected config again."""
+    if sampler not in ("gp", "nsga2"):
+        return None
+    return [WORST_VALUES[name] for name in objectives]

@@ -68,7 +68,6 @@ def test_without_ray_the_backend_exits_2_with_the_install_line(
     ("overrides", "problem"),
     [
         ({"objectives": ("accuracy", "params")}, "objective"),
-        ({"sampler": "gp"}, "sampler"),
         ({"workers": 2}, "workers"),
         ({"device": "cuda"}, "device"),
         ({"ray": RaySettings(grace_period=2)}, "grace_period"),
@@ -83,6 +82,17 @@ def test_settings_ray_cannot_run_are_refused(
         ray_search.check_settings(settings)
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "random", "gp", "qmc", "rea"])
+def test_ray_accepts_every_single_objective_sampler(
+    sampler: str, tiny_space: Path, tmp_path: Path
+) -> None:
+    """The searcher asks on archbench's own study, with the study's sampler, as the Optuna
+    backend's workers do: nothing restricts the sampler."""
+    ray_search = pytest.importorskip("archbench.search._ray_backend")
+    settings = settings_for(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, sampler=sampler)
+    assert ray_search.check_settings(settings) == RaySettings()
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_four_trials_train_and_over_budget_configs_never_reach_ray(
@@ -92,7 +102,8 @@ def test_four_trials_train_and_over_budget_configs_never_reach_ray(
     from archbench.search._ray_backend import ray_runs
 
     storage = f"sqlite:///{tmp_path}/s.db"
-    summary = run(settings_for(tiny_space, storage, 4))
+    # GP ignores pruned trials: a rejection ends COMPLETE at the worst accuracy, as on Optuna.
+    summary = run(settings_for(tiny_space, storage, 4, sampler="gp"))
     study = load(storage)
     counts = counts_by_status(study)
     assert counts[TRAINED] + counts[PRUNED] == 4 == summary.trained
@@ -111,6 +122,7 @@ def test_four_trials_train_and_over_budget_configs_never_reach_ray(
             assert "over the budget" in trial.user_attrs["reason"]
             assert "metrics" not in trial.user_attrs
             assert "ray_trial_id" not in trial.user_attrs, "it never became a Ray trial"
+            assert (trial.state, trial.value) == (optuna.trial.TrialState.COMPLETE, 0.0)
     board = run_cli("results", "--study", "tiny", "--storage", storage, "--json")
     assert board.returncode == 0, board.stderr
     listed = json.loads(board.stdout)["counts"]

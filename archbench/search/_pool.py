@@ -55,8 +55,8 @@ def train_configs(
     ``train_seed`` seeds the trainings instead of the recipe (``TrialContext.of``).
     The settings are resolved and the study prepared once, then run as a search would be.
     """
-    backend = make_backend(settings)
     context = TrialContext.of(settings, train_seed)
+    backend = make_backend(context)
     study = prepare_study(context)
     state = pool_state(study)
     if progress is not None:  # where a resumed run stands, before anything trains

@@ -81,12 +81,13 @@ KEY = "archbench"
 RUNS_ATTR = "ray_runs"  # study user attr: the Ray experiments of the study and their state
 
 
-def check_settings(settings: SearchSettings) -> RaySettings:
-    """The Ray settings of ``settings``, after checking the search can run on Ray.
+def check_settings(context: TrialContext) -> RaySettings:
+    """The Ray settings of the search, after checking that it can run on Ray.
 
     Raises:
         ValueError: for options the Ray backend does not support, saying what to use instead.
     """
+    settings = context.settings
     ray_settings = settings.ray or RaySettings()
     if settings.objectives != ("accuracy",):
         raise ValueError(
@@ -105,7 +106,7 @@ def check_settings(settings: SearchSettings) -> RaySettings:
             "benchmark: a table lookup takes milliseconds and needs no Ray; use --backend optuna"
         )
     ray_trial_device(settings.device, ray_settings.gpus_per_trial)  # refuses CUDA without GPUs
-    epochs = settings.trial_recipe().epochs
+    epochs = context.recipe.epochs
     if ray_settings.scheduler == "asha" and ray_settings.grace_period > epochs:
         raise ValueError(
             f"grace_period: {ray_settings.grace_period} is more than the {epochs} epochs of a trial"
@@ -621,14 +622,14 @@ class RayBackend:
         KeyboardInterrupt: when the run was interrupted; rerun the command to resume it.
     """
 
-    def __init__(self, settings: SearchSettings) -> None:
-        self.ray_settings = check_settings(settings)
+    def __init__(self, context: TrialContext) -> None:
+        self.ray_settings = check_settings(context)
         gpus = self.ray_settings.gpus_per_trial
         if self.ray_settings.address is None and gpus > 0:
             import torch
 
             local_gpus_needed(gpus, torch.cuda.device_count())
-        self.device = ray_trial_device(settings.device, gpus)  # cpu or cuda: Ray picks the card
+        self.device = ray_trial_device(context.device, gpus)  # cpu or cuda: Ray picks the card
 
     def optimize(self, study: optuna.Study, context: TrialContext) -> None:
         ray_settings = self.ray_settings

@@ -1,9 +1,10 @@
 """``archbench.search.run``: the one entry point of a search, whichever backend runs it.
 
-It makes the backend, prepares the study, and reports typed progress events to the caller (the
-CLI renders them; it imports neither Optuna nor the backends). A poller reads the study about
-once a second while the backend runs trials, in this process, in worker processes or on Ray;
-``summarize`` reads back what the search left in it.
+It resolves the settings once (``TrialContext``), makes the backend, prepares the study, and
+reports typed progress events to the caller (the CLI renders them; it imports neither Optuna nor
+the backends). A poller reads the study about once a second while the backend runs trials, in
+this process, in worker processes or on Ray; ``summarize`` reads back what the search left in
+it.
 """
 
 from __future__ import annotations
@@ -133,10 +134,10 @@ def run(
     if not verbose:
         quiet_optuna()
     start = time.perf_counter()
-    backend = make_backend(settings, evaluator)
+    context = TrialContext.of(settings)
+    backend = make_backend(context, evaluator)
     emit = progress or (lambda event: None)
     emit(SearchStarted(study_name(settings), settings.backend, settings.n_trials))
-    context = TrialContext.of(settings)
     study = prepare_study(context, fresh=fresh, on_prescreen=emit)
     with watching(study, settings.n_trials, progress):  # no reads when nobody watches
         backend.optimize(study, context)
@@ -151,14 +152,14 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def make_backend(settings: SearchSettings, evaluator: Evaluator | None = None) -> Backend:
-    """The backend of ``settings``, once it has checked them.
+def make_backend(context: TrialContext, evaluator: Evaluator | None = None) -> Backend:
+    """The backend of ``context.settings``, once it has checked them.
 
     Raises:
         ValueError: settings the backend cannot run, or Ray missing for ``backend="ray"``.
     """
-    if settings.backend != "ray":
-        return OptunaBackend(settings, evaluator)
+    if context.settings.backend != "ray":
+        return OptunaBackend(context.settings, evaluator)
     os.environ.setdefault(LOCAL_ONLY_ENV, "0")
     try:
         from archbench.search import _ray_backend
@@ -166,7 +167,7 @@ def make_backend(settings: SearchSettings, evaluator: Evaluator | None = None) -
         if (exc.name or "").split(".")[0] != "ray":
             raise
         raise ValueError(RAY_MISSING) from None
-    return _ray_backend.RayBackend(settings)
+    return _ray_backend.RayBackend(context)
 
 
 def counts(

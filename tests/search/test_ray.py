@@ -79,7 +79,7 @@ def test_settings_ray_cannot_run_are_refused(
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     settings = settings_for(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, **overrides)
     with pytest.raises(ValueError, match=f"^{problem}:"):
-        ray_search.check_settings(settings)
+        ray_search.check_settings(TrialContext.of(settings))
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "gp", "qmc", "rea"])
@@ -90,7 +90,7 @@ def test_ray_accepts_every_single_objective_sampler(
     backend's workers do: nothing restricts the sampler."""
     ray_search = pytest.importorskip("archbench.search._ray_backend")
     settings = settings_for(tiny_space, f"sqlite:///{tmp_path}/s.db", 1, sampler=sampler)
-    assert ray_search.check_settings(settings) == RaySettings()
+    assert ray_search.check_settings(TrialContext.of(settings)) == RaySettings()
 
 
 @pytest.mark.ray

@@ -66,7 +66,7 @@ from archbench.store import (
     finish_in_place,
     normalize_storage_url,
     reown,
-    report,
+    report_epoch,
     result_attrs,
     settle,
     status_attrs,
@@ -349,7 +349,7 @@ class BudgetedSearcher(Searcher):
         """Writes an epoch's accuracy into the stored trial as it comes (the live view)."""
         if trial_id in self.live and f"{KEY}/metrics/{METRIC}" in result:
             epoch, accuracy = result[f"{KEY}/metrics/epoch"], result[f"{KEY}/metrics/{METRIC}"]
-            report(self.recorder.study, self.live[trial_id], int(epoch), float(accuracy))
+            report_epoch(self.recorder.study, self.live[trial_id], int(epoch), float(accuracy))
 
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False

@@ -5,7 +5,7 @@ from ._ledger import (
     finish_in_place as finish_in_place,
     owning_asks as owning_asks,
     reown as reown,
-    report as report,
+    report_epoch as report_epoch,
     retry as retry,
     sweep_and_count as sweep_and_count,
     without_rejections as without_rejections,

@@ -228,7 +228,7 @@ def retry(study: optuna.Study, trial: FrozenTrial) -> None:
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, retried)
 
 
-def report(study: optuna.Study, number: int, step: int, value: float) -> None:
+def report_epoch(study: optuna.Study, number: int, step: int, value: float) -> None:
     """An intermediate value of trial ``number``, as ``Trial.report`` writes it."""
     study._storage.set_trial_intermediate_value(_trial_id(study, number), step, value)
 

@@ -1,7 +1,6 @@
 from ._ledger import (
     ask as ask,
     claim as claim,
-    fail_orphans as fail_orphans,
     finish_in_place as finish_in_place,
     owning_asks as owning_asks,
     reown as reown,

@@ -152,28 +152,41 @@ def _start_search(args: list[str]) -> subprocess.Popen:
     )
 
 
-def _owner_of_a_running_trial(
-    storage: str, process: subprocess.Popen, most_trained: int
-) -> int | None:
-    """Waits until a trial trained and another one trains; returns that trial's owner pid.
+def _running_trials(storage: str, most_trained: int) -> dict[int, int]:
+    """Each running trial's number and owner pid, once a trial trained and at most
+    ``most_trained`` did; empty before, or before the study exists."""
+    try:
+        study = load(storage)
+    except Exception:  # the study does not exist yet
+        return {}
+    if not 1 <= trained_count(study) <= most_trained:
+        return {}
+    running = {}
+    for trial in study.trials:
+        owner = trial.user_attrs.get("owner") or {}
+        running_here = trial.state == optuna.trial.TrialState.RUNNING
+        if running_here and owner.get("trial") == trial.number:
+            running[trial.number] = int(owner["pid"])
+    return running
+
+
+def _kill_mid_trial(storage: str, process: subprocess.Popen, most_trained: int) -> int | None:
+    """SIGKILLs the owner of a running trial once a trial trained; returns its pid.
 
     With at most ``most_trained`` trained, no running trial holds the last slot, so its owner
     still has a trial to run after it: the kill cannot land on a process that has just ended.
+    The owner is stopped (SIGSTOP) and the trial read again before the kill, so the kill lands
+    while the trial still runs, not after it finished between the read and the kill.
     """
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         time.sleep(0.3)
-        try:
-            study = load(storage)
-        except Exception:  # the study does not exist yet
-            continue
-        if not 1 <= trained_count(study) <= most_trained:
-            continue
-        for trial in study.trials:
-            owner = trial.user_attrs.get("owner")
-            running = trial.state == optuna.trial.TrialState.RUNNING
-            if running and owner and owner["trial"] == trial.number:
-                return int(owner["pid"])
+        for number, pid in _running_trials(storage, most_trained).items():
+            os.kill(pid, signal.SIGSTOP)
+            if _running_trials(storage, most_trained + 1).get(number) == pid:
+                os.kill(pid, signal.SIGKILL)
+                return pid
+            os.kill(pid, signal.SIGCONT)
     return None
 
 
@@ -195,9 +208,8 @@ def test_resume_within_a_second_of_sigkill_fails_the_killed_trial(
     storage = f"sqlite:///{tmp_path}/s.db"
     args = tiny_search_args(tiny_space, storage, 3, "--epochs", "3")
     process = _start_search(args)
-    pid = _owner_of_a_running_trial(storage, process, most_trained=1)
+    pid = _kill_mid_trial(storage, process, most_trained=1)
     assert pid == process.pid, "the search finished before it could be killed"
-    os.kill(pid, signal.SIGKILL)
     process.wait()
     result = subprocess.run(  # at once: well within the heartbeat's grace period
         [sys.executable, "-c", "from archbench.cli import main; main()", *args],
@@ -212,9 +224,8 @@ def test_a_killed_worker_is_replaced_by_its_sibling(tiny_space: Path, tmp_path: 
     storage = f"sqlite:///{tmp_path}/s.db"
     args = tiny_search_args(tiny_space, storage, 5, "--epochs", "3", "--workers", "2")
     process = _start_search(args)
-    pid = _owner_of_a_running_trial(storage, process, most_trained=2)  # two workers: 2 + 2 < 5
+    pid = _kill_mid_trial(storage, process, most_trained=2)  # two workers: 2 + 2 < 5
     assert pid is not None and pid != process.pid, "no worker trial to kill"
-    os.kill(pid, signal.SIGKILL)
     assert process.wait(timeout=300) == 0
     _assert_exactly_n_and_no_zombie(storage, 5)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -26,8 +27,14 @@ def get_json(url: str) -> Any:
 
 @pytest.fixture
 def dashboard(tiny_study: TinyStudy) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` of ``optuna-dashboard`` serving the study's storage."""
-    command = shutil.which("optuna-dashboard")
+    """``http://127.0.0.1:PORT`` of ``optuna-dashboard`` serving the study's storage.
+
+    The one installed beside this interpreter first: `make test` runs the virtual environment's
+    Python without activating it, so its scripts folder need not be on PATH.
+    """
+    command = shutil.which("optuna-dashboard", path=sysconfig.get_path("scripts")) or shutil.which(
+        "optuna-dashboard"
+    )
     if command is None:
         pytest.fail("optuna-dashboard is not installed; it is in the dev extra (make test)")
     port = free_port()

@@ -152,22 +152,20 @@ def _start_search(args: list[str]) -> subprocess.Popen:
     )
 
 
-def _running_trials(storage: str, most_trained: int) -> dict[int, int]:
-    """Each running trial's number and owner pid, once a trial trained and at most
-    ``most_trained`` did; empty before, or before the study exists."""
+def _running_trials(storage: str) -> tuple[int, dict[int, int]]:
+    """How many trials trained, and each running trial's number and owner pid; nothing before
+    the study exists or while the storage cannot be read."""
     try:
         study = load(storage)
-    except Exception:  # the study does not exist yet
-        return {}
-    if not 1 <= trained_count(study) <= most_trained:
-        return {}
+    except Exception:  # the study does not exist yet, or its database is locked
+        return 0, {}
     running = {}
     for trial in study.trials:
         owner = trial.user_attrs.get("owner") or {}
         running_here = trial.state == optuna.trial.TrialState.RUNNING
         if running_here and owner.get("trial") == trial.number:
             running[trial.number] = int(owner["pid"])
-    return running
+    return trained_count(study), running
 
 
 def _kill_mid_trial(storage: str, process: subprocess.Popen, most_trained: int) -> int | None:
@@ -181,9 +179,12 @@ def _kill_mid_trial(storage: str, process: subprocess.Popen, most_trained: int) 
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         time.sleep(0.3)
-        for number, pid in _running_trials(storage, most_trained).items():
+        trained, running = _running_trials(storage)
+        if not 1 <= trained <= most_trained:
+            continue
+        for number, pid in running.items():
             os.kill(pid, signal.SIGSTOP)
-            if _running_trials(storage, most_trained + 1).get(number) == pid:
+            if _running_trials(storage)[1].get(number) == pid:
                 os.kill(pid, signal.SIGKILL)
                 return pid
             os.kill(pid, signal.SIGCONT)
